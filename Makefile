@@ -1,0 +1,29 @@
+# Vestnik: `make run` starts the whole service, `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test setup lint clean screenshots
+
+$(VENV)/.installed-runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed-runtime
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed-runtime
+
+## Start web + worker + scheduler (+ the local mail sink) on SQLite with demo data.
+run: $(VENV)/.installed-runtime
+	DEBUG=$${DEBUG:-true} $(PY) scripts/start.py
+
+## Lint, migration check and the whole test suite (SQLite; PostgreSQL + Redis when reachable).
+test: $(VENV)/.installed-dev
+	bash scripts/test.sh
+
+clean:
+	rm -rf var/db.sqlite3* var/mail var/media var/test-*

@@ -1,0 +1,127 @@
+"""Helpers shared by the test suites: a real SMTP server and draining the task queue."""
+
+import asyncio
+import email
+import email.policy
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from django.conf import settings
+from django.core.management import call_command
+
+
+@dataclass
+class ReceivedMessage:
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+
+    @property
+    def parsed(self) -> EmailMessage:
+        return email.message_from_bytes(self.raw, policy=email.policy.default)  # type: ignore[return-value]
+
+    @property
+    def subject(self) -> str:
+        return str(self.parsed["Subject"])
+
+    @property
+    def text(self) -> str:
+        body = self.parsed.get_body(preferencelist=("plain",))
+        return body.get_content() if body is not None else ""
+
+
+RcptHook = Callable[[str], Awaitable[str | None] | str | None]
+DataHook = Callable[[list[str]], Awaitable[str | None] | str | None]
+
+
+@dataclass
+class SinkHandler:
+    """aiosmtpd handler that records what it accepts and can be told to misbehave.
+
+    `on_rcpt(address)` / `on_data(rcpt_tos)` may return a reply string (e.g.
+    "550 5.1.1 User unknown") to refuse, or None to accept; they may be async
+    and `await asyncio.sleep(...)` to stall.
+    """
+
+    messages: list[ReceivedMessage] = field(default_factory=list)
+    on_rcpt: RcptHook | None = None
+    on_data: DataHook | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if self.on_rcpt is not None:
+            reply = self.on_rcpt(address)
+            if asyncio.iscoroutine(reply):
+                reply = await reply
+            if reply:
+                return reply  # type: ignore[return-value]
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.on_data is not None:
+            reply = self.on_data(list(envelope.rcpt_tos))
+            if asyncio.iscoroutine(reply):
+                reply = await reply
+            if reply:
+                return reply  # type: ignore[return-value]
+        with self.lock:
+            self.messages.append(
+                ReceivedMessage(
+                    mail_from=envelope.mail_from,
+                    rcpt_tos=list(envelope.rcpt_tos),
+                    raw=envelope.original_content or envelope.content,
+                )
+            )
+        return "250 2.0.0 Ok: queued"
+
+    def to(self, address: str) -> list[ReceivedMessage]:
+        with self.lock:
+            return [m for m in self.messages if address.lower() in (r.lower() for r in m.rcpt_tos)]
+
+
+class SmtpServer:
+    """A real aiosmtpd server on 127.0.0.1 and a free port, for one test."""
+
+    def __init__(self) -> None:
+        self.handler = SinkHandler()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=0)
+
+    def start(self) -> "SmtpServer":
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    @property
+    def port(self) -> int:
+        return self.controller.server.sockets[0].getsockname()[1]
+
+    @property
+    def messages(self) -> list[ReceivedMessage]:
+        return self.handler.messages
+
+
+def run_tasks() -> None:
+    """Run every task that is due now, in this process, then return (both task backends)."""
+    backend = settings.TASKS["default"]["BACKEND"]
+    if backend == "django_tasks_db.DatabaseBackend":
+        call_command("db_worker", "--batch", "--no-reload", "--no-startup-delay", "--queue-name", "*", verbosity=0)
+    elif backend == "django_tasks_rq.RQBackend":
+        call_command(
+            "rqworker",
+            *settings.TASK_QUEUES,
+            "--burst",
+            "--worker-class",
+            "rq.worker.SimpleWorker",
+            "--job-class",
+            "django_tasks_rq.Job",
+            verbosity=0,
+        )
+    else:  # pragma: no cover - immediate/dummy backends need no draining
+        return

@@ -1,0 +1,81 @@
+"""The small fixed world every test suite shares, and a real SMTP server."""
+
+from collections.abc import Iterator
+
+import pytest
+from django.utils import timezone
+
+from config.testing import SmtpServer
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+def _user(email: str, **extra: object):  # type: ignore[no-untyped-def]
+    from users.models import User
+
+    extra.setdefault("email_confirmed_at", timezone.now())
+    return User.objects.create_user(email=email, password=PASSWORD, first_name=email.split("@")[0], **extra)
+
+
+@pytest.fixture
+def owner(db):  # type: ignore[no-untyped-def]
+    return _user("owner@example.com")
+
+
+@pytest.fixture
+def other_user(db):  # type: ignore[no-untyped-def]
+    return _user("other@example.com")
+
+
+@pytest.fixture
+def manager(db):  # type: ignore[no-untyped-def]
+    from django.contrib.auth.models import Group, Permission
+
+    user = _user("manager@example.com")
+    group, _ = Group.objects.get_or_create(name="Менеджеры")
+    group.permissions.set(
+        Permission.objects.filter(
+            codename__in=[
+                "view_all_users",
+                "block_user",
+                "view_all_recipients",
+                "view_all_messages",
+                "view_all_mailings",
+                "disable_mailing",
+            ]
+        )
+    )
+    user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def blocked_user(db, manager):  # type: ignore[no-untyped-def]
+    return _user(
+        "blocked@example.com",
+        is_active=False,
+        blocked_at=timezone.now(),
+        blocked_by=manager,
+        block_reason="spam",
+    )
+
+
+@pytest.fixture
+def smtp_server(settings) -> Iterator[SmtpServer]:  # type: ignore[no-untyped-def]
+    """A real SMTP server on 127.0.0.1; Django's email settings point at it."""
+    server = SmtpServer().start()
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = server.port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,272 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Recipient(models.Model):
+    """Получатель рассылки: a contact in one owner's address book."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("владелец"),
+        on_delete=models.CASCADE,
+        related_name="recipients",
+    )
+    email = models.EmailField(_("email"))
+    full_name = models.CharField(_("Ф. И. О."), max_length=255)
+    comment = models.TextField(_("комментарий"), blank=True)
+    created_at = models.DateTimeField(_("создан"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("изменён"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("получатель рассылки")
+        verbose_name_plural = _("получатели рассылки")
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(
+                "owner",
+                Lower("email"),
+                name="recipient_email_unique_per_owner",
+                violation_error_message=_("У вас уже есть получатель с таким email."),
+            ),
+        ]
+        permissions = [
+            ("view_all_recipients", _("Может просматривать получателей всех пользователей")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>"
+
+
+class Message(models.Model):
+    """Сообщение: the subject and body a mailing sends."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("владелец"),
+        on_delete=models.CASCADE,
+        related_name="messages",
+    )
+    subject = models.CharField(_("тема письма"), max_length=255)
+    body = models.TextField(_("тело письма"))
+    created_at = models.DateTimeField(_("создано"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("изменено"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("сообщение")
+        verbose_name_plural = _("сообщения")
+        ordering = ["-created_at"]
+        permissions = [
+            ("view_all_messages", _("Может просматривать сообщения всех пользователей")),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class Mailing(models.Model):
+    """Рассылка: one message to chosen recipients on a schedule."""
+
+    class Periodicity(models.TextChoices):
+        ONCE = "once", _("Однократно")
+        DAILY = "daily", _("Раз в день")
+        WEEKLY = "weekly", _("Раз в неделю")
+        MONTHLY = "monthly", _("Раз в месяц")
+
+    class Status(models.TextChoices):
+        CREATED = "created", _("Создана")
+        RUNNING = "running", _("Запущена")
+        FINISHED = "finished", _("Завершена")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("владелец"),
+        on_delete=models.CASCADE,
+        related_name="mailings",
+    )
+    message = models.ForeignKey(
+        Message,
+        verbose_name=_("сообщение"),
+        on_delete=models.PROTECT,
+        related_name="mailings",
+    )
+    recipients = models.ManyToManyField(Recipient, verbose_name=_("получатели"), related_name="mailings")
+    start_at = models.DateTimeField(_("начало"))
+    end_at = models.DateTimeField(_("окончание"))
+    periodicity = models.CharField(
+        _("периодичность"), max_length=16, choices=Periodicity.choices, default=Periodicity.ONCE
+    )
+    status = models.CharField(_("статус"), max_length=16, choices=Status.choices, default=Status.CREATED)
+    is_enabled = models.BooleanField(_("включена"), default=True)
+    disabled_at = models.DateTimeField(_("отключена"), null=True, blank=True)
+    disabled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("кем отключена"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    disabled_reason = models.TextField(_("причина отключения"), blank=True)
+    next_run_at = models.DateTimeField(_("следующий запуск"), null=True, blank=True)
+    created_at = models.DateTimeField(_("создана"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("изменена"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("рассылка")
+        verbose_name_plural = _("рассылки")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_at__gt=models.F("start_at")),
+                name="mailing_end_after_start",
+                violation_error_message=_("Окончание рассылки должно быть позже её начала."),
+            ),
+        ]
+        indexes = [
+            # Scheduler: finds due mailings (enabled, next_run_at <= now) every tick.
+            models.Index(fields=["is_enabled", "next_run_at"], name="mailing_due_idx"),
+            # Scheduler: finds running mailings whose end_at has passed.
+            models.Index(fields=["status", "end_at"], name="mailing_status_end_idx"),
+        ]
+        permissions = [
+            ("view_all_mailings", _("Может просматривать рассылки всех пользователей")),
+            ("disable_mailing", _("Может отключать рассылки")),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.message.subject}" if self.message_id else f"#{self.pk}"
+
+    @property
+    def is_window_open(self) -> bool:
+        now = timezone.now()
+        return self.start_at <= now < self.end_at
+
+
+class Attempt(models.Model):
+    """Попытка рассылки: one run of a mailing (scheduled, manual or from the command line)."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", _("По расписанию")
+        MANUAL = "manual", _("Вручную")
+        COMMAND = "command", _("Из командной строки")
+        RETRY = "retry", _("Повтор для неудачных")
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", _("Выполняется")
+        SUCCESS = "success", _("Успешно")
+        FAILURE = "failure", _("Не успешно")
+        SKIPPED = "skipped", _("Пропущена")
+
+    mailing = models.ForeignKey(Mailing, verbose_name=_("рассылка"), on_delete=models.CASCADE, related_name="attempts")
+    trigger = models.CharField(_("запуск"), max_length=16, choices=Trigger.choices)
+    scheduled_for = models.DateTimeField(_("слот расписания"), null=True, blank=True)
+    retry_of = models.ForeignKey(
+        "self",
+        verbose_name=_("повтор попытки"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retries",
+    )
+    started_at = models.DateTimeField(_("начата"), default=timezone.now)
+    finished_at = models.DateTimeField(_("завершена"), null=True, blank=True)
+    status = models.CharField(_("статус"), max_length=16, choices=Status.choices, default=Status.IN_PROGRESS)
+    server_response = models.TextField(_("ответ почтового сервера"), blank=True)
+    note = models.CharField(_("примечание"), max_length=255, blank=True)
+    total_count = models.PositiveIntegerField(_("всего"), default=0)
+    sent_count = models.PositiveIntegerField(_("доставлено"), default=0)
+    failed_count = models.PositiveIntegerField(_("не доставлено"), default=0)
+    unknown_count = models.PositiveIntegerField(_("неизвестно"), default=0)
+    skipped_count = models.PositiveIntegerField(_("пропущено"), default=0)
+
+    class Meta:
+        verbose_name = _("попытка рассылки")
+        verbose_name_plural = _("попытки рассылок")
+        ordering = ["-started_at", "-pk"]
+        constraints = [
+            # Two schedulers never start the same slot twice: the loser's INSERT fails.
+            models.UniqueConstraint(
+                fields=["mailing", "scheduled_for"],
+                condition=Q(trigger="schedule"),
+                name="attempt_one_per_slot",
+            ),
+        ]
+        indexes = [
+            # Scheduler/finisher: attempts still in progress.
+            models.Index(fields=["status"], name="attempt_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mailing} @ {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status != self.Status.IN_PROGRESS
+
+
+class Delivery(models.Model):
+    """One message to one recipient within one attempt: the per-recipient ledger."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("В очереди")
+        SENDING = "sending", _("Отправляется")
+        RETRY_WAIT = "retry_wait", _("Ожидает повтора")
+        SENT = "sent", _("Доставлено")
+        FAILED = "failed", _("Не доставлено")
+        UNKNOWN = "unknown", _("Неизвестно")
+        SKIPPED = "skipped", _("Пропущено")
+
+    FINAL_STATES = (State.SENT, State.FAILED, State.UNKNOWN, State.SKIPPED)
+
+    attempt = models.ForeignKey(Attempt, verbose_name=_("попытка"), on_delete=models.CASCADE, related_name="deliveries")
+    recipient = models.ForeignKey(
+        Recipient,
+        verbose_name=_("получатель"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
+    )
+    email = models.EmailField(_("email"))
+    full_name = models.CharField(_("Ф. И. О."), max_length=255, blank=True)
+    state = models.CharField(_("состояние"), max_length=16, choices=State.choices, default=State.PENDING)
+    tries = models.PositiveSmallIntegerField(_("попыток"), default=0)
+    next_try_at = models.DateTimeField(_("следующая попытка"), null=True, blank=True)
+    lease_until = models.DateTimeField(_("занято до"), null=True, blank=True)
+    lease_owner = models.CharField(_("исполнитель"), max_length=64, blank=True)
+    handed_over = models.BooleanField(
+        _("передано серверу"),
+        default=False,
+        help_text=_("Сообщение дошло до завершающей точки DATA: повтор может дать дубль."),
+    )
+    smtp_code = models.PositiveSmallIntegerField(_("код SMTP"), null=True, blank=True)
+    smtp_reply = models.TextField(_("ответ сервера"), blank=True)
+    reason = models.CharField(_("причина"), max_length=255, blank=True)
+    message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
+    finished_at = models.DateTimeField(_("завершено"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("доставка")
+        verbose_name_plural = _("доставки")
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["attempt", "recipient"], name="delivery_one_per_recipient"),
+        ]
+        indexes = [
+            # Worker: claims pending / due retry_wait deliveries of an attempt.
+            models.Index(fields=["attempt", "state", "next_try_at"], name="delivery_claim_idx"),
+            # Scheduler: sweeps expired leases and wakes due retries.
+            models.Index(fields=["state", "lease_until"], name="delivery_lease_idx"),
+            models.Index(fields=["state", "next_try_at"], name="delivery_retry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.get_state_display()})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in self.FINAL_STATES

@@ -1,0 +1,61 @@
+"""`make run`: prepare the database and demo data, then start every process with honcho."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def manage(*args: str) -> None:
+    subprocess.run([PY, "manage.py", *args], cwd=ROOT, check=True)
+
+
+def main() -> int:
+    os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    (ROOT / "var").mkdir(exist_ok=True)
+    try:
+        manage("migrate", "--no-input", "-v", "0")
+        manage("createcachetable")
+        manage("seed_demo")
+    except subprocess.CalledProcessError as exc:
+        print(f"Setup failed ({exc}); see the messages above.", file=sys.stderr)
+        return 1
+    port = os.environ.get("PORT", "8000")
+    procfile = "Procfile.dev"
+    env_host = os.environ.get("EMAIL_HOST") or _dotenv_value("EMAIL_HOST")
+    print()
+    print("=" * 64)
+    print(f"  Vestnik is starting at  http://127.0.0.1:{port}/")
+    print("  Demo login:  demo@vestnik.local  /  vestnik-demo")
+    print(f"  Admin:       http://127.0.0.1:{port}/admin/  (admin@vestnik.local / vestnik-demo)")
+    if not env_host:
+        print(f"  Outgoing mail is saved to {ROOT / 'var' / 'mail'} (no EMAIL_HOST set)")
+    print("  Stop everything with Ctrl-C.")
+    print("=" * 64, flush=True)
+    if env_host:
+        procfile = "Procfile"
+    bindir = Path(PY).parent
+    # The Procfile says `python`: make it this virtual environment's.
+    os.environ["PATH"] = f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.environ["PORT"] = port
+    honcho = bindir / "honcho"
+    os.execv(str(honcho), [str(honcho), "--procfile", procfile, "start"])
+
+
+def _dotenv_value(name: str) -> str:
+    dotenv = ROOT / ".env"
+    if not dotenv.is_file():
+        return ""
+    for line in dotenv.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == name:
+            return value.strip().strip("'\"")
+    return ""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
+
+from users.validators import validate_avatar, validate_phone
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra_fields: object) -> "User":
+        if not email:
+            raise ValueError("The email must be set")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra_fields: object) -> "User":
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra_fields: object) -> "User":
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+    def get_by_natural_key(self, username: str | None) -> "User":
+        return self.get(email__iexact=username)
+
+
+class User(AbstractUser):
+    """A Vestnik account; signs in by email.
+
+    `is_active=False` means "not allowed in": either the address is not yet
+    confirmed (`email_confirmed_at` is empty) or a manager blocked the account
+    (`blocked_at` is set).
+    """
+
+    username = None
+    email = models.EmailField(_("email"), unique=True)
+    avatar = models.ImageField(_("аватар"), upload_to="avatars/%Y/%m/", blank=True, validators=[validate_avatar])
+    phone = models.CharField(_("телефон"), max_length=32, blank=True, validators=[validate_phone])
+    country = CountryField(_("страна"), blank=True)
+    email_confirmed_at = models.DateTimeField(_("email подтверждён"), null=True, blank=True)
+    blocked_at = models.DateTimeField(_("заблокирован"), null=True, blank=True)
+    blocked_by = models.ForeignKey(
+        "self",
+        verbose_name=_("кем заблокирован"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    block_reason = models.TextField(_("причина блокировки"), blank=True)
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("пользователь")
+        verbose_name_plural = _("пользователи")
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
+        permissions = [
+            ("view_all_users", _("Может просматривать список пользователей")),
+            ("block_user", _("Может блокировать пользователей")),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.blocked_at is not None
+
+    @property
+    def is_unconfirmed(self) -> bool:
+        return self.email_confirmed_at is None and not self.is_blocked
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.email

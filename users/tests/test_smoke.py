@@ -1,0 +1,8 @@
+import pytest
+
+
+@pytest.mark.django_db
+def test_home_page_renders_in_russian_by_default(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "Регистрация" in response.content.decode()

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from mailings import views
+from mailings.views import home
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home.home, name="home"),
 ]

@@ -34,22 +34,10 @@ def other_user(db):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def manager(db):  # type: ignore[no-untyped-def]
-    from django.contrib.auth.models import Group, Permission
+    from users.roles import MANAGERS_GROUP, groups_ensure
 
     user = _user("manager@example.com")
-    group, _ = Group.objects.get_or_create(name="Менеджеры")
-    group.permissions.set(
-        Permission.objects.filter(
-            codename__in=[
-                "view_all_users",
-                "block_user",
-                "view_all_recipients",
-                "view_all_messages",
-                "view_all_mailings",
-                "disable_mailing",
-            ]
-        )
-    )
+    group = groups_ensure()[MANAGERS_GROUP]
     user.groups.add(group)
     return user
 

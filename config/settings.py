@@ -4,10 +4,10 @@ Every variable is documented in `.env.example`.
 """
 
 import os
+import sys
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -35,10 +35,12 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set SECRET_KEY in the environment or in .env "
-            "(see .env.example), or set DEBUG=true for local development."
+        # A clear message and a non-zero exit instead of a traceback.
+        sys.stderr.write(
+            "Vestnik cannot start: SECRET_KEY is not set. Set SECRET_KEY in the environment or in .env "
+            "(see .env.example), or set DEBUG=true for local development.\n"
         )
+        raise SystemExit(2)
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -244,24 +246,30 @@ AXES_VERBOSE = False
 # Production hardening; see README (Production).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_HTTPS_PROXY", default=False) else None
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers probe health over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FILE = env.str("LOG_FILE", default="")
+# json: one JSON object per line (production); plain: readable lines (default with DEBUG).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "config.logs.RedactSecretsFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
+        "json": {"()": "config.logs.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -275,9 +283,11 @@ if LOG_FILE:
         "filename": LOG_FILE,
         "maxBytes": 10 * 1024 * 1024,
         "backupCount": 5,
-        "formatter": "plain",
+        "formatter": "json",
+        "filters": ["redact"],
     }
     LOGGING["root"]["handlers"].append("file")
+    LOGGING["loggers"]["django"]["handlers"].append("file")
 
 SITE_NAME = "Vestnik"
 VESTNIK_TITLE = _("Вестник")

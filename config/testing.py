@@ -125,3 +125,17 @@ def run_tasks() -> None:
         )
     else:  # pragma: no cover - immediate/dummy backends need no draining
         return
+
+
+def clear_tasks() -> None:
+    """Forget every queued task (both backends)."""
+    backend = settings.TASKS["default"]["BACKEND"]
+    if backend == "django_tasks_db.DatabaseBackend":
+        from django_tasks_db.models import DBTaskResult
+
+        DBTaskResult.objects.all().delete()
+    elif backend == "django_tasks_rq.RQBackend":
+        import django_rq
+
+        for name in settings.TASK_QUEUES:
+            django_rq.get_queue(name).empty()

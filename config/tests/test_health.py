@@ -1,0 +1,59 @@
+import json
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from config.health import SCHEDULER_TICK_KEY
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():  # type: ignore[no-untyped-def]
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.mark.django_db
+def test_it_is_healthy_when_every_part_answers_and_the_scheduler_ticked(client) -> None:  # type: ignore[no-untyped-def]
+    cache.set(SCHEDULER_TICK_KEY, timezone.now().isoformat())
+    response = client.get("/health/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == {"database", "cache", "queue", "scheduler", "smtp"}
+    assert body["checks"]["queue"]["depth"] == 0
+    assert body["checks"]["scheduler"]["age_seconds"] < 5
+
+
+@pytest.mark.django_db
+def test_it_answers_503_when_the_scheduler_is_silent(client) -> None:  # type: ignore[no-untyped-def]
+    cache.set(SCHEDULER_TICK_KEY, (timezone.now() - timezone.timedelta(minutes=5)).isoformat())
+    response = client.get("/health/")
+    assert response.status_code == 503
+    assert response.json()["checks"]["scheduler"]["ok"] is False
+
+
+@pytest.mark.django_db
+def test_it_counts_queued_tasks(client, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from mailings.tasks import deliver_attempt
+
+    deliver_attempt.enqueue(12345)
+    cache.set(SCHEDULER_TICK_KEY, timezone.now().isoformat())
+    assert client.get("/health/").json()["checks"]["queue"]["depth"] == 1
+    from config.testing import clear_tasks
+
+    clear_tasks()
+
+
+@pytest.mark.django_db
+def test_it_reveals_no_secret(client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.EMAIL_HOST_PASSWORD = "smtp-password-value"
+    text = json.dumps(client.get("/health/").json())
+    assert settings.SECRET_KEY not in text
+    assert "smtp-password-value" not in text
+
+
+@pytest.mark.django_db
+def test_it_refuses_post(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.post("/health/").status_code == 405

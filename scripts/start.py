@@ -36,14 +36,16 @@ def main() -> int:
         print(f"  Outgoing mail is saved to {ROOT / 'var' / 'mail'} (no EMAIL_HOST set)")
     print("  Stop everything with Ctrl-C.")
     print("=" * 64, flush=True)
-    if env_host:
-        procfile = "Procfile"
     bindir = Path(PY).parent
     # The Procfile says `python`: make it this virtual environment's.
     os.environ["PATH"] = f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"
     os.environ["PORT"] = port
     honcho = bindir / "honcho"
-    os.execv(str(honcho), [str(honcho), "--procfile", procfile, "start"])
+    processes = [line.split(":", 1)[0] for line in (ROOT / procfile).read_text().splitlines() if ":" in line]
+    if env_host:
+        # A real mail server is configured: the local mail sink is not needed.
+        processes = [name for name in processes if name != "mail"]
+    os.execv(str(honcho), [str(honcho), "--procfile", procfile, "start", *processes])
 
 
 def _dotenv_value(name: str) -> str:

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django_apscheduler",
     "users",
     "mailings",
+    "blog",
 ]
 
 MIDDLEWARE = [

@@ -276,6 +276,8 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "apscheduler": {"level": "WARNING"},
+        # aiosmtpd (the development mail sink) logs every connection at INFO.
+        "mail.log": {"level": "WARNING"},
     },
 }
 if LOG_FILE:

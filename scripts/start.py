@@ -19,7 +19,7 @@ def main() -> int:
     (ROOT / "var").mkdir(exist_ok=True)
     try:
         manage("migrate", "--no-input", "-v", "0")
-        manage("createcachetable")
+        manage("createcachetable", "-v", "0")
         manage("seed_demo")
     except subprocess.CalledProcessError as exc:
         print(f"Setup failed ({exc}); see the messages above.", file=sys.stderr)

@@ -1,12 +1,189 @@
+import logging
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.messages.views import SuccessMessageMixin
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods
+
+from users import services
+from users.forms import (
+    AccountDeleteForm,
+    LoginForm,
+    PasswordChangeForm,
+    PasswordResetForm,
+    ProfileForm,
+    RegistrationForm,
+    ResendConfirmationForm,
+    SetPasswordForm,
+)
+from users.models import User
+from users.tokens import ConfirmationLinkError, confirmation_token_user
+
+logger = logging.getLogger(__name__)
+
+# The session backend would otherwise need to be named: there are two (axes, ModelBackend).
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
+def _base_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+@require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
-    return render(request, "users/register.html")
+    if request.user.is_authenticated:
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    form = RegistrationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.user_register(
+                email=data["email"],
+                password=data["password1"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                base_url=_base_url(request),
+            )
+        except IntegrityError:
+            # Two registrations of one address at the same moment: the database constraint decides.
+            form.add_error("email", _("Этот адрес уже зарегистрирован. Войдите или восстановите пароль."))
+        else:
+            request.session["registered_email"] = data["email"]
+            return redirect("users:register_done")
+    return render(request, "users/register.html", {"form": form})
+
+
+def register_done(request: HttpRequest) -> HttpResponse:
+    return render(request, "users/register_done.html", {"email": request.session.get("registered_email", "")})
+
+
+def _confirmation_failed(request: HttpRequest, error: ConfirmationLinkError) -> HttpResponse:
+    form = ResendConfirmationForm(initial={"email": error.user.email if error.user else ""})
+    return render(request, "users/confirm_email_failed.html", {"reason": error.reason, "form": form}, status=400)
+
+
+@require_http_methods(["GET", "POST"])
+def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a button, POST confirms: mail scanners that open links must not use up the one-time link."""
+    try:
+        user = confirmation_token_user(token=token)
+    except ConfirmationLinkError as error:
+        return _confirmation_failed(request, error)
+    if request.method == "GET":
+        return render(request, "users/confirm_email.html", {"confirming": user})
+    if not services.user_confirm_email(user=user):
+        return _confirmation_failed(request, ConfirmationLinkError("used", user))
+    login(request, user, backend=MODEL_BACKEND)
+    messages.success(request, _("Адрес подтверждён. Добро пожаловать!"))
+    return redirect(settings.LOGIN_REDIRECT_URL)
+
+
+@require_http_methods(["GET", "POST"])
+def resend_confirmation(request: HttpRequest) -> HttpResponse:
+    form = ResendConfirmationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if services.confirmation_resend(email=form.cleaned_data["email"], base_url=_base_url(request)):
+            messages.info(
+                request,
+                _("Если этот адрес зарегистрирован и ещё не подтверждён, мы отправили на него новую ссылку."),
+            )
+        else:
+            messages.warning(
+                request,
+                _("Ссылку можно запрашивать не чаще одного раза в %(seconds)s с. Попробуйте немного позже.")
+                % {"seconds": settings.ACCOUNT_RESEND_INTERVAL},
+            )
+        return redirect("users:login")
+    return render(request, "users/resend_confirmation.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+    template_name = "users/login.html"
+    redirect_authenticated_user = True
+
+
+class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):
+    form_class = PasswordChangeForm
+    template_name = "users/password_change.html"
+    success_url = reverse_lazy("users:profile")
+    success_message = gettext_lazy("Пароль изменён.")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = PasswordResetForm
+    template_name = "users/password_reset.html"
+    # Rendered by PasswordResetForm.send_mail through services.account_email_enqueue.
+    subject_template_name = "emails/password_reset_subject.txt"
+    email_template_name = "emails/password_reset_body.txt"
+    html_email_template_name = "emails/password_reset_body.html"
+    success_url = reverse_lazy("users:password_reset_done")
+    extra_email_context = {"site_name": settings.SITE_NAME}
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "users/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    form_class = SetPasswordForm
+    template_name = "users/password_reset_confirm.html"
+    success_url = reverse_lazy("users:password_reset_complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "users/password_reset_complete.html"
 
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     return render(request, "users/profile.html")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile_edit(request: HttpRequest) -> HttpResponse:
+    # A copy: a rejected form must not leave its values on request.user (shown in the menu).
+    user = User.objects.get(pk=request.user.pk)
+    form = ProfileForm(request.POST or None, request.FILES or None, instance=user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        services.user_profile_update(
+            user=user,
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            phone=data["phone"],
+            country=data["country"],
+            avatar=data["avatar"] or None,
+            remove_avatar=data["remove_avatar"],
+        )
+        messages.success(request, _("Профиль сохранён."))
+        return redirect("users:profile")
+    return render(request, "users/profile_edit.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    form = AccountDeleteForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        services.user_delete(user=user)
+        logout(request)
+        messages.success(request, _("Учётная запись и все её данные удалены."))
+        return redirect(settings.LOGOUT_REDIRECT_URL)
+    counts = {
+        "recipients": user.recipients.count(),
+        "messages": user.messages.count(),
+        "mailings": user.mailings.count(),
+    }
+    return render(request, "users/delete.html", {"form": form, "counts": counts})

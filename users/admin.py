@@ -1,0 +1,85 @@
+from django.contrib import admin
+from django.contrib.auth import forms as auth_forms
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from users.models import User
+
+
+class UserCreationForm(auth_forms.AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email",)
+        field_classes: dict[str, type] = {}
+
+
+class UserChangeForm(auth_forms.UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+        field_classes: dict[str, type] = {}
+
+
+class ConfirmedFilter(admin.SimpleListFilter):
+    title = _("адрес подтверждён")
+    parameter_name = "confirmed"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", _("Да")), ("no", _("Нет"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
+        if self.value() == "yes":
+            return queryset.filter(email_confirmed_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(email_confirmed_at__isnull=True)
+        return queryset
+
+
+class BlockedFilter(admin.SimpleListFilter):
+    title = _("заблокирован")
+    parameter_name = "blocked"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", _("Да")), ("no", _("Нет"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
+        if self.value() == "yes":
+            return queryset.filter(blocked_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(blocked_at__isnull=True)
+        return queryset
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    list_display = ("email", "full_name", "is_active", "confirmed", "blocked", "is_staff", "date_joined")
+    list_filter = (ConfirmedFilter, BlockedFilter, "is_active", "is_staff", "is_superuser", "groups", "country")
+    search_fields = ("email", "first_name", "last_name", "phone")
+    ordering = ("email",)
+    readonly_fields = ("last_login", "date_joined")
+    list_select_related = ()
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        (_("Профиль"), {"fields": ("first_name", "last_name", "phone", "country", "avatar")}),
+        (_("Состояние"), {"fields": ("is_active", "email_confirmed_at", "blocked_at", "blocked_by", "block_reason")}),
+        (_("Права"), {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
+        (_("Даты"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "usable_password", "password1", "password2")}),)
+    raw_id_fields = ("blocked_by",)
+
+    @admin.display(description=_("имя"), ordering="last_name")
+    def full_name(self, user: User) -> str:
+        return user.get_full_name()
+
+    @admin.display(description=_("подтверждён"), boolean=True, ordering="email_confirmed_at")
+    def confirmed(self, user: User) -> bool:
+        return user.email_confirmed_at is not None
+
+    @admin.display(description=_("заблокирован"), boolean=True, ordering="blocked_at")
+    def blocked(self, user: User) -> bool:
+        return user.is_blocked

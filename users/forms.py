@@ -1,0 +1,181 @@
+from typing import Any
+
+from django import forms
+from django.contrib.auth import forms as auth_forms
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from config.forms import BootstrapFormMixin
+from users import services
+from users.models import User
+from users.validators import validate_avatar
+
+
+class RegistrationForm(BootstrapFormMixin, auth_forms.BaseUserCreationForm):
+    first_name = forms.CharField(label=_("Имя"), max_length=150)
+
+    class Meta:
+        model = User
+        fields = ("email", "first_name", "last_name")
+        labels = {
+            "email": _("Электронная почта"),
+            "last_name": _("Фамилия"),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["password1"].label = _("Пароль")
+        self.fields["password1"].help_text = password_validation.password_validators_help_text_html()
+        self.fields["password2"].label = _("Пароль ещё раз")
+        self.fields["password2"].help_text = _("Введите тот же пароль для проверки.")
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise ValidationError(
+                _("Этот адрес уже зарегистрирован. Войдите или восстановите пароль."), code="duplicate_email"
+            )
+        return email
+
+
+class LoginForm(BootstrapFormMixin, auth_forms.AuthenticationForm):
+    """Email and password; tells an unconfirmed or blocked user why they cannot sign in.
+
+    ModelBackend turns every inactive user away as "wrong password", so after a
+    failed authenticate() we look the account up ourselves. authenticate() runs
+    first, with the request, so django-axes counts every attempt and a locked
+    out client learns nothing about the password.
+    """
+
+    username = auth_forms.UsernameField(
+        label=_("Электронная почта"),
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
+    )
+    password = forms.CharField(
+        label=_("Пароль"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    error_messages = {
+        "invalid_login": _("Неверный адрес электронной почты или пароль."),
+        "inactive": _("Учётная запись отключена."),
+    }
+
+    # Set by clean() for the resend form; BootstrapFormMixin validates inside __init__.
+    unconfirmed_email = ""
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except ValidationError as error:
+            if error.code != "invalid_login" or getattr(self.request, "axes_locked_out", False):
+                raise
+            self._explain_inactive_user()
+            raise
+
+    def _explain_inactive_user(self) -> None:
+        email = (self.cleaned_data.get("username") or "").strip()
+        password = self.cleaned_data.get("password") or ""
+        user = User.objects.filter(email__iexact=email).first() if email else None
+        if user is None or user.is_active or not user.check_password(password):
+            return
+        if user.is_blocked:
+            message = gettext("Учётная запись заблокирована.")
+            if user.block_reason:
+                message += " " + gettext("Причина: %(reason)s") % {"reason": user.block_reason}
+            raise ValidationError(message, code="blocked")
+        if user.email_confirmed_at is None:
+            self.unconfirmed_email = user.email
+            raise ValidationError(
+                _(
+                    "Адрес не подтверждён. Откройте ссылку из письма, которое мы отправили при регистрации, "
+                    "или запросите новую."
+                ),
+                code="unconfirmed",
+            )
+
+
+class ResendConfirmationForm(BootstrapFormMixin, forms.Form):
+    email = forms.EmailField(label=_("Электронная почта"), max_length=254)
+
+
+class PasswordResetForm(BootstrapFormMixin, auth_forms.PasswordResetForm):
+    """Queues the reset email instead of sending it; blocked accounts get none, unconfirmed ones may reset."""
+
+    email = forms.EmailField(
+        label=_("Электронная почта"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+
+    def get_users(self, email: str) -> list[User]:  # type: ignore[override]
+        users = User.objects.filter(email__iexact=email.strip(), blocked_at__isnull=True)
+        return [user for user in users if user.has_usable_password()]
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        services.account_email_enqueue(name="password_reset", to=to_email, context=context)
+
+
+class SetPasswordForm(BootstrapFormMixin, auth_forms.SetPasswordForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].label = _("Новый пароль")
+        self.fields["new_password2"].label = _("Новый пароль ещё раз")
+
+    def save(self, commit: bool = True) -> User:
+        return services.user_password_reset_complete(user=self.user, password=self.cleaned_data["new_password1"])
+
+
+class PasswordChangeForm(BootstrapFormMixin, auth_forms.PasswordChangeForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["old_password"].label = _("Текущий пароль")
+        self.fields["new_password1"].label = _("Новый пароль")
+        self.fields["new_password2"].label = _("Новый пароль ещё раз")
+
+
+class ProfileForm(BootstrapFormMixin, forms.ModelForm):
+    avatar = forms.ImageField(
+        label=_("Аватар"),
+        required=False,
+        validators=[validate_avatar],
+        widget=forms.FileInput(attrs={"accept": "image/jpeg,image/png,image/gif,image/webp"}),
+        help_text=_("JPEG, PNG, GIF или WebP."),
+    )
+    remove_avatar = forms.BooleanField(label=_("Удалить аватар"), required=False)
+
+    class Meta:
+        model = User
+        fields = ("first_name", "last_name", "phone", "country")
+        labels = {
+            "first_name": _("Имя"),
+            "last_name": _("Фамилия"),
+            "phone": _("Телефон"),
+            "country": _("Страна"),
+        }
+        help_texts = {"phone": _("Например, +7 912 345-67-89.")}
+
+
+class AccountDeleteForm(BootstrapFormMixin, forms.Form):
+    password = forms.CharField(
+        label=_("Пароль"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise ValidationError(_("Неверный пароль."), code="wrong_password")
+        return password

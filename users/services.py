@@ -1,0 +1,157 @@
+"""Writes of the account part: registration, confirmation, profile, deletion."""
+
+import hashlib
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.template import loader
+from django.urls import reverse
+from django.utils import timezone
+
+from users.models import User
+from users.tasks import send_account_email
+from users.tokens import confirmation_token_make
+
+logger = logging.getLogger(__name__)
+
+
+def account_email_enqueue(*, name: str, to: str, context: dict[str, Any]) -> None:
+    """Render templates/emails/<name>_* now and hand the message to the task queue after commit.
+
+    The web process never talks to the SMTP server; rendering here keeps the
+    language of the request that caused the email.
+    """
+    subject = "".join(loader.render_to_string(f"emails/{name}_subject.txt", context).splitlines()).strip()
+    body = loader.render_to_string(f"emails/{name}_body.txt", context)
+    html_body = loader.render_to_string(f"emails/{name}_body.html", context)
+    transaction.on_commit(lambda: send_account_email.enqueue(to, subject, body, html_body))
+
+
+def _confirmation_send(*, user: User, base_url: str) -> None:
+    link = base_url.rstrip("/") + reverse("users:confirm_email", args=[confirmation_token_make(user=user)])
+    account_email_enqueue(
+        name="confirm_email",
+        to=user.email,
+        context={
+            "user": user,
+            "link": link,
+            "max_age_hours": settings.ACCOUNT_CONFIRMATION_MAX_AGE // 3600,
+            "site_name": settings.SITE_NAME,
+        },
+    )
+
+
+def user_register(*, email: str, password: str, first_name: str, last_name: str, base_url: str) -> User:
+    """Create an inactive account and queue the email with its confirmation link."""
+    with transaction.atomic():
+        user = User.objects.create_user(
+            email=email,
+            password=password,
+            first_name=first_name,
+            last_name=last_name,
+            is_active=False,
+        )
+        _confirmation_send(user=user, base_url=base_url)
+    logger.info("user registered: id=%s email=%s", user.pk, user.email)
+    return user
+
+
+def user_confirm_email(*, user: User) -> bool:
+    """Mark the address confirmed and let the user in; False if it was already done or the user is blocked.
+
+    One conditional UPDATE, so two clicks on the same link confirm once.
+    """
+    now = timezone.now()
+    updated = User.objects.filter(pk=user.pk, email_confirmed_at__isnull=True, blocked_at__isnull=True).update(
+        email_confirmed_at=now, is_active=True
+    )
+    if not updated:
+        return False
+    user.email_confirmed_at = now
+    user.is_active = True
+    logger.info("user confirmed: id=%s email=%s", user.pk, user.email)
+    return True
+
+
+def _resend_cache_key(email: str) -> str:
+    return "users:resend:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def confirmation_resend(*, email: str, base_url: str) -> bool:
+    """Queue a new confirmation link if the address belongs to an unconfirmed, unblocked account.
+
+    Returns False when the address asked too recently (ACCOUNT_RESEND_INTERVAL);
+    the limit applies to unknown addresses too, so the answer tells nothing.
+    """
+    if not cache.add(_resend_cache_key(email), 1, timeout=settings.ACCOUNT_RESEND_INTERVAL):
+        return False
+    user = User.objects.filter(
+        email__iexact=email.strip(), email_confirmed_at__isnull=True, blocked_at__isnull=True
+    ).first()
+    if user is not None:
+        with transaction.atomic():
+            _confirmation_send(user=user, base_url=base_url)
+        logger.info("confirmation resent: id=%s", user.pk)
+    return True
+
+
+def user_password_reset_complete(*, user: User, password: str) -> User:
+    """Set the new password; following the reset link proves the address, so it also confirms it."""
+    user.set_password(password)
+    fields = ["password"]
+    if user.email_confirmed_at is None and not user.is_blocked:
+        user.email_confirmed_at = timezone.now()
+        user.is_active = True
+        fields += ["email_confirmed_at", "is_active"]
+        logger.info("user confirmed by password reset: id=%s email=%s", user.pk, user.email)
+    user.save(update_fields=fields)
+    return user
+
+
+def _file_delete_on_commit(name: str) -> None:
+    if name:
+        storage = User._meta.get_field("avatar").storage  # type: ignore[attr-defined]
+        transaction.on_commit(lambda: storage.delete(name))
+
+
+def user_profile_update(
+    *,
+    user: User,
+    first_name: str,
+    last_name: str,
+    phone: str,
+    country: str,
+    avatar: UploadedFile | None = None,
+    remove_avatar: bool = False,
+) -> User:
+    """Save the profile; a new avatar replaces the old file, `remove_avatar` drops it."""
+    old_avatar = user.avatar.name or ""
+    user.first_name = first_name
+    user.last_name = last_name
+    user.phone = phone
+    user.country = country
+    fields = ["first_name", "last_name", "phone", "country"]
+    if avatar is not None:
+        user.avatar = avatar  # type: ignore[assignment]
+        fields.append("avatar")
+    elif remove_avatar:
+        user.avatar = ""  # type: ignore[assignment]
+        fields.append("avatar")
+    with transaction.atomic():
+        user.save(update_fields=fields)
+        if "avatar" in fields and old_avatar != (user.avatar.name or ""):
+            _file_delete_on_commit(old_avatar)
+    return user
+
+
+def user_delete(*, user: User) -> None:
+    """Delete the account and, through the database cascade, its recipients, messages and mailings."""
+    user_id, email, avatar = user.pk, user.email, user.avatar.name or ""
+    with transaction.atomic():
+        user.delete()
+        _file_delete_on_commit(avatar)
+    logger.info("user deleted: id=%s email=%s", user_id, email)

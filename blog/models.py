@@ -50,6 +50,11 @@ class Article(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def clean(self) -> None:
+        # Django's documented pattern: publishing without a date means "now".
+        if self.is_published and self.published_at is None:
+            self.published_at = timezone.now()
+
     @property
     def is_public(self) -> bool:
         return self.is_published and self.published_at is not None and self.published_at <= timezone.now()

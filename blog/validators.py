@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
+from django.db.models.fields.files import FieldFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
@@ -18,6 +19,12 @@ def validate_preview(file: File) -> None:
     The format comes from Pillow (forms.ImageField puts the opened image on the
     upload), not from the file name or the browser's content type.
     """
+    if isinstance(file, FieldFile):
+        # A stored file was checked when it was uploaded; asking the storage again would fail an
+        # unrelated edit if the file has gone missing.
+        if file._committed:
+            return
+        file = file.file
     limit = preview_max_bytes()
     if file.size is not None and file.size > limit:
         raise ValidationError(

@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("users.urls")),
+    path("blog/", include("blog.urls")),
     path("", include("mailings.urls")),
 ]
 

@@ -20,8 +20,19 @@ MANAGER_PERMISSIONS = [
     ("mailings", "disable_mailing"),
 ]
 
+CONTENT_MANAGERS_GROUP = "Контент-менеджеры"
+
+# Content managers write the blog and nothing else.
+CONTENT_MANAGER_PERMISSIONS = [
+    ("blog", "add_article"),
+    ("blog", "change_article"),
+    ("blog", "delete_article"),
+    ("blog", "view_article"),
+]
+
 GROUPS: dict[str, list[tuple[str, str]]] = {
     MANAGERS_GROUP: MANAGER_PERMISSIONS,
+    CONTENT_MANAGERS_GROUP: CONTENT_MANAGER_PERMISSIONS,
 }
 
 

@@ -1,0 +1,119 @@
+import logging
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from config.forms import BootstrapFormMixin
+from mailings.models import Attempt, Mailing, Message, Recipient
+from mailings.selectors import mailing_choices_for, messages_for, recipients_for
+from users.models import User
+
+logger = logging.getLogger(__name__)
+
+DATETIME_LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+DUPLICATE_EMAIL = _("У вас уже есть получатель с таким email.")
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    """`<input type="datetime-local">`; the value is read and shown in the current time zone."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs=attrs, format=DATETIME_LOCAL_FORMAT)
+
+
+class _OwnerScoped:
+    """Narrows the choice querysets to the owner's objects before anything validates.
+
+    BootstrapFormMixin validates a bound form inside __init__ (to mark invalid
+    fields), so querysets set after `super().__init__()` would come too late:
+    a forged id would already have been accepted. Put this class after
+    BootstrapFormMixin in the bases and set `self.owner` before calling super.
+    """
+
+    owner: User
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self.scope_to_owner()
+
+    def scope_to_owner(self) -> None:
+        pass
+
+
+class RecipientForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = Recipient
+        fields = ["email", "full_name", "comment"]
+        widgets = {"comment": forms.Textarea(attrs={"rows": 3})}
+        error_messages = {
+            "email": {"invalid": _("Введите правильный адрес электронной почты, например ivan@example.com.")},
+        }
+
+    def __init__(self, *args: Any, owner: User, **kwargs: Any) -> None:
+        self.owner = owner  # before super(): BootstrapFormMixin validates a bound form in __init__
+        super().__init__(*args, **kwargs)
+
+    def clean_email(self) -> str:
+        email: str = self.cleaned_data["email"].strip()
+        taken = recipients_for(self.owner).filter(email__iexact=email)
+        if self.instance.pk:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError(DUPLICATE_EMAIL, code="duplicate")
+        return email
+
+
+class MessageForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = Message
+        fields = ["subject", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 10})}
+
+
+class MailingForm(BootstrapFormMixin, _OwnerScoped, forms.ModelForm):
+    start_at = forms.DateTimeField(label=_("Начало"), widget=DateTimeLocalInput())
+    end_at = forms.DateTimeField(label=_("Окончание"), widget=DateTimeLocalInput())
+
+    class Meta:
+        model = Mailing
+        fields = ["message", "recipients", "start_at", "end_at", "periodicity"]
+        widgets = {"recipients": forms.SelectMultiple(attrs={"size": 8})}
+        help_texts = {
+            "recipients": _("Удерживайте Ctrl (⌘ на Mac), чтобы выбрать несколько получателей."),
+        }
+
+    def __init__(self, *args: Any, owner: User, **kwargs: Any) -> None:
+        self.owner = owner
+        super().__init__(*args, **kwargs)
+
+    def scope_to_owner(self) -> None:
+        # Only the owner's objects can be chosen; a forged id fails as "not one of the choices".
+        self.fields["message"].queryset = messages_for(self.owner).order_by("-created_at", "-pk")
+        self.fields["recipients"].queryset = recipients_for(self.owner).order_by("email", "pk")
+        self.fields["start_at"].help_text = _("Часовой пояс: %(tz)s.") % {"tz": timezone.get_current_timezone_name()}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        start_at, end_at = cleaned.get("start_at"), cleaned.get("end_at")
+        if start_at and end_at and end_at <= start_at:
+            self.add_error("end_at", _("Окончание рассылки должно быть позже её начала."))
+        return cleaned
+
+
+class AttemptFilterForm(BootstrapFormMixin, _OwnerScoped, forms.Form):
+    mailing = forms.ModelChoiceField(
+        label=_("Рассылка"), queryset=Mailing.objects.none(), required=False, empty_label=_("Все рассылки")
+    )
+    status = forms.ChoiceField(label=_("Статус"), required=False)
+
+    def __init__(self, *args: Any, owner: User, **kwargs: Any) -> None:
+        self.owner = owner
+        super().__init__(*args, **kwargs)
+
+    def scope_to_owner(self) -> None:
+        self.fields["mailing"].queryset = mailing_choices_for(self.owner)
+        self.fields["status"].choices = [("", _("Все статусы")), *Attempt.Status.choices]

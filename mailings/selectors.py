@@ -1,0 +1,132 @@
+"""Reads of the mailings app. Every owner-scoped queryset starts here, in one place per model."""
+
+import logging
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Lower
+
+from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
+from users.models import User
+
+logger = logging.getLogger(__name__)
+
+
+def recipients_for(user: User) -> QuerySet[Recipient]:
+    return Recipient.objects.filter(owner=user)
+
+
+def messages_for(user: User) -> QuerySet[Message]:
+    return Message.objects.filter(owner=user)
+
+
+def mailings_for(user: User) -> QuerySet[Mailing]:
+    return Mailing.objects.filter(owner=user)
+
+
+def attempts_for(user: User) -> QuerySet[Attempt]:
+    return Attempt.objects.filter(mailing__owner=user)
+
+
+def deliveries_for(user: User) -> QuerySet[Delivery]:
+    return Delivery.objects.filter(attempt__mailing__owner=user)
+
+
+def recipient_list(*, user: User, query: str = "") -> QuerySet[Recipient]:
+    qs = recipients_for(user)
+    if query:
+        qs = qs.filter(Q(email__icontains=query) | Q(full_name__icontains=query) | Q(comment__icontains=query))
+    return qs.order_by("email", "pk")
+
+
+def message_list(*, user: User, query: str = "") -> QuerySet[Message]:
+    qs = messages_for(user)
+    if query:
+        qs = qs.filter(Q(subject__icontains=query) | Q(body__icontains=query))
+    return qs.annotate(mailing_count=Count("mailings")).order_by("-created_at", "-pk")
+
+
+def mailing_list(*, user: User, query: str = "") -> QuerySet[Mailing]:
+    qs = mailings_for(user).select_related("message")
+    if query:
+        condition = Q(message__subject__icontains=query)
+        if query.lstrip("#").isdigit():
+            condition |= Q(pk=int(query.lstrip("#")))
+        qs = qs.filter(condition)
+    return qs.annotate(recipient_count=Count("recipients")).order_by("-created_at", "-pk")
+
+
+def mailing_choices_for(user: User) -> QuerySet[Mailing]:
+    """Mailings for a choice list: their labels show the message subject, fetched in the same query."""
+    return mailings_for(user).select_related("message").order_by("-created_at", "-pk")
+
+
+def attempt_list(*, user: User, mailing: Mailing | None = None, status: str = "") -> QuerySet[Attempt]:
+    qs = attempts_for(user).select_related("mailing__message")
+    if mailing is not None:
+        qs = qs.filter(mailing=mailing)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-started_at", "-pk")
+
+
+def attempt_deliveries(*, attempt: Attempt) -> QuerySet[Delivery]:
+    return attempt.deliveries.order_by("pk")
+
+
+def delivery_state_counts(*, attempt: Attempt) -> list[tuple[str, str, int]]:
+    """(state, label, count) for each state the attempt's deliveries are in, in the states' order (one query)."""
+    rows = attempt.deliveries.order_by().values("state").annotate(n=Count("pk"))
+    counts = {row["state"]: row["n"] for row in rows}
+    return [(state, label, counts[state]) for state, label in Delivery.State.choices if state in counts]
+
+
+def _attempt_figures(prefix: str = "") -> dict[str, Any]:
+    status = f"{prefix}status"
+    return {
+        "attempts_total": Count(f"{prefix}pk" if prefix else "pk", distinct=bool(prefix)),
+        "attempts_success": Count(
+            f"{prefix}pk" if prefix else "pk", filter=Q(**{status: Attempt.Status.SUCCESS}), distinct=bool(prefix)
+        ),
+        "attempts_failure": Count(
+            f"{prefix}pk" if prefix else "pk", filter=Q(**{status: Attempt.Status.FAILURE}), distinct=bool(prefix)
+        ),
+    }
+
+
+def stats_totals(*, user: User) -> dict[str, int]:
+    """The user's attempts by outcome and messages delivered / not delivered, all mailings together."""
+    totals = attempts_for(user).aggregate(**_attempt_figures())
+    totals.update(
+        deliveries_for(user).aggregate(
+            delivered=Count("pk", filter=Q(state=Delivery.State.SENT)),
+            undelivered=Count("pk", filter=Q(state=Delivery.State.FAILED)),
+        )
+    )
+    return {key: value or 0 for key, value in totals.items()}
+
+
+def stats_per_mailing(*, user: User) -> QuerySet[Mailing]:
+    """The same figures per mailing, as annotations (one query, whatever the number of mailings)."""
+    return (
+        mailings_for(user)
+        .select_related("message")
+        .annotate(
+            **_attempt_figures("attempts__"),
+            delivered=Count("attempts__deliveries", filter=Q(attempts__deliveries__state=Delivery.State.SENT)),
+            undelivered=Count("attempts__deliveries", filter=Q(attempts__deliveries__state=Delivery.State.FAILED)),
+        )
+        .order_by("-created_at", "-pk")
+    )
+
+
+def home_figures(*, user: User | None) -> dict[str, int]:
+    """Total and running mailings and unique recipient addresses: the user's, or service-wide for None."""
+    mailings = Mailing.objects.all() if user is None else mailings_for(user)
+    recipients = Recipient.objects.all() if user is None else recipients_for(user)
+    figures = mailings.aggregate(
+        mailings_total=Count("pk"),
+        mailings_active=Count("pk", filter=Q(status=Mailing.Status.RUNNING)),
+    )
+    figures.update(recipients.aggregate(recipients_unique=Count(Lower("email"), distinct=True)))
+    return {key: value or 0 for key, value in figures.items()}

@@ -1,0 +1,77 @@
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from mailings.forms import MailingForm
+from mailings.selectors import mailing_list as select_mailings
+from mailings.selectors import mailings_for
+from mailings.services.mailings import mailing_create as create
+from mailings.services.mailings import mailing_delete as delete
+from mailings.services.mailings import mailing_update as update
+from mailings.views.common import paginate, search_query
+
+logger = logging.getLogger(__name__)
+
+DETAIL_ATTEMPTS = 10
+
+
+@login_required
+def mailing_list(request: HttpRequest) -> HttpResponse:
+    query = search_query(request)
+    page = paginate(request, select_mailings(user=request.user, query=query))
+    return render(request, "mailings/mailing_list.html", {"page": page, "query": query})
+
+
+@login_required
+def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    mailing = get_object_or_404(mailings_for(request.user).select_related("message", "disabled_by"), pk=pk)
+    attempts = list(mailing.attempts.order_by("-started_at", "-pk")[: DETAIL_ATTEMPTS + 1])
+    context = {
+        "mailing": mailing,
+        "recipient_count": mailing.recipients.count(),
+        "recipients": mailing.recipients.order_by("email")[:10],
+        "attempts": attempts[:DETAIL_ATTEMPTS],
+        "more_attempts": len(attempts) > DETAIL_ATTEMPTS,
+    }
+    return render(request, "mailings/mailing_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mailing_create(request: HttpRequest) -> HttpResponse:
+    form = MailingForm(request.POST or None, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        mailing = create(owner=request.user, **form.cleaned_data)
+        messages.success(request, _("Рассылка #%(pk)s создана.") % {"pk": mailing.pk})
+        return redirect("mailings:mailing_detail", pk=mailing.pk)
+    return render(request, "mailings/mailing_form.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mailing_update(request: HttpRequest, pk: int) -> HttpResponse:
+    mailing = get_object_or_404(mailings_for(request.user), pk=pk)
+    # The form writes the new values onto its instance while validating; the service compares against the old ones.
+    form = MailingForm(request.POST or None, instance=mailings_for(request.user).get(pk=pk), owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        update(mailing=mailing, **form.cleaned_data)
+        messages.success(request, _("Рассылка #%(pk)s сохранена.") % {"pk": mailing.pk})
+        return redirect("mailings:mailing_detail", pk=mailing.pk)
+    return render(request, "mailings/mailing_form.html", {"form": form, "mailing": mailing})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mailing_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    mailing = get_object_or_404(mailings_for(request.user).select_related("message"), pk=pk)
+    if request.method == "POST":
+        delete(mailing=mailing)
+        messages.success(request, _("Рассылка #%(pk)s удалена.") % {"pk": pk})
+        return redirect("mailings:mailing_list")
+    attempt_count = mailing.attempts.count()
+    return render(request, "mailings/mailing_confirm_delete.html", {"mailing": mailing, "attempt_count": attempt_count})

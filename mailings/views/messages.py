@@ -1,0 +1,83 @@
+import logging
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_http_methods
+
+from mailings.forms import MessageForm
+from mailings.selectors import message_list as select_messages
+from mailings.selectors import messages_for
+from mailings.services.messages import MessageInUse
+from mailings.services.messages import message_create as create
+from mailings.services.messages import message_delete as delete
+from mailings.services.messages import message_update as update
+from mailings.views.common import paginate, search_query
+
+logger = logging.getLogger(__name__)
+
+
+@login_required
+def message_list(request: HttpRequest) -> HttpResponse:
+    query = search_query(request)
+    page = paginate(request, select_messages(user=request.user, query=query))
+    return render(request, "mailings/message_list.html", {"page": page, "query": query})
+
+
+@login_required
+def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    message = get_object_or_404(messages_for(request.user), pk=pk)
+    mailings = message.mailings.order_by("-created_at")[:20]
+    return render(request, "mailings/message_detail.html", {"message": message, "mailings": mailings})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def message_create(request: HttpRequest) -> HttpResponse:
+    form = MessageForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        message = create(owner=request.user, **form.cleaned_data)
+        flash.success(request, _("Сообщение «%(subject)s» создано.") % {"subject": message.subject})
+        return redirect("mailings:message_detail", pk=message.pk)
+    return render(request, "mailings/message_form.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def message_update(request: HttpRequest, pk: int) -> HttpResponse:
+    message = get_object_or_404(messages_for(request.user), pk=pk)
+    form = MessageForm(request.POST or None, instance=message)
+    if request.method == "POST" and form.is_valid():
+        update(message=message, **form.cleaned_data)
+        flash.success(request, _("Сообщение «%(subject)s» сохранено.") % {"subject": message.subject})
+        return redirect("mailings:message_detail", pk=message.pk)
+    return render(request, "mailings/message_form.html", {"form": form, "message": message})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def message_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    message = get_object_or_404(messages_for(request.user), pk=pk)
+    if request.method == "POST":
+        try:
+            delete(message=message)
+        except MessageInUse as exc:
+            flash.error(
+                request,
+                ngettext(
+                    "Сообщение нельзя удалить: его отправляет %(count)d рассылка. Сначала удалите её или выберите "
+                    "в ней другое сообщение.",
+                    "Сообщение нельзя удалить: его отправляют %(count)d рассылки. Сначала удалите их или выберите "
+                    "в них другое сообщение.",
+                    exc.mailing_count,
+                )
+                % {"count": exc.mailing_count},
+            )
+            return redirect("mailings:message_detail", pk=message.pk)
+        flash.success(request, _("Сообщение «%(subject)s» удалено.") % {"subject": message.subject})
+        return redirect("mailings:message_list")
+    mailing_count = message.mailings.count()
+    return render(request, "mailings/message_confirm_delete.html", {"message": message, "mailing_count": mailing_count})

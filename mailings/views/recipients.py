@@ -1,0 +1,79 @@
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from mailings.forms import DUPLICATE_EMAIL, RecipientForm
+from mailings.selectors import recipient_list as select_recipients
+from mailings.selectors import recipients_for
+from mailings.services.recipients import recipient_create as create
+from mailings.services.recipients import recipient_delete as delete
+from mailings.services.recipients import recipient_update as update
+from mailings.views.common import paginate, search_query
+
+logger = logging.getLogger(__name__)
+
+
+@login_required
+def recipient_list(request: HttpRequest) -> HttpResponse:
+    query = search_query(request)
+    page = paginate(request, select_recipients(user=request.user, query=query))
+    return render(request, "mailings/recipient_list.html", {"page": page, "query": query})
+
+
+@login_required
+def recipient_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    recipient = get_object_or_404(recipients_for(request.user), pk=pk)
+    mailings = recipient.mailings.select_related("message").order_by("-created_at")[:20]
+    return render(request, "mailings/recipient_detail.html", {"recipient": recipient, "mailings": mailings})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def recipient_create(request: HttpRequest) -> HttpResponse:
+    form = RecipientForm(request.POST or None, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            recipient = create(owner=request.user, **form.cleaned_data)
+        except IntegrityError:
+            # Two submits at once: the database constraint caught what the form check could not.
+            form.add_error("email", DUPLICATE_EMAIL)
+        else:
+            messages.success(request, _("Получатель %(email)s добавлен.") % {"email": recipient.email})
+            return redirect("mailings:recipient_detail", pk=recipient.pk)
+    return render(request, "mailings/recipient_form.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def recipient_update(request: HttpRequest, pk: int) -> HttpResponse:
+    recipient = get_object_or_404(recipients_for(request.user), pk=pk)
+    form = RecipientForm(request.POST or None, instance=recipient, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            update(recipient=recipient, **form.cleaned_data)
+        except IntegrityError:
+            form.add_error("email", DUPLICATE_EMAIL)
+        else:
+            messages.success(request, _("Получатель %(email)s сохранён.") % {"email": recipient.email})
+            return redirect("mailings:recipient_detail", pk=recipient.pk)
+    return render(request, "mailings/recipient_form.html", {"form": form, "recipient": recipient})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def recipient_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    recipient = get_object_or_404(recipients_for(request.user), pk=pk)
+    if request.method == "POST":
+        delete(recipient=recipient)
+        messages.success(request, _("Получатель %(email)s удалён.") % {"email": recipient.email})
+        return redirect("mailings:recipient_list")
+    mailing_count = recipient.mailings.count()
+    return render(
+        request, "mailings/recipient_confirm_delete.html", {"recipient": recipient, "mailing_count": mailing_count}
+    )

@@ -7,7 +7,7 @@ from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from blog import selectors, services
 from blog.forms import ArticleForm
@@ -18,12 +18,14 @@ ARTICLES_PER_PAGE = 10
 MANAGE_ARTICLES_PER_PAGE = 25
 
 
+@require_safe
 def article_list(request: HttpRequest) -> HttpResponse:
     articles = selectors.article_visible_qs(user=request.user).public()
     page = Paginator(articles, ARTICLES_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "blog/article_list.html", {"page": page, "articles": page.object_list})
 
 
+@require_safe
 def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
     article = get_object_or_404(selectors.article_visible_qs(user=request.user), pk=pk)
     services.article_register_view(article=article, session=request.session)
@@ -32,6 +34,7 @@ def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @permission_required("blog.view_article", raise_exception=True)
+@require_safe
 def article_manage_list(request: HttpRequest) -> HttpResponse:
     # Drafts (no publication date) first: they are what a content manager is working on.
     articles = selectors.article_manage_qs().order_by(F("published_at").desc(nulls_first=True), "-pk")

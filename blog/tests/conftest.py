@@ -1,6 +1,7 @@
 """The blog's additions to the shared world: a content manager, articles, a private media folder."""
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ def content_manager(db: None) -> Any:
 
 
 MakeArticle = Callable[..., Article]
+CaptureOnCommit = Callable[..., AbstractContextManager[list[Callable[[], Any]]]]
 
 
 @pytest.fixture

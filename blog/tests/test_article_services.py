@@ -1,7 +1,4 @@
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -11,10 +8,8 @@ from django.utils import timezone
 from blog import services
 from blog.models import Article
 from blog.selectors import article_random_public
-from blog.tests.conftest import MakeArticle
+from blog.tests.conftest import CaptureOnCommit, MakeArticle
 from blog.tests.images import image_upload
-
-CaptureOnCommit = Callable[..., AbstractContextManager[list[Callable[[], Any]]]]
 
 
 def test_create_publishes_now_when_no_date_is_given(db: None) -> None:

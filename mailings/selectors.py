@@ -32,24 +32,39 @@ def deliveries_for(user: User) -> QuerySet[Delivery]:
     return Delivery.objects.filter(attempt__mailing__owner=user)
 
 
+def _text_search(query: str, *fields: str) -> Q:
+    """`icontains` on any of `fields`, also for Cyrillic on SQLite.
+
+    SQLite's LIKE folds only ASCII letters, so «весна» would not find «Весна»;
+    trying the lower, capitalised and upper spellings covers what people type.
+    PostgreSQL folds Unicode itself, and the extra variants cost it nothing.
+    """
+    variants = {query, query.lower(), query.capitalize(), query.upper()}
+    condition = Q()
+    for field in fields:
+        for variant in variants:
+            condition |= Q(**{f"{field}__icontains": variant})
+    return condition
+
+
 def recipient_list(*, user: User, query: str = "") -> QuerySet[Recipient]:
     qs = recipients_for(user)
     if query:
-        qs = qs.filter(Q(email__icontains=query) | Q(full_name__icontains=query) | Q(comment__icontains=query))
+        qs = qs.filter(_text_search(query, "email", "full_name", "comment"))
     return qs.order_by("email", "pk")
 
 
 def message_list(*, user: User, query: str = "") -> QuerySet[Message]:
     qs = messages_for(user)
     if query:
-        qs = qs.filter(Q(subject__icontains=query) | Q(body__icontains=query))
+        qs = qs.filter(_text_search(query, "subject", "body"))
     return qs.annotate(mailing_count=Count("mailings")).order_by("-created_at", "-pk")
 
 
 def mailing_list(*, user: User, query: str = "") -> QuerySet[Mailing]:
     qs = mailings_for(user).select_related("message")
     if query:
-        condition = Q(message__subject__icontains=query)
+        condition = _text_search(query, "message__subject")
         if query.lstrip("#").isdigit():
             condition |= Q(pk=int(query.lstrip("#")))
         qs = qs.filter(condition)

@@ -1,13 +1,15 @@
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from mailings.models import Message
 from mailings.tests.world import make_mailing, make_message
+from users.models import User
 
 pytestmark = pytest.mark.django_db
 
 
-def test_it_lists_and_searches_own_messages(client, owner, other_user) -> None:  # type: ignore[no-untyped-def]
+def test_it_lists_and_searches_own_messages(client: Client, owner: User, other_user: User) -> None:
     make_message(owner, "Скидки недели")
     make_message(owner, "Новый каталог")
     make_message(other_user, "Чужая тема")
@@ -18,12 +20,12 @@ def test_it_lists_and_searches_own_messages(client, owner, other_user) -> None: 
     assert "Новый каталог" in html and "Скидки недели" not in html
 
 
-def test_an_empty_list_tells_what_to_do(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_list_tells_what_to_do(client: Client, owner: User) -> None:
     client.force_login(owner)
     assert "Написать первое сообщение" in client.get(reverse("mailings:message_list")).content.decode()
 
 
-def test_it_requires_login(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_it_requires_login(client: Client, owner: User) -> None:
     message = make_message(owner)
     for name, args in [
         ("message_list", []),
@@ -37,7 +39,7 @@ def test_it_requires_login(client, owner) -> None:  # type: ignore[no-untyped-de
         assert response["Location"].startswith(reverse("users:login"))
 
 
-def test_it_creates_a_message_owned_by_the_user(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_it_creates_a_message_owned_by_the_user(client: Client, owner: User) -> None:
     client.force_login(owner)
     response = client.post(
         reverse("mailings:message_create"), {"subject": "Привет", "body": "Текст письма"}, follow=True
@@ -48,7 +50,7 @@ def test_it_creates_a_message_owned_by_the_user(client, owner) -> None:  # type:
     assert "создано" in response.content.decode()
 
 
-def test_it_requires_subject_and_body(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_it_requires_subject_and_body(client: Client, owner: User) -> None:
     client.force_login(owner)
     response = client.post(reverse("mailings:message_create"), {"subject": "", "body": ""})
     assert response.status_code == 200
@@ -56,7 +58,7 @@ def test_it_requires_subject_and_body(client, owner) -> None:  # type: ignore[no
     assert not Message.objects.exists()
 
 
-def test_it_shows_and_edits_a_message(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_it_shows_and_edits_a_message(client: Client, owner: User) -> None:
     message = make_message(owner, "Старая тема")
     client.force_login(owner)
     assert "Старая тема" in client.get(reverse("mailings:message_detail", args=[message.pk])).content.decode()
@@ -68,7 +70,7 @@ def test_it_shows_and_edits_a_message(client, owner) -> None:  # type: ignore[no
     assert (message.subject, message.body) == ("Новая тема", "Новый текст")
 
 
-def test_it_deletes_an_unused_message_on_post_only(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_it_deletes_an_unused_message_on_post_only(client: Client, owner: User) -> None:
     message = make_message(owner)
     client.force_login(owner)
     assert client.get(reverse("mailings:message_delete", args=[message.pk])).status_code == 200
@@ -79,7 +81,7 @@ def test_it_deletes_an_unused_message_on_post_only(client, owner) -> None:  # ty
     assert not Message.objects.filter(pk=message.pk).exists()
 
 
-def test_it_refuses_to_delete_a_message_a_mailing_uses(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_it_refuses_to_delete_a_message_a_mailing_uses(client: Client, owner: User) -> None:
     message = make_message(owner)
     make_mailing(owner, message=message)
     client.force_login(owner)
@@ -90,7 +92,7 @@ def test_it_refuses_to_delete_a_message_a_mailing_uses(client, owner) -> None:  
     assert Message.objects.filter(pk=message.pk).exists()
 
 
-def test_it_refuses_other_users_message(client, owner, other_user) -> None:  # type: ignore[no-untyped-def]
+def test_it_refuses_other_users_message(client: Client, owner: User, other_user: User) -> None:
     theirs = make_message(other_user, "Чужое")
     client.force_login(owner)
     assert client.get(reverse("mailings:message_detail", args=[theirs.pk])).status_code == 404
@@ -103,7 +105,7 @@ def test_it_refuses_other_users_message(client, owner, other_user) -> None:  # t
     assert theirs.subject == "Чужое"
 
 
-def test_delete_accepts_only_get_and_post(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_delete_accepts_only_get_and_post(client: Client, owner: User) -> None:
     message = make_message(owner)
     client.force_login(owner)
     assert client.delete(reverse("mailings:message_delete", args=[message.pk])).status_code == 405

@@ -1,8 +1,10 @@
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from mailings.models import Mailing, Recipient
 from mailings.tests.world import make_mailing, make_recipient
+from users.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -13,7 +15,7 @@ def _form(**overrides: str) -> dict[str, str]:
     return data
 
 
-def test_it_lists_only_the_owners_recipients(client, owner, other_user) -> None:  # type: ignore[no-untyped-def]
+def test_it_lists_only_the_owners_recipients(client: Client, owner: User, other_user: User) -> None:
     make_recipient(owner, "mine@example.com")
     make_recipient(other_user, "theirs@example.com")
     client.force_login(owner)
@@ -24,7 +26,7 @@ def test_it_lists_only_the_owners_recipients(client, owner, other_user) -> None:
     assert "theirs@example.com" not in html
 
 
-def test_it_searches_by_q(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_it_searches_by_q(client: Client, owner: User) -> None:
     make_recipient(owner, "anna@example.com", full_name="Анна")
     make_recipient(owner, "boris@example.com", full_name="Борис")
     client.force_login(owner)
@@ -33,7 +35,7 @@ def test_it_searches_by_q(client, owner) -> None:  # type: ignore[no-untyped-def
     assert "anna@example.com" not in html
 
 
-def test_it_paginates_the_list(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_it_paginates_the_list(client: Client, owner: User) -> None:
     for i in range(25):
         make_recipient(owner, f"r{i:02d}@example.com")
     client.force_login(owner)
@@ -43,12 +45,12 @@ def test_it_paginates_the_list(client, owner) -> None:  # type: ignore[no-untype
     assert "r24@example.com" in second
 
 
-def test_an_empty_list_tells_what_to_do(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_list_tells_what_to_do(client: Client, owner: User) -> None:
     client.force_login(owner)
     assert "Добавьте первого получателя" in client.get(reverse("mailings:recipient_list")).content.decode()
 
 
-def test_it_requires_login(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_it_requires_login(client: Client, owner: User) -> None:
     recipient = make_recipient(owner)
     for url in [
         reverse("mailings:recipient_list"),
@@ -62,7 +64,7 @@ def test_it_requires_login(client, owner) -> None:  # type: ignore[no-untyped-de
         assert response["Location"].startswith(reverse("users:login"))
 
 
-def test_it_creates_a_recipient_owned_by_the_user(client, owner, other_user) -> None:  # type: ignore[no-untyped-def]
+def test_it_creates_a_recipient_owned_by_the_user(client: Client, owner: User, other_user: User) -> None:
     client.force_login(owner)
     response = client.post(reverse("mailings:recipient_create"), _form(owner=str(other_user.pk)), follow=True)
     recipient = Recipient.objects.get()
@@ -76,7 +78,7 @@ def test_it_creates_a_recipient_owned_by_the_user(client, owner, other_user) -> 
     assert "добавлен" in response.content.decode()
 
 
-def test_it_rejects_a_duplicate_email_case_insensitively(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_it_rejects_a_duplicate_email_case_insensitively(client: Client, owner: User) -> None:
     make_recipient(owner, "anna@example.com")
     client.force_login(owner)
     response = client.post(reverse("mailings:recipient_create"), _form(email="ANNA@Example.com"))
@@ -85,14 +87,14 @@ def test_it_rejects_a_duplicate_email_case_insensitively(client, owner) -> None:
     assert Recipient.objects.count() == 1
 
 
-def test_the_same_email_is_allowed_for_another_user(client, owner, other_user) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_email_is_allowed_for_another_user(client: Client, owner: User, other_user: User) -> None:
     make_recipient(other_user, "anna@example.com")
     client.force_login(owner)
     client.post(reverse("mailings:recipient_create"), _form())
     assert Recipient.objects.filter(owner=owner, email="anna@example.com").exists()
 
 
-def test_it_rejects_a_malformed_email(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_it_rejects_a_malformed_email(client: Client, owner: User) -> None:
     client.force_login(owner)
     response = client.post(reverse("mailings:recipient_create"), _form(email="anna@"))
     assert response.status_code == 200
@@ -100,7 +102,7 @@ def test_it_rejects_a_malformed_email(client, owner) -> None:  # type: ignore[no
     assert not Recipient.objects.exists()
 
 
-def test_it_shows_the_detail(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_it_shows_the_detail(client: Client, owner: User) -> None:
     recipient = make_recipient(owner, comment="VIP")
     mailing = make_mailing(owner, recipients=[recipient])
     client.force_login(owner)
@@ -109,7 +111,7 @@ def test_it_shows_the_detail(client, owner) -> None:  # type: ignore[no-untyped-
     assert reverse("mailings:mailing_detail", args=[mailing.pk]) in html
 
 
-def test_it_edits_a_recipient(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_it_edits_a_recipient(client: Client, owner: User) -> None:
     recipient = make_recipient(owner, "anna@example.com")
     client.force_login(owner)
     response = client.post(
@@ -120,7 +122,7 @@ def test_it_edits_a_recipient(client, owner) -> None:  # type: ignore[no-untyped
     assert (recipient.email, recipient.full_name) == ("ANNA@example.com", "Анна С.")
 
 
-def test_editing_into_another_recipients_email_is_refused(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_editing_into_another_recipients_email_is_refused(client: Client, owner: User) -> None:
     make_recipient(owner, "anna@example.com")
     boris = make_recipient(owner, "boris@example.com")
     client.force_login(owner)
@@ -130,7 +132,7 @@ def test_editing_into_another_recipients_email_is_refused(client, owner) -> None
     assert boris.email == "boris@example.com"
 
 
-def test_delete_asks_for_confirmation_on_get(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_delete_asks_for_confirmation_on_get(client: Client, owner: User) -> None:
     recipient = make_recipient(owner)
     client.force_login(owner)
     response = client.get(reverse("mailings:recipient_delete", args=[recipient.pk]))
@@ -139,7 +141,7 @@ def test_delete_asks_for_confirmation_on_get(client, owner) -> None:  # type: ig
     assert Recipient.objects.filter(pk=recipient.pk).exists()
 
 
-def test_it_deletes_on_post_and_drops_it_from_mailings(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_it_deletes_on_post_and_drops_it_from_mailings(client: Client, owner: User) -> None:
     recipient = make_recipient(owner)
     mailing = make_mailing(owner, recipients=[recipient])
     client.force_login(owner)
@@ -151,7 +153,7 @@ def test_it_deletes_on_post_and_drops_it_from_mailings(client, owner) -> None:  
     assert mailing.recipients.count() == 0
 
 
-def test_it_refuses_other_users_recipient(client, owner, other_user) -> None:  # type: ignore[no-untyped-def]
+def test_it_refuses_other_users_recipient(client: Client, owner: User, other_user: User) -> None:
     theirs = make_recipient(other_user, "theirs@example.com")
     client.force_login(owner)
     assert client.get(reverse("mailings:recipient_detail", args=[theirs.pk])).status_code == 404
@@ -163,7 +165,7 @@ def test_it_refuses_other_users_recipient(client, owner, other_user) -> None:  #
     assert theirs.email == "theirs@example.com"
 
 
-def test_delete_accepts_only_get_and_post(client, owner) -> None:  # type: ignore[no-untyped-def]
+def test_delete_accepts_only_get_and_post(client: Client, owner: User) -> None:
     recipient = make_recipient(owner)
     client.force_login(owner)
     assert client.put(reverse("mailings:recipient_delete", args=[recipient.pk])).status_code == 405

@@ -1,12 +1,68 @@
+"""Demo accounts and a demo owner's data that makes every page show something (idempotent)."""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from users.models import User
+from users.roles import MANAGERS_GROUP, groups_ensure
+
+logger = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "vestnik-demo"
+DEMO_EMAIL = "demo@vestnik.local"
+MANAGER_EMAIL = "manager@vestnik.local"
+
+RECIPIENTS = [
+    ("anna.smirnova@example.com", "Смирнова Анна Сергеевна", "Постоянный клиент, любит скидки"),
+    ("boris.ivanov@example.com", "Иванов Борис Петрович", ""),
+    ("vera.kuznetsova@example.com", "Кузнецова Вера Андреевна", "Оптовый покупатель"),
+    ("grigory.popov@example.com", "Попов Григорий Ильич", ""),
+    ("darya.sokolova@example.com", "Соколова Дарья Михайловна", "Подписалась на выставке"),
+    ("egor.lebedev@example.com", "Лебедев Егор Олегович", ""),
+    ("zhanna.kozlova@example.com", "Козлова Жанна Викторовна", "Просила писать не чаще раза в неделю"),
+    ("ivan.novikov@example.com", "Новиков Иван Денисович", ""),
+    ("kira.morozova@example.com", "Морозова Кира Алексеевна", ""),
+    ("leonid.volkov@example.org", "Волков Леонид Павлович", "Адрес больше не существует"),
+    ("maria.alekseeva@example.org", "Алексеева Мария Игоревна", ""),
+    ("nikita.pavlov@example.org", "Павлов Никита Романович", "Почтовый сервер часто отвечает 421"),
+]
+
+MESSAGES = [
+    ("Весенняя распродажа: −30% на всё", "Здравствуйте!\n\nДо конца месяца — скидка 30% на весь ассортимент.\n"),
+    ("Новости недели", "Здравствуйте!\n\nРассказываем, что нового у нас за неделю.\n"),
+    ("Приглашение на день открытых дверей", "Здравствуйте!\n\nЖдём вас в субботу в 12:00 в нашем шоуруме.\n"),
+    ("Ваш персональный промокод", "Здравствуйте!\n\nВаш промокод VESNA-2026 действует 7 дней.\n"),
+]
+
+OK = "250 2.0.0 Ok: queued as 4F3A1"
+USER_UNKNOWN = "550 5.1.1 <{email}>: Recipient address rejected: User unknown"
+TRY_LATER = "421 4.7.0 Try again later"
+
+
+@dataclass
+class DeliveryPlan:
+    state: str
+    code: int | None = None
+    reply: str = ""
+    reason: str = ""
+    tries: int = 1
+
+
+@dataclass
+class AttemptPlan:
+    days_ago: float
+    status: str
+    trigger: str = Attempt.Trigger.SCHEDULE
+    server_response: str = ""
+    note: str = ""
+    deliveries: dict[str, DeliveryPlan] = field(default_factory=dict)
 
 
 def _ensure_user(email: str, **extra: Any) -> User:
@@ -16,11 +72,229 @@ def _ensure_user(email: str, **extra: Any) -> User:
     return user
 
 
+def _ensure_manager() -> User:
+    manager = _ensure_user(MANAGER_EMAIL, first_name="Менеджер", last_name="Демо")
+    manager.groups.add(groups_ensure()[MANAGERS_GROUP])
+    return manager
+
+
+def _sent() -> DeliveryPlan:
+    return DeliveryPlan(Delivery.State.SENT, 250, OK)
+
+
+def _plan_deliveries(
+    emails: list[str], *, fail: int = 0, extra: dict[str, DeliveryPlan] | None = None
+) -> dict[str, DeliveryPlan]:
+    """All sent, except the last `fail` addresses (user unknown) and whatever `extra` overrides."""
+    plans = {email: _sent() for email in emails}
+    for email in emails[len(emails) - fail :] if fail else ():
+        plans[email] = DeliveryPlan(
+            Delivery.State.FAILED, 550, USER_UNKNOWN.format(email=email), "Адрес отклонён сервером"
+        )
+    plans.update(extra or {})
+    return plans
+
+
+def _summary(plans: dict[str, DeliveryPlan]) -> str:
+    """A server-response summary in the engine's style: "250 2.0.0 Ok ×10; 550 5.1.1 User unknown ×2"."""
+    labels = {250: "250 2.0.0 Ok", 550: "550 5.1.1 User unknown", 421: "421 4.7.0 Try again later"}
+    counts: dict[str, int] = {}
+    for plan in plans.values():
+        if plan.code in labels:
+            counts[labels[plan.code]] = counts.get(labels[plan.code], 0) + 1
+    return "; ".join(f"{label} ×{count}" for label, count in counts.items())
+
+
+def _create_attempt(mailing: Mailing, recipients: dict[str, Recipient], plan: AttemptPlan, now: datetime) -> None:
+    started = now - timedelta(days=plan.days_ago)
+    final = plan.status != Attempt.Status.IN_PROGRESS
+    attempt = Attempt.objects.create(
+        mailing=mailing,
+        trigger=plan.trigger,
+        scheduled_for=started if plan.trigger == Attempt.Trigger.SCHEDULE else None,
+        started_at=started,
+        finished_at=started + timedelta(minutes=2) if final else None,
+        status=plan.status,
+        server_response=plan.server_response or _summary(plan.deliveries),
+        note=plan.note,
+    )
+    rows = []
+    for email, item in plan.deliveries.items():
+        recipient = recipients[email]
+        rows.append(
+            Delivery(
+                attempt=attempt,
+                recipient=recipient,
+                email=recipient.email,
+                full_name=recipient.full_name,
+                state=item.state,
+                tries=item.tries,
+                smtp_code=item.code,
+                smtp_reply=item.reply,
+                reason=item.reason,
+                message_id=f"<demo.{attempt.pk}.{recipient.pk}@vestnik.local>" if item.state == "sent" else "",
+                next_try_at=now + timedelta(hours=2) if item.state == Delivery.State.RETRY_WAIT else None,
+                lease_until=now + timedelta(minutes=5) if item.state == Delivery.State.SENDING else None,
+                finished_at=started + timedelta(minutes=1) if item.state in Delivery.FINAL_STATES else None,
+            )
+        )
+    Delivery.objects.bulk_create(rows)
+    states = [row.state for row in rows]
+    attempt.total_count = len(rows)
+    attempt.sent_count = states.count(Delivery.State.SENT)
+    attempt.failed_count = states.count(Delivery.State.FAILED)
+    attempt.unknown_count = states.count(Delivery.State.UNKNOWN)
+    attempt.skipped_count = states.count(Delivery.State.SKIPPED)
+    attempt.save(update_fields=["total_count", "sent_count", "failed_count", "unknown_count", "skipped_count"])
+
+
+def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
+    recipients = {}
+    for email, full_name, comment in RECIPIENTS:
+        recipient = Recipient.objects.filter(owner=owner, email__iexact=email).first()
+        if recipient is None:
+            recipient = Recipient.objects.create(owner=owner, email=email, full_name=full_name, comment=comment)
+        recipients[email] = recipient
+    messages = []
+    for subject, body in MESSAGES:
+        message, _ = Message.objects.get_or_create(owner=owner, subject=subject, defaults={"body": body})
+        messages.append(message)
+
+    emails = [email for email, _, _ in RECIPIENTS]
+    today_9 = timezone.localtime(now).replace(hour=9, minute=0, second=0, microsecond=0)
+    specs: list[tuple[Message, dict[str, Any], list[str], list[AttemptPlan]]] = [
+        (
+            # Запущена: daily, ran on the last days; today's run is still in progress.
+            messages[1],
+            {
+                "start_at": today_9 - timedelta(days=3),
+                "end_at": today_9 + timedelta(days=27),
+                "periodicity": Mailing.Periodicity.DAILY,
+                "status": Mailing.Status.RUNNING,
+                "next_run_at": today_9 + timedelta(days=1),
+            },
+            emails,
+            [
+                AttemptPlan(3, Attempt.Status.SUCCESS, deliveries=_plan_deliveries(emails, fail=2)),
+                AttemptPlan(
+                    2,
+                    Attempt.Status.FAILURE,
+                    deliveries=_plan_deliveries(
+                        emails,
+                        fail=1,
+                        extra={
+                            emails[11]: DeliveryPlan(Delivery.State.FAILED, 421, TRY_LATER, "Повторы исчерпаны", 5),
+                            emails[8]: DeliveryPlan(
+                                Delivery.State.UNKNOWN, None, "", "Сервер не ответил после точки DATA"
+                            ),
+                        },
+                    ),
+                ),
+                AttemptPlan(
+                    1,
+                    Attempt.Status.SUCCESS,
+                    trigger=Attempt.Trigger.MANUAL,
+                    deliveries=_plan_deliveries(emails[:6]),
+                ),
+                AttemptPlan(
+                    0.01,
+                    Attempt.Status.IN_PROGRESS,
+                    server_response="250 2.0.0 Ok ×6",
+                    deliveries={
+                        **{email: _sent() for email in emails[:6]},
+                        emails[6]: DeliveryPlan(Delivery.State.SENDING, tries=1),
+                        emails[7]: DeliveryPlan(Delivery.State.PENDING, tries=0),
+                        emails[8]: DeliveryPlan(Delivery.State.PENDING, tries=0),
+                        emails[9]: DeliveryPlan(
+                            Delivery.State.FAILED, 550, USER_UNKNOWN.format(email=emails[9]), "Адрес отклонён сервером"
+                        ),
+                        emails[10]: DeliveryPlan(Delivery.State.PENDING, tries=0),
+                        emails[11]: DeliveryPlan(Delivery.State.RETRY_WAIT, 421, TRY_LATER, "Сервер просит повторить"),
+                    },
+                ),
+            ],
+        ),
+        (
+            # Завершена: weekly, the window closed a month ago.
+            messages[0],
+            {
+                "start_at": today_9 - timedelta(days=45),
+                "end_at": today_9 - timedelta(days=30),
+                "periodicity": Mailing.Periodicity.WEEKLY,
+                "status": Mailing.Status.FINISHED,
+                "next_run_at": None,
+            },
+            emails[:10],
+            [
+                AttemptPlan(45, Attempt.Status.SUCCESS, deliveries=_plan_deliveries(emails[:10], fail=1)),
+                AttemptPlan(38, Attempt.Status.SUCCESS, deliveries=_plan_deliveries(emails[:10], fail=1)),
+                AttemptPlan(
+                    31,
+                    Attempt.Status.SKIPPED,
+                    server_response="",
+                    note="Планировщик был остановлен: слот пропущен",
+                ),
+            ],
+        ),
+        (
+            # Создана: starts in three days, monthly.
+            messages[2],
+            {
+                "start_at": today_9 + timedelta(days=3),
+                "end_at": today_9 + timedelta(days=93),
+                "periodicity": Mailing.Periodicity.MONTHLY,
+                "status": Mailing.Status.CREATED,
+                "next_run_at": today_9 + timedelta(days=3),
+            },
+            emails[:8],
+            [],
+        ),
+        (
+            # Отключена менеджером after one run whose sending was stopped.
+            messages[3],
+            {
+                "start_at": today_9 - timedelta(days=8),
+                "end_at": today_9 + timedelta(days=22),
+                "periodicity": Mailing.Periodicity.WEEKLY,
+                "status": Mailing.Status.RUNNING,
+                "next_run_at": today_9 + timedelta(days=6),
+                "is_enabled": False,
+                "disabled_at": now - timedelta(days=7),
+                "disabled_by": manager,
+                "disabled_reason": "Жалобы получателей на спам: проверьте согласие на рассылку",
+            },
+            emails[2:9],
+            [
+                AttemptPlan(
+                    8,
+                    Attempt.Status.FAILURE,
+                    deliveries=_plan_deliveries(
+                        emails[2:9],
+                        extra={
+                            email: DeliveryPlan(Delivery.State.SKIPPED, None, "", "Рассылка отключена менеджером", 0)
+                            for email in emails[5:9]
+                        },
+                    ),
+                )
+            ],
+        ),
+    ]
+    for message, fields, mailing_emails, attempts in specs:
+        if Mailing.objects.filter(owner=owner, message=message).exists():
+            continue
+        mailing = Mailing.objects.create(owner=owner, message=message, **fields)
+        mailing.recipients.set([recipients[email] for email in mailing_emails])
+        for plan in attempts:
+            _create_attempt(mailing, recipients, plan, now)
+
+
 class Command(BaseCommand):
     help = "Create the demo accounts and demo data (idempotent: running it again changes nothing)."
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
-        _ensure_user("demo@vestnik.local", first_name="Демо", last_name="Пользователь")
+        demo = _ensure_user(DEMO_EMAIL, first_name="Демо", last_name="Пользователь")
         _ensure_user("admin@vestnik.local", first_name="Администратор", is_staff=True, is_superuser=True)
+        manager = _ensure_manager()
+        _seed_owner_data(demo, manager, timezone.now())
         self.stdout.write("Demo data is in place.")

@@ -1,0 +1,69 @@
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+MODELS = [User, Recipient, Message, Mailing, Attempt, Delivery]
+
+
+def _counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in MODELS}
+
+
+def test_it_creates_a_demo_world_with_every_status_and_state() -> None:
+    call_command("seed_demo", stdout=None)
+    demo = User.objects.get(email="demo@vestnik.local")
+    assert demo.check_password("vestnik-demo")
+    assert User.objects.get(email="admin@vestnik.local").is_superuser
+    assert Recipient.objects.filter(owner=demo).count() == 12
+    assert Message.objects.filter(owner=demo).count() == 4
+    mailings = Mailing.objects.filter(owner=demo)
+    assert set(mailings.values_list("status", flat=True)) == set(Mailing.Status.values)
+    disabled = mailings.get(is_enabled=False)
+    assert disabled.disabled_by.has_perm("mailings.disable_mailing") and disabled.disabled_reason
+    deliveries = Delivery.objects.filter(attempt__mailing__owner=demo)
+    assert set(deliveries.values_list("state", flat=True)) == set(Delivery.State.values)
+    assert set(Attempt.objects.values_list("status", flat=True)) == set(Attempt.Status.values)
+    assert Attempt.objects.filter(server_response__contains="550 5.1.1 User unknown ×").exists()
+    assert deliveries.filter(smtp_reply__startswith="250 2.0.0 Ok: queued as").exists()
+    assert deliveries.filter(smtp_reply__contains="Recipient address rejected: User unknown").exists()
+
+
+def test_running_it_twice_duplicates_nothing() -> None:
+    call_command("seed_demo", stdout=None)
+    first = _counts()
+    call_command("seed_demo", stdout=None)
+    assert _counts() == first
+
+
+def test_every_page_answers_200_for_the_demo_user(client: Client) -> None:
+    call_command("seed_demo", stdout=None)
+    demo = User.objects.get(email="demo@vestnik.local")
+    client.force_login(demo)
+    urls = [
+        reverse("home"),
+        reverse("mailings:recipient_list"),
+        reverse("mailings:recipient_create"),
+        reverse("mailings:message_list"),
+        reverse("mailings:message_create"),
+        reverse("mailings:mailing_list"),
+        reverse("mailings:mailing_create"),
+        reverse("mailings:attempt_list"),
+        reverse("mailings:stats"),
+    ]
+    for recipient in Recipient.objects.filter(owner=demo):
+        urls += [reverse(f"mailings:recipient_{view}", args=[recipient.pk]) for view in ("detail", "update", "delete")]
+    for message in Message.objects.filter(owner=demo):
+        urls += [reverse(f"mailings:message_{view}", args=[message.pk]) for view in ("detail", "update", "delete")]
+    for mailing in Mailing.objects.filter(owner=demo):
+        urls += [reverse(f"mailings:mailing_{view}", args=[mailing.pk]) for view in ("detail", "update", "delete")]
+        urls.append(f"{reverse('mailings:attempt_list')}?mailing={mailing.pk}&status=success")
+    for attempt in Attempt.objects.filter(mailing__owner=demo):
+        urls.append(reverse("mailings:attempt_detail", args=[attempt.pk]))
+    for url in urls:
+        assert client.get(url).status_code == 200, url

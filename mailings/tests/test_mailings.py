@@ -2,10 +2,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from pytest_django.fixtures import SettingsWrapper
 
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from mailings.tests.world import make_attempt, make_mailing, make_message, make_recipient
@@ -102,9 +102,7 @@ def test_a_future_mailing_is_due_at_its_start(client: Client, owner: User, world
     assert "создана" in response.content.decode()
 
 
-def test_datetime_inputs_are_read_in_the_services_time_zone(
-    client: Client, owner: User, world: World, settings: SettingsWrapper
-) -> None:
+def test_datetime_inputs_are_read_in_the_services_time_zone(client: Client, owner: User, world: World) -> None:
     assert settings.TIME_ZONE == "Europe/Moscow"
     message, recipients = world
     data = _form(message, recipients, timezone.now(), timezone.now())

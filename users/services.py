@@ -152,6 +152,8 @@ def user_delete(*, user: User) -> None:
     """Delete the account and, through the database cascade, its recipients, messages and mailings."""
     user_id, email, avatar = user.pk, user.email, user.avatar.name or ""
     with transaction.atomic():
+        # Mailing.message is PROTECT: the mailings have to go before the cascade reaches the messages.
+        user.mailings.all().delete()
         user.delete()
         _file_delete_on_commit(avatar)
     logger.info("user deleted: id=%s email=%s", user_id, email)

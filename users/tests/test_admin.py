@@ -1,0 +1,63 @@
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from users.models import User
+
+
+@pytest.fixture
+def admin_client_(db: None) -> Client:
+    admin = User.objects.create_superuser(email="root@example.com", password="root-Pass-123")
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
+def test_the_list_shows_the_account_columns(admin_client_: Client, owner: User, blocked_user: User) -> None:
+    response = admin_client_.get(reverse("admin:users_user_changelist"))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert owner.email in content
+    assert blocked_user.email in content
+    assert "username" not in content
+    for column in ("column-email", "column-full_name", "column-is_active", "column-confirmed", "column-blocked"):
+        assert column in content
+
+
+@pytest.mark.parametrize(
+    ("query", "shown", "hidden"), [("blocked=yes", "blocked@", "owner@"), ("q=owner", "owner@", "blocked@")]
+)
+def test_filters_and_search(
+    admin_client_: Client, owner: User, blocked_user: User, query: str, shown: str, hidden: str
+) -> None:
+    content = admin_client_.get(reverse("admin:users_user_changelist") + "?" + query).content.decode()
+    assert shown in content
+    assert f">{hidden}" not in content
+
+
+def test_the_unconfirmed_filter(admin_client_: Client, owner: User) -> None:
+    User.objects.create_user(email="new@example.com", password="x", is_active=False)
+    response = admin_client_.get(reverse("admin:users_user_changelist") + "?confirmed=no")
+    shown = {user.email for user in response.context["cl"].queryset}
+    assert "new@example.com" in shown
+    assert owner.email not in shown
+
+
+def test_the_change_page_renders(admin_client_: Client, owner: User) -> None:
+    response = admin_client_.get(reverse("admin:users_user_change", args=[owner.pk]))
+    assert response.status_code == 200
+    assert "username" not in response.content.decode()
+
+
+def test_a_user_can_be_added_by_email(admin_client_: Client) -> None:
+    response = admin_client_.post(
+        reverse("admin:users_user_add"),
+        {
+            "email": "added@example.com",
+            "usable_password": "true",
+            "password1": "Added-pass-123",
+            "password2": "Added-pass-123",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert User.objects.get(email="added@example.com").check_password("Added-pass-123")

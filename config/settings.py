@@ -227,6 +227,25 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SEND_RATE_PER_SECOND = env.float("SEND_RATE_PER_SECOND", default=0)
 SEND_RATE_PER_HOUR = env.int("SEND_RATE_PER_HOUR", default=0)
 SEND_RATE_PER_DAY = env.int("SEND_RATE_PER_DAY", default=0)
+# Delivery engine (mailings/services/sending.py). Back-off between retries of a transient
+# failure, seconds (the last value repeats); retries stop at the mailing's end_at or after
+# SEND_RETRY_MAX_AGE seconds since the run started, and the delivery becomes failed.
+SEND_RETRY_BACKOFF = env.list("SEND_RETRY_BACKOFF", cast=int, default=[60, 300, 1800, 7200, 21600])
+SEND_RETRY_MAX_AGE = env.int("SEND_RETRY_MAX_AGE", default=3 * 24 * 3600)
+# Overall deadline for one message (connect to final reply), on top of EMAIL_TIMEOUT per command.
+SEND_MESSAGE_DEADLINE = env.float("SEND_MESSAGE_DEADLINE", default=120.0)
+# Deliveries claimed per conditional UPDATE, and the longest one task run keeps sending
+# before it re-enqueues itself (keeps SIGTERM and fairness between attempts prompt).
+SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=50)
+SEND_TASK_MAX_SECONDS = env.float("SEND_TASK_MAX_SECONDS", default=60.0)
+# Tasks enqueued when a run starts: how many workers may share one attempt from the start.
+SEND_TASKS_PER_ATTEMPT = env.int("SEND_TASKS_PER_ATTEMPT", default=2)
+# Circuit breaker: consecutive connection failures that open it, and how long it stays open
+# (seconds, growing with each consecutive opening; the last value repeats).
+SEND_BREAKER_THRESHOLD = env.int("SEND_BREAKER_THRESHOLD", default=3)
+SEND_BREAKER_BACKOFF = env.list("SEND_BREAKER_BACKOFF", cast=int, default=[30, 60, 120, 300, 600, 1800])
+# The scheduler wakes an attempt with due retries at most once per this many seconds.
+SEND_WAKE_INTERVAL = env.int("SEND_WAKE_INTERVAL", default=30)
 
 # Accounts.
 ACCOUNT_CONFIRMATION_MAX_AGE = env.int("ACCOUNT_CONFIRMATION_MAX_AGE", default=3 * 24 * 3600)

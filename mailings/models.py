@@ -182,6 +182,12 @@ class Attempt(models.Model):
     failed_count = models.PositiveIntegerField(_("не доставлено"), default=0)
     unknown_count = models.PositiveIntegerField(_("неизвестно"), default=0)
     skipped_count = models.PositiveIntegerField(_("пропущено"), default=0)
+    wake_at = models.DateTimeField(
+        _("разбудить не раньше"),
+        null=True,
+        blank=True,
+        help_text=_("Пока этот момент не наступил, планировщик не ставит задачу отправки повторно."),
+    )
 
     class Meta:
         verbose_name = _("попытка рассылки")
@@ -270,3 +276,36 @@ class Delivery(models.Model):
     @property
     def is_final(self) -> bool:
         return self.state in self.FINAL_STATES
+
+
+class SmtpAccountState(models.Model):
+    """Shared state of one SMTP account (host, port, login): circuit breaker and sending counters.
+
+    Kept in the database so that every worker process sees the same breaker and the hourly and
+    daily counts survive restarts. Updated only by conditional UPDATEs (see services/breaker.py
+    and services/ratelimit.py).
+    """
+
+    account = models.CharField(_("учётная запись SMTP"), max_length=255, unique=True)
+    breaker_open_until = models.DateTimeField(_("отправка приостановлена до"), null=True, blank=True)
+    breaker_opens = models.PositiveIntegerField(_("срабатываний подряд"), default=0)
+    breaker_reason = models.CharField(_("причина приостановки"), max_length=255, blank=True)
+    breaker_probe_until = models.DateTimeField(_("проверка сервера до"), null=True, blank=True)
+    breaker_changed_at = models.DateTimeField(_("состояние изменено"), null=True, blank=True)
+    hour_start = models.DateTimeField(_("начало часа"), null=True, blank=True)
+    hour_count = models.PositiveIntegerField(_("отправлено за час"), default=0)
+    day_start = models.DateTimeField(_("начало суток"), null=True, blank=True)
+    day_count = models.PositiveIntegerField(_("отправлено за сутки"), default=0)
+    paced_until = models.DateTimeField(_("темп: занято до"), null=True, blank=True)
+    version = models.PositiveBigIntegerField(_("версия"), default=0)
+
+    class Meta:
+        verbose_name = _("состояние учётной записи SMTP")
+        verbose_name_plural = _("состояния учётных записей SMTP")
+
+    def __str__(self) -> str:
+        return self.account
+
+    @property
+    def is_breaker_open(self) -> bool:
+        return self.breaker_open_until is not None

@@ -9,11 +9,27 @@ logger = logging.getLogger(__name__)
 
 @task(queue_name="mail")
 def deliver_attempt(attempt_id: int) -> None:
-    """Send the deliveries of one attempt that are due (the delivery engine)."""
+    """Send the deliveries of one attempt that are due (the delivery engine).
+
+    Each run is bounded (SEND_TASK_MAX_SECONDS, or the message in hand on SIGTERM) and
+    re-enqueues itself while work remains.
+    """
     from mailings.services.sending import attempt_deliver
 
     attempt_deliver(attempt_id=attempt_id)
 
 
-def enqueue_attempt_delivery(*, attempt_id: int) -> None:
-    deliver_attempt.enqueue(attempt_id)
+def enqueue_attempt_delivery(*, attempt_id: int, count: int | None = None) -> None:
+    """Enqueue delivery tasks for an attempt.
+
+    Without `count` (a new run) up to SEND_TASKS_PER_ATTEMPT tasks, so that several idle workers
+    share a large run from the start; their claims never overlap.
+    """
+    if count is None:
+        from mailings.models import Attempt
+        from mailings.services.sending import tasks_for
+
+        total = Attempt.objects.filter(pk=attempt_id).values_list("total_count", flat=True).first() or 0
+        count = tasks_for(total=total)
+    for _n in range(count):
+        deliver_attempt.enqueue(attempt_id)

@@ -1,0 +1,94 @@
+"""Building the message for one recipient: one address in To:, its own Message-ID.
+
+The subject, sender and body are the same for every recipient of a run, so they are encoded
+once; only To:, Date: and Message-ID: are built per recipient (Python's email package is the
+bottleneck on loopback, STACK.md).
+"""
+
+import re
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formatdate, make_msgid
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+
+# Names are cosmetic: control characters (CR/LF header injection, \x0b, \x1c-\x1e that make the
+# email package raise HeaderParseError) are replaced rather than failing the recipient.
+_NAME_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\"]+")
+
+_POLICY = SMTP.clone(max_line_length=998)
+
+
+class BuildError(Exception):
+    """The message for this recipient cannot be built (bad address or header)."""
+
+
+def clean_display_name(name: str) -> str:
+    return " ".join(_NAME_JUNK.sub(" ", name).split())[:200]
+
+
+def smtp_address(email: str) -> str:
+    """The envelope address, or BuildError. Non-ASCII local parts need SMTPUTF8, which we do not use."""
+    email = email.strip()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise BuildError(_("некорректный адрес")) from exc
+    local, _at, domain = email.rpartition("@")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise BuildError(_("некорректный домен адреса")) from exc
+    if not local.isascii() or any(c in local for c in "\r\n<>"):
+        raise BuildError(_("адрес с не-ASCII символами не поддерживается"))
+    return f"{local}@{domain}"
+
+
+class MessageComposer:
+    def __init__(self, *, from_email: str, subject: str, body: str, msgid_domain: str) -> None:
+        self.msgid_domain = msgid_domain
+        try:
+            base = EmailMessage(policy=_POLICY)
+            base["From"] = from_email
+            base["Subject"] = " ".join(_NAME_JUNK.sub(" ", subject).split())
+            base.set_content(body)
+            self._common = base.as_bytes()
+            self._error: str | None = None
+        except (HeaderParseError, ValueError, TypeError, UnicodeError) as exc:
+            self._common = b""
+            self._error = _("письмо не собрать: %(error)s") % {"error": str(exc)[:200]}
+        self._date_second = -1
+        self._date = ""
+
+    def _now_date(self) -> str:
+        import time
+
+        second = int(time.time())
+        if second != self._date_second:
+            self._date_second = second
+            self._date = formatdate(second, localtime=False)
+        return self._date
+
+    def build(self, *, email: str, full_name: str) -> tuple[str, bytes, str]:
+        """Returns (envelope address, message bytes with CRLF line ends, Message-ID); BuildError if impossible."""
+        if self._error is not None:
+            raise BuildError(self._error)
+        to_addr = smtp_address(email)
+        message_id = make_msgid(domain=self.msgid_domain)
+        try:
+            head = EmailMessage(policy=_POLICY)
+            local, _at, domain = to_addr.rpartition("@")
+            head["To"] = Address(display_name=clean_display_name(full_name), username=local, domain=domain)
+            head["Date"] = self._now_date()
+            head["Message-ID"] = message_id
+            head_bytes = head.as_bytes()
+        except (HeaderParseError, ValueError, TypeError, UnicodeError, IndexError) as exc:
+            raise BuildError(_("заголовок не собрать: %(error)s") % {"error": str(exc)[:200]}) from exc
+        # as_bytes() of a body-less message ends with the blank separator line; drop it.
+        if head_bytes.endswith(b"\r\n\r\n"):
+            head_bytes = head_bytes[:-2]
+        return to_addr, head_bytes + self._common, message_id

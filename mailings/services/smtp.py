@@ -1,0 +1,437 @@
+"""The SMTP side of the delivery engine: one message per transaction, every stage's reply classified.
+
+Django's `send_messages()` is not enough here (STACK.md): with several addresses a refused one
+is dropped silently, a 421 leaves a dead connection, and it cannot tell "lost before the final
+dot" (safe to retry) from "lost after it" (the server may have the message). So we drive
+smtplib command by command and classify each outcome per ARCHITECTURE.md's failure table.
+"""
+
+import contextlib
+import logging
+import re
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
+
+REPLY_MAX_CHARS = 1000
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
+_BARE_EOLS = re.compile(rb"\r\n|\n|\r")
+
+
+class Outcome(StrEnum):
+    SENT = "sent"  # 2xx after the final dot
+    FAILED = "failed"  # 5xx on RCPT / DATA for this recipient
+    TRANSIENT = "transient"  # 4xx, or trouble before the final dot: retry with back-off
+    UNKNOWN = "unknown"  # no reply / lost / malformed after the final dot: never resend
+    SYSTEMIC = "systemic"  # the server or account is wrong, not the recipient: open the breaker
+    ABANDONED = "abandoned"  # we lost our lease before the final dot and did not send it
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: Outcome
+    code: int | None = None
+    reply: str = ""
+    reason: str = ""
+    # The connection cannot carry another message (closed, or in an unknown protocol state).
+    connection_broken: bool = False
+    # Counts towards the breaker's "K consecutive connection failures".
+    connection_failure: bool = False
+
+
+class SystemicError(Exception):
+    """The server or account cannot be used now: refused connection, TLS/AUTH failure, greeting timeout."""
+
+    def __init__(self, reason: str, *, code: int | None = None, reply: str = "", immediate: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+        self.reply = reply
+        # False: a plain connection failure that opens the breaker only after K in a row.
+        self.immediate = immediate
+
+
+def sanitize_reply(reply: bytes | str | None, *, limit: int = REPLY_MAX_CHARS) -> str:
+    """A server reply fit for storing and showing: valid UTF-8, no control characters, bounded."""
+    if reply is None:
+        return ""
+    text = reply.decode("utf-8", errors="replace") if isinstance(reply, bytes) else reply
+    text = _CONTROL_CHARS.sub(" ", text).strip()
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def _format_reply(code: int, message: bytes | str) -> str:
+    """`code text` as stored on a Delivery."""
+    return sanitize_reply(f"{code} {sanitize_reply(message, limit=REPLY_MAX_CHARS * 2)}")
+
+
+def _is_invented_line_too_long(exc: smtplib.SMTPResponseException) -> bool:
+    # smtplib raises this itself when a reply line exceeds 8 KB: no verdict from the server.
+    return exc.smtp_code == 500 and exc.smtp_error in (b"Line too long.", "Line too long.")
+
+
+class _Watchdog:
+    """One daemon thread per process enforcing per-message deadlines.
+
+    EMAIL_TIMEOUT bounds each socket read, but a server that dribbles a byte per second never
+    trips it; at the deadline the watchdog shuts the socket down so the blocked read returns.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._armed: dict[int, tuple[float, socket.socket, Callable[[], None]]] = {}
+        self._thread: threading.Thread | None = None
+
+    def arm(self, key: int, deadline: float, sock: socket.socket, on_fire: Callable[[], None]) -> None:
+        with self._lock:
+            self._armed[key] = (deadline, sock, on_fire)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="smtp-watchdog", daemon=True)
+                self._thread.start()
+
+    def disarm(self, key: int) -> None:
+        with self._lock:
+            self._armed.pop(key, None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(0.1)
+            now = time.monotonic()
+            with self._lock:
+                due = [(k, v) for k, v in self._armed.items() if v[0] <= now]
+                for k, _v in due:
+                    del self._armed[k]
+            for _k, (_deadline, sock, on_fire) in due:
+                on_fire()
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+_watchdog = _Watchdog()
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    username: str
+    password: str
+    use_tls: bool
+    use_ssl: bool
+    timeout: float
+    local_hostname: str
+
+    @property
+    def account(self) -> str:
+        """The key of the shared breaker and counters: one per server and login, never the password."""
+        return f"{self.username}@{self.host}:{self.port}" if self.username else f"{self.host}:{self.port}"
+
+
+class SmtpSession:
+    """One reused SMTP connection sending one message per transaction."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self._smtp: smtplib.SMTP | None = None
+        self._deadline_hit = False
+
+    @property
+    def is_open(self) -> bool:
+        return self._smtp is not None and self._smtp.sock is not None
+
+    def _timeout(self, deadline: float) -> float:
+        return max(0.05, min(self.config.timeout, deadline - time.monotonic()))
+
+    def open(self, *, deadline: float) -> None:
+        """Connect, greet, STARTTLS and log in. Raises SystemicError when the server cannot be used."""
+        cfg = self.config
+        timeout = self._timeout(deadline)
+        smtp_class = smtplib.SMTP_SSL if cfg.use_ssl else smtplib.SMTP
+        try:
+            kwargs: dict = {"local_hostname": cfg.local_hostname, "timeout": timeout}
+            if cfg.use_ssl:
+                kwargs["context"] = ssl.create_default_context()
+            smtp = smtp_class(cfg.host, cfg.port, **kwargs)
+        except ConnectionRefusedError as exc:
+            raise SystemicError(_("соединение отклонено: %(error)s") % {"error": exc}) from exc
+        except ssl.SSLError as exc:
+            raise SystemicError(_("ошибка TLS: %(error)s") % {"error": sanitize_reply(str(exc))}) from exc
+        except smtplib.SMTPConnectError as exc:
+            reply = _format_reply(exc.smtp_code, exc.smtp_error)
+            raise SystemicError(_("сервер отказал при соединении"), code=exc.smtp_code, reply=reply) from exc
+        except smtplib.SMTPServerDisconnected as exc:
+            if isinstance(exc.__context__, TimeoutError):
+                raise SystemicError(_("нет приветствия сервера (тайм-аут)")) from exc
+            raise SystemicError(_("соединение разорвано до приветствия"), immediate=False) from exc
+        except TimeoutError as exc:
+            raise SystemicError(_("тайм-аут соединения")) from exc
+        except OSError as exc:
+            raise SystemicError(_("ошибка соединения: %(error)s") % {"error": exc}, immediate=False) from exc
+        try:
+            if cfg.use_tls:
+                smtp.starttls(context=ssl.create_default_context())
+            if cfg.username:
+                smtp.login(cfg.username, cfg.password)
+            else:
+                smtp.ehlo_or_helo_if_needed()
+        except smtplib.SMTPAuthenticationError as exc:
+            self._drop(smtp)
+            reply = _format_reply(exc.smtp_code, exc.smtp_error)
+            raise SystemicError(_("ошибка авторизации на сервере"), code=exc.smtp_code, reply=reply) from exc
+        except (ssl.SSLError, smtplib.SMTPNotSupportedError) as exc:
+            self._drop(smtp)
+            raise SystemicError(_("ошибка TLS: %(error)s") % {"error": sanitize_reply(str(exc))}) from exc
+        except smtplib.SMTPServerDisconnected as exc:
+            self._drop(smtp)
+            raise SystemicError(_("соединение разорвано при входе"), immediate=False) from exc
+        except smtplib.SMTPResponseException as exc:
+            self._drop(smtp)
+            raise SystemicError(
+                _("сервер отказал при входе"), code=exc.smtp_code, reply=_format_reply(exc.smtp_code, exc.smtp_error)
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop(smtp)
+            raise SystemicError(_("ошибка входа: %(error)s") % {"error": sanitize_reply(str(exc))}) from exc
+        self._smtp = smtp
+
+    @staticmethod
+    def _drop(smtp: smtplib.SMTP) -> None:
+        try:
+            smtp.close()
+        except Exception:  # closing a broken socket must never mask the real error
+            logger.debug("smtp close failed", exc_info=True)
+
+    def close(self) -> None:
+        """Say QUIT politely when the connection is healthy; never raise."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            if smtp.sock is not None:
+                smtp.sock.settimeout(min(self.config.timeout, 2.0))
+                smtp.quit()
+        except Exception:  # the server may already be gone; the socket is closed below anyway
+            pass
+        self._drop(smtp)
+
+    def _broken(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            self._drop(smtp)
+
+    def _rset(self) -> bool:
+        assert self._smtp is not None
+        try:
+            code, _msg = self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self._broken()
+            return False
+        if code != 250:
+            self._broken()
+            return False
+        return True
+
+    def send(
+        self,
+        *,
+        from_addr: str,
+        to_addr: str,
+        data: bytes,
+        deadline: float,
+        before_dot: Callable[[], bool],
+    ) -> SendResult:
+        """Send one message to one recipient over the open connection and classify the outcome.
+
+        `before_dot` runs after the server said 354 and before the message and its final dot
+        go out; it records "handed over" durably. If it returns False (our lease is gone) the
+        message is not sent. `data` must be CRLF-terminated lines.
+        """
+        assert self._smtp is not None and self._smtp.sock is not None
+        smtp = self._smtp
+        self._deadline_hit = False
+        sock = smtp.sock
+        sock.settimeout(self._timeout(deadline))
+        _watchdog.arm(id(self), deadline, sock, self._on_deadline)
+        try:
+            return self._transaction(smtp, from_addr=from_addr, to_addr=to_addr, data=data, before_dot=before_dot)
+        finally:
+            _watchdog.disarm(id(self))
+
+    def _on_deadline(self) -> None:
+        self._deadline_hit = True
+
+    def _lost(self, exc: BaseException, *, after_dot: bool) -> SendResult:
+        self._broken()
+        if self._deadline_hit:
+            what = _("превышено время на сообщение")
+        elif isinstance(exc.__context__, TimeoutError) or isinstance(exc, TimeoutError):
+            what = _("нет ответа сервера (тайм-аут)")
+        else:
+            what = _("соединение разорвано")
+        if after_dot:
+            return SendResult(
+                Outcome.UNKNOWN,
+                reason=_("%(what)s после завершающей точки: сервер мог принять письмо") % {"what": what},
+                connection_broken=True,
+                connection_failure=True,
+            )
+        return SendResult(
+            Outcome.TRANSIENT,
+            reason=_("%(what)s до завершающей точки") % {"what": what},
+            connection_broken=True,
+            connection_failure=True,
+        )
+
+    def _refusal(self, stage: str, code: int, msg: bytes) -> SendResult:
+        """A reply other than the expected one to MAIL, RCPT or DATA (before the final dot)."""
+        reply = _format_reply(code, msg)
+        if code == 530 or (stage == "MAIL" and 500 <= code <= 599):
+            # Not this recipient's fault: authentication required / sender refused for everyone.
+            self._rset()
+            return SendResult(
+                Outcome.SYSTEMIC, code, reply, reason=_("сервер отклонил отправителя (%(stage)s)") % {"stage": stage}
+            )
+        if code == 421:
+            # The server is closing the channel; smtplib would keep using a dead connection.
+            self._broken()
+            return SendResult(
+                Outcome.TRANSIENT,
+                code,
+                reply,
+                reason=_("сервер закрыл соединение (%(stage)s)") % {"stage": stage},
+                connection_broken=True,
+                connection_failure=True,
+            )
+        if 400 <= code <= 499:
+            broken = not self._rset()
+            return SendResult(
+                Outcome.TRANSIENT,
+                code,
+                reply,
+                reason=_("временный отказ (%(stage)s)") % {"stage": stage},
+                connection_broken=broken,
+            )
+        if 500 <= code <= 599:
+            broken = not self._rset()
+            return SendResult(
+                Outcome.FAILED,
+                code,
+                reply,
+                reason=_("постоянный отказ (%(stage)s)") % {"stage": stage},
+                connection_broken=broken,
+            )
+        # -1 (unparsable) or a code that makes no sense here: protocol state unknown.
+        self._broken()
+        return SendResult(
+            Outcome.TRANSIENT,
+            code if code > 0 else None,
+            reply,
+            reason=_("непонятный ответ сервера (%(stage)s)") % {"stage": stage},
+            connection_broken=True,
+            connection_failure=True,
+        )
+
+    def _transaction(
+        self,
+        smtp: smtplib.SMTP,
+        *,
+        from_addr: str,
+        to_addr: str,
+        data: bytes,
+        before_dot: Callable[[], bool],
+    ) -> SendResult:
+        try:
+            code, msg = smtp.mail(from_addr)
+            if not 200 <= code <= 299:
+                return self._refusal("MAIL", code, msg)
+            code, msg = smtp.rcpt(to_addr)
+            if not 200 <= code <= 299:
+                return self._refusal("RCPT", code, msg)
+            code, msg = smtp.docmd("data")
+            if code != 354:
+                return self._refusal("DATA", code, msg)
+        except smtplib.SMTPResponseException as exc:
+            if _is_invented_line_too_long(exc):
+                self._broken()
+                return SendResult(
+                    Outcome.TRANSIENT,
+                    reason=_("ответ сервера длиннее 8 КБ (ответ придуман клиентом, не сервером)"),
+                    connection_broken=True,
+                )
+            return self._lost(exc, after_dot=False)
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            return self._lost(exc, after_dot=False)
+
+        if not before_dot():
+            # Closing mid-DATA without the dot makes the server discard the message.
+            self._broken()
+            return SendResult(Outcome.ABANDONED, reason=_("задание потеряло право на доставку"), connection_broken=True)
+
+        payload = _DOT_AT_LINE_START.sub(b"..", data)
+        if not payload.endswith(b"\r\n"):
+            payload += b"\r\n"
+        try:
+            assert smtp.sock is not None
+            smtp.sock.sendall(payload + b".\r\n")
+        except (OSError, AttributeError) as exc:
+            # sendall raised: the kernel did not take the final dot, the server cannot have the message.
+            return self._lost(exc, after_dot=False)
+
+        try:
+            code, msg = smtp.getreply()
+        except smtplib.SMTPResponseException as exc:
+            self._broken()
+            if _is_invented_line_too_long(exc):
+                return SendResult(
+                    Outcome.UNKNOWN,
+                    reason=_("ответ на завершающую точку длиннее 8 КБ: сервер мог принять письмо"),
+                    connection_broken=True,
+                )
+            return SendResult(Outcome.UNKNOWN, reason=_("ошибка после завершающей точки"), connection_broken=True)
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            return self._lost(exc, after_dot=True)
+
+        reply = _format_reply(code, msg)
+        if 200 <= code <= 299:
+            return SendResult(Outcome.SENT, code, reply)
+        if code == 421 or 400 <= code <= 499:
+            broken = code == 421 or not self._rset()
+            if broken:
+                self._broken()
+            return SendResult(
+                Outcome.TRANSIENT,
+                code,
+                reply,
+                reason=_("временный отказ после завершающей точки"),
+                connection_broken=broken,
+                connection_failure=code == 421,
+            )
+        if 500 <= code <= 599:
+            broken = not self._rset()
+            return SendResult(
+                Outcome.FAILED, code, reply, reason=_("постоянный отказ (DATA)"), connection_broken=broken
+            )
+        self._broken()
+        return SendResult(
+            Outcome.UNKNOWN,
+            code if code > 0 else None,
+            reply,
+            reason=_("непонятный ответ на завершающую точку: сервер мог принять письмо"),
+            connection_broken=True,
+        )
+
+
+def normalize_eols(data: bytes) -> bytes:
+    return _BARE_EOLS.sub(b"\r\n", data)

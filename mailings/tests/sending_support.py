@@ -1,0 +1,126 @@
+"""Shared pieces of the delivery engine's tests: a run to send, fast settings, misbehaving SMTP servers."""
+
+import asyncio
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as AioSMTP
+from django.utils import timezone
+
+from config.testing import SinkHandler, SmtpServer
+from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
+from mailings.services.runs import attempt_start
+from users.models import User
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (aiosmtpd 1.4.6 cannot start on port 0: it probes the port it was given)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def smtp_server_on_free_port() -> SmtpServer:
+    server = SmtpServer()
+    server.controller = Controller(server.handler, hostname="127.0.0.1", port=free_port())
+    return server.start()
+
+
+def fast_settings(settings: Any, *, port: int) -> None:
+    """Short timeouts and back-off so every fault resolves in well under a second."""
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 1.0
+    settings.SEND_MESSAGE_DEADLINE = 3.0
+    settings.SEND_RETRY_BACKOFF = [60, 300]
+    settings.SEND_RETRY_MAX_AGE = 3600
+    settings.SEND_BATCH_SIZE = 10
+    settings.SEND_TASK_MAX_SECONDS = 30.0
+    settings.SEND_TASKS_PER_ATTEMPT = 1
+    settings.SEND_BREAKER_THRESHOLD = 3
+    settings.SEND_BREAKER_BACKOFF = [30, 60]
+    settings.SEND_WAKE_INTERVAL = 30
+    settings.SEND_RATE_PER_SECOND = 0
+    settings.SEND_RATE_PER_HOUR = 0
+    settings.SEND_RATE_PER_DAY = 0
+
+
+def make_run(
+    owner: User,
+    emails: Sequence[str] = ("a@example.com", "b@example.com", "c@example.com"),
+    *,
+    names: Sequence[str] | None = None,
+    end_in: timedelta = timedelta(days=1),
+) -> tuple[Mailing, Attempt]:
+    """A mailing whose window is open, with the recipients, and a manual run of it (not yet sent)."""
+    now = timezone.now()
+    body = "Здравствуйте!\n.Точка в начале строки"
+    message = Message.objects.create(owner=owner, subject="Новости недели", body=body)
+    mailing = Mailing.objects.create(
+        owner=owner, message=message, start_at=now - timedelta(hours=1), end_at=now + end_in
+    )
+    recipients = [
+        Recipient.objects.create(owner=owner, email=email, full_name=(names[i] if names else f"Получатель {i}"))
+        for i, email in enumerate(emails)
+    ]
+    mailing.recipients.set(recipients)
+    return mailing, attempt_start(mailing=mailing, trigger=Attempt.Trigger.MANUAL)
+
+
+def states(attempt: Attempt) -> dict[str, str]:
+    return dict(Delivery.objects.filter(attempt=attempt).values_list("email", "state"))
+
+
+def delivery(attempt: Attempt, email: str) -> Delivery:
+    return Delivery.objects.get(attempt=attempt, email=email)
+
+
+def copies(handler: SinkHandler, email: str) -> int:
+    return len(handler.to(email))
+
+
+class FaultySMTP(AioSMTP):
+    """aiosmtpd's SMTP with hooks for faults its handlers cannot express (greeting, raw replies, drops)."""
+
+    greeting_delay: float = 0.0
+    fault: Any = None  # callable(session_smtp, stage) -> "drop" | bytes (raw reply) | None
+
+    async def _handle_client(self) -> None:  # type: ignore[override]
+        if self.greeting_delay:
+            await asyncio.sleep(self.greeting_delay)
+        await super()._handle_client()
+
+
+class ServerFactory:
+    """A real aiosmtpd server whose SMTP class can misbehave; `.handler` records what it accepted."""
+
+    def __init__(self, handler: SinkHandler | None = None, **smtp_kwargs: Any) -> None:
+        self.handler = handler or SinkHandler()
+        self.smtp_kwargs = smtp_kwargs
+        self.smtp_class: type[AioSMTP] = AioSMTP
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=free_port())
+        self.controller.factory = self._factory  # type: ignore[method-assign]
+
+    def _factory(self) -> AioSMTP:
+        return self.smtp_class(self.handler, hostname="vestnik-test", **self.smtp_kwargs)
+
+    @property
+    def port(self) -> int:
+        return int(self.controller.port)
+
+
+@contextmanager
+def serving(factory: ServerFactory) -> Iterator[ServerFactory]:
+    factory.controller.start()
+    try:
+        yield factory
+    finally:
+        factory.controller.stop()

@@ -1,0 +1,91 @@
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from mailings.models import Attempt, Delivery
+from mailings.tests.world import make_attempt, make_mailing, make_message
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_lists_the_owners_attempts_with_their_details(client: Client, owner: User, other_user: User) -> None:
+    mailing = make_mailing(owner, message=make_message(owner, "Моя рассылка"))
+    make_attempt(
+        mailing,
+        states=[Delivery.State.SENT] * 2 + [Delivery.State.FAILED],
+        status=Attempt.Status.FAILURE,
+        server_response="250 2.0.0 Ok ×2; 550 5.1.1 User unknown ×1",
+        sent_count=2,
+        failed_count=1,
+    )
+    make_attempt(make_mailing(other_user, message=make_message(other_user, "Чужая")), server_response="чужой ответ")
+    client.force_login(owner)
+    html = client.get(reverse("mailings:attempt_list")).content.decode()
+    assert "Моя рассылка" in html
+    assert "250 2.0.0 Ok ×2; 550 5.1.1 User unknown ×1" in html
+    assert "Не успешно" in html and "Вручную" in html
+    assert "Чужая" not in html and "чужой ответ" not in html
+
+
+def test_it_filters_by_mailing_and_status(client: Client, owner: User) -> None:
+    first, second = make_mailing(owner), make_mailing(owner)
+    ok = make_attempt(first, status=Attempt.Status.SUCCESS, server_response="ответ-1")
+    make_attempt(first, status=Attempt.Status.FAILURE, server_response="ответ-2")
+    make_attempt(second, status=Attempt.Status.SUCCESS, server_response="ответ-3")
+    client.force_login(owner)
+    response = client.get(reverse("mailings:attempt_list"), {"mailing": first.pk, "status": "success"})
+    assert list(response.context["page"].object_list) == [ok]
+    response = client.get(reverse("mailings:attempt_list"), {"status": "success"})
+    assert len(response.context["page"].object_list) == 2
+
+
+def test_a_foreign_mailing_in_the_filter_shows_nothing(client: Client, owner: User, other_user: User) -> None:
+    make_attempt(make_mailing(owner))
+    theirs = make_mailing(other_user)
+    make_attempt(theirs, server_response="чужой ответ")
+    client.force_login(owner)
+    response = client.get(reverse("mailings:attempt_list"), {"mailing": theirs.pk})
+    assert response.status_code == 200
+    assert list(response.context["page"].object_list) == []
+    assert "Выберите корректный вариант" in response.content.decode()
+
+
+def test_an_empty_list_tells_what_happens(client: Client, owner: User) -> None:
+    client.force_login(owner)
+    assert "Попыток пока нет" in client.get(reverse("mailings:attempt_list")).content.decode()
+
+
+def test_the_attempt_page_lists_its_deliveries(client: Client, owner: User) -> None:
+    attempt = make_attempt(make_mailing(owner), status=Attempt.Status.FAILURE)
+    Delivery.objects.create(
+        attempt=attempt,
+        email="lost@example.com",
+        state=Delivery.State.FAILED,
+        tries=2,
+        smtp_code=550,
+        smtp_reply="550 5.1.1 <lost@example.com>: Recipient address rejected: User unknown",
+        reason="Адрес отклонён сервером",
+    )
+    Delivery.objects.create(attempt=attempt, email="ok@example.com", state=Delivery.State.SENT, tries=1, smtp_code=250)
+    client.force_login(owner)
+    html = client.get(reverse("mailings:attempt_detail", args=[attempt.pk])).content.decode()
+    assert "lost@example.com" in html and "ok@example.com" in html
+    assert "Не доставлено" in html and "Доставлено" in html
+    assert "Recipient address rejected: User unknown" in html
+    assert "Адрес отклонён сервером" in html
+    assert "Не доставлено: 1" in html
+
+
+def test_it_refuses_other_users_attempt(client: Client, owner: User, other_user: User) -> None:
+    theirs = make_attempt(make_mailing(other_user), states=[Delivery.State.SENT])
+    client.force_login(owner)
+    assert client.get(reverse("mailings:attempt_detail", args=[theirs.pk])).status_code == 404
+
+
+def test_it_requires_login(client: Client, owner: User) -> None:
+    attempt = make_attempt(make_mailing(owner))
+    for url in [reverse("mailings:attempt_list"), reverse("mailings:attempt_detail", args=[attempt.pk])]:
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("users:login"))

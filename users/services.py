@@ -81,13 +81,26 @@ def _resend_cache_key(email: str) -> str:
     return "users:resend:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
+def _resend_allowed(email: str) -> bool:
+    key, now, interval = _resend_cache_key(email), timezone.now().timestamp(), settings.ACCOUNT_RESEND_INTERVAL
+    # add() is atomic, so two requests at once send one email. The stored time is checked too
+    # because Redis expires keys on its own clock, which a moved clock (tests) does not reach.
+    if cache.add(key, now, timeout=interval):
+        return True
+    last = cache.get(key)
+    if last is not None and now - float(last) < interval:
+        return False
+    cache.set(key, now, timeout=interval)
+    return True
+
+
 def confirmation_resend(*, email: str, base_url: str) -> bool:
     """Queue a new confirmation link if the address belongs to an unconfirmed, unblocked account.
 
     Returns False when the address asked too recently (ACCOUNT_RESEND_INTERVAL);
     the limit applies to unknown addresses too, so the answer tells nothing.
     """
-    if not cache.add(_resend_cache_key(email), 1, timeout=settings.ACCOUNT_RESEND_INTERVAL):
+    if not _resend_allowed(email):
         return False
     user = User.objects.filter(
         email__iexact=email.strip(), email_confirmed_at__isnull=True, blocked_at__isnull=True

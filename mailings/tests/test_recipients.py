@@ -171,3 +171,11 @@ def test_delete_accepts_only_get_and_post(client: Client, owner: User) -> None:
     assert client.put(reverse("mailings:recipient_delete", args=[recipient.pk])).status_code == 405
     assert client.delete(reverse("mailings:recipient_delete", args=[recipient.pk])).status_code == 405
     assert Recipient.objects.filter(pk=recipient.pk).exists()
+
+
+def test_search_ignores_the_case_of_cyrillic_letters(client: Client, owner: User) -> None:
+    make_recipient(owner, "anna@example.com", full_name="Анна Смирнова")
+    make_recipient(owner, "boris@example.com", full_name="Борис Иванов")
+    client.force_login(owner)
+    html = client.get(reverse("mailings:recipient_list"), {"q": "анна"}).content.decode()
+    assert "anna@example.com" in html and "boris@example.com" not in html

@@ -41,7 +41,7 @@ MESSAGES = [
     ("Ваш персональный промокод", "Здравствуйте!\n\nВаш промокод VESNA-2026 действует 7 дней.\n"),
 ]
 
-OK = "250 2.0.0 Ok: queued as 4F3A1"
+OK = "250 2.0.0 Ok: queued as {queue_id}"
 USER_UNKNOWN = "550 5.1.1 <{email}>: Recipient address rejected: User unknown"
 TRY_LATER = "421 4.7.0 Try again later"
 
@@ -83,11 +83,11 @@ def _sent() -> DeliveryPlan:
 
 
 def _plan_deliveries(
-    emails: list[str], *, fail: int = 0, extra: dict[str, DeliveryPlan] | None = None
+    emails: list[str], *, rejected: tuple[str, ...] = (), extra: dict[str, DeliveryPlan] | None = None
 ) -> dict[str, DeliveryPlan]:
-    """All sent, except the last `fail` addresses (user unknown) and whatever `extra` overrides."""
+    """All sent, except the `rejected` addresses (user unknown) and whatever `extra` overrides."""
     plans = {email: _sent() for email in emails}
-    for email in emails[len(emails) - fail :] if fail else ():
+    for email in rejected:
         plans[email] = DeliveryPlan(
             Delivery.State.FAILED, 550, USER_UNKNOWN.format(email=email), "Адрес отклонён сервером"
         )
@@ -105,13 +105,17 @@ def _summary(plans: dict[str, DeliveryPlan]) -> str:
     return "; ".join(f"{label} ×{count}" for label, count in counts.items())
 
 
-def _create_attempt(mailing: Mailing, recipients: dict[str, Recipient], plan: AttemptPlan, now: datetime) -> None:
-    started = now - timedelta(days=plan.days_ago)
+def _create_attempt(
+    mailing: Mailing, recipients: dict[str, Recipient], plan: AttemptPlan, base: datetime, now: datetime
+) -> None:
+    """The attempt `plan.days_ago` days before the slot `base`, with its deliveries and counts."""
+    slot = base - timedelta(days=plan.days_ago)
+    started = slot + timedelta(minutes=1)
     final = plan.status != Attempt.Status.IN_PROGRESS
     attempt = Attempt.objects.create(
         mailing=mailing,
         trigger=plan.trigger,
-        scheduled_for=started if plan.trigger == Attempt.Trigger.SCHEDULE else None,
+        scheduled_for=slot if plan.trigger == Attempt.Trigger.SCHEDULE else None,
         started_at=started,
         finished_at=started + timedelta(minutes=2) if final else None,
         status=plan.status,
@@ -130,7 +134,7 @@ def _create_attempt(mailing: Mailing, recipients: dict[str, Recipient], plan: At
                 state=item.state,
                 tries=item.tries,
                 smtp_code=item.code,
-                smtp_reply=item.reply,
+                smtp_reply=item.reply.format(queue_id=f"{0x4F3A1 + attempt.pk * 100 + recipient.pk:X}"),
                 reason=item.reason,
                 message_id=f"<demo.{attempt.pk}.{recipient.pk}@vestnik.local>" if item.state == "sent" else "",
                 next_try_at=now + timedelta(hours=2) if item.state == Delivery.State.RETRY_WAIT else None,
@@ -161,27 +165,32 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
         messages.append(message)
 
     emails = [email for email, _, _ in RECIPIENTS]
-    today_9 = timezone.localtime(now).replace(hour=9, minute=0, second=0, microsecond=0)
+    # The demo mailings run at 09:00 local time; `base` is the latest such slot that has come.
+    base = timezone.localtime(now).replace(hour=9, minute=0, second=0, microsecond=0)
+    if base > now:
+        base -= timedelta(days=1)
     specs: list[tuple[Message, dict[str, Any], list[str], list[AttemptPlan]]] = [
         (
             # Запущена: daily, ran on the last days; today's run is still in progress.
             messages[1],
             {
-                "start_at": today_9 - timedelta(days=3),
-                "end_at": today_9 + timedelta(days=27),
+                "start_at": base - timedelta(days=3),
+                "end_at": base + timedelta(days=27),
                 "periodicity": Mailing.Periodicity.DAILY,
                 "status": Mailing.Status.RUNNING,
-                "next_run_at": today_9 + timedelta(days=1),
+                "next_run_at": base + timedelta(days=1),
             },
             emails,
             [
-                AttemptPlan(3, Attempt.Status.SUCCESS, deliveries=_plan_deliveries(emails, fail=2)),
+                AttemptPlan(
+                    3, Attempt.Status.SUCCESS, deliveries=_plan_deliveries(emails, rejected=(emails[9], emails[10]))
+                ),
                 AttemptPlan(
                     2,
                     Attempt.Status.FAILURE,
                     deliveries=_plan_deliveries(
                         emails,
-                        fail=1,
+                        rejected=(emails[9],),
                         extra={
                             emails[11]: DeliveryPlan(Delivery.State.FAILED, 421, TRY_LATER, "Повторы исчерпаны", 5),
                             emails[8]: DeliveryPlan(
@@ -191,13 +200,13 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
                     ),
                 ),
                 AttemptPlan(
-                    1,
+                    0.5,
                     Attempt.Status.SUCCESS,
                     trigger=Attempt.Trigger.MANUAL,
                     deliveries=_plan_deliveries(emails[:6]),
                 ),
                 AttemptPlan(
-                    0.01,
+                    0,
                     Attempt.Status.IN_PROGRESS,
                     server_response="250 2.0.0 Ok ×6",
                     deliveries={
@@ -218,16 +227,20 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
             # Завершена: weekly, the window closed a month ago.
             messages[0],
             {
-                "start_at": today_9 - timedelta(days=45),
-                "end_at": today_9 - timedelta(days=30),
+                "start_at": base - timedelta(days=45),
+                "end_at": base - timedelta(days=30),
                 "periodicity": Mailing.Periodicity.WEEKLY,
                 "status": Mailing.Status.FINISHED,
                 "next_run_at": None,
             },
             emails[:10],
             [
-                AttemptPlan(45, Attempt.Status.SUCCESS, deliveries=_plan_deliveries(emails[:10], fail=1)),
-                AttemptPlan(38, Attempt.Status.SUCCESS, deliveries=_plan_deliveries(emails[:10], fail=1)),
+                AttemptPlan(
+                    45, Attempt.Status.SUCCESS, deliveries=_plan_deliveries(emails[:10], rejected=(emails[9],))
+                ),
+                AttemptPlan(
+                    38, Attempt.Status.SUCCESS, deliveries=_plan_deliveries(emails[:10], rejected=(emails[9],))
+                ),
                 AttemptPlan(
                     31,
                     Attempt.Status.SKIPPED,
@@ -240,11 +253,11 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
             # Создана: starts in three days, monthly.
             messages[2],
             {
-                "start_at": today_9 + timedelta(days=3),
-                "end_at": today_9 + timedelta(days=93),
+                "start_at": base + timedelta(days=3),
+                "end_at": base + timedelta(days=93),
                 "periodicity": Mailing.Periodicity.MONTHLY,
                 "status": Mailing.Status.CREATED,
-                "next_run_at": today_9 + timedelta(days=3),
+                "next_run_at": base + timedelta(days=3),
             },
             emails[:8],
             [],
@@ -253,11 +266,11 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
             # Отключена менеджером after one run whose sending was stopped.
             messages[3],
             {
-                "start_at": today_9 - timedelta(days=8),
-                "end_at": today_9 + timedelta(days=22),
+                "start_at": base - timedelta(days=8),
+                "end_at": base + timedelta(days=22),
                 "periodicity": Mailing.Periodicity.WEEKLY,
                 "status": Mailing.Status.RUNNING,
-                "next_run_at": today_9 + timedelta(days=6),
+                "next_run_at": base + timedelta(days=6),
                 "is_enabled": False,
                 "disabled_at": now - timedelta(days=7),
                 "disabled_by": manager,
@@ -285,7 +298,7 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
         mailing = Mailing.objects.create(owner=owner, message=message, **fields)
         mailing.recipients.set([recipients[email] for email in mailing_emails])
         for plan in attempts:
-            _create_attempt(mailing, recipients, plan, now)
+            _create_attempt(mailing, recipients, plan, base, now)
 
 
 class Command(BaseCommand):

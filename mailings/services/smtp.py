@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from django.utils.translation import gettext as _
 
@@ -73,13 +74,54 @@ def sanitize_reply(reply: bytes | str | None, *, limit: int = REPLY_MAX_CHARS) -
 
 
 def _format_reply(code: int, message: bytes | str) -> str:
-    """`code text` as stored on a Delivery."""
+    """`code text` as stored on a Delivery (just the text when the line had no valid code)."""
+    if code < 0:
+        return sanitize_reply(message)
     return sanitize_reply(f"{code} {sanitize_reply(message, limit=REPLY_MAX_CHARS * 2)}")
 
 
 def _is_invented_line_too_long(exc: smtplib.SMTPResponseException) -> bool:
     # smtplib raises this itself when a reply line exceeds 8 KB: no verdict from the server.
     return exc.smtp_code == 500 and exc.smtp_error in (b"Line too long.", "Line too long.")
+
+
+class _WholeMalformedReply:
+    """smtplib's getreply, except that an unparsable line is returned whole (smtplib cuts 4 characters)."""
+
+    file: Any
+    sock: Any
+
+    def getreply(self) -> tuple[int, bytes]:
+        resp: list[bytes] = []
+        if self.file is None:
+            self.file = self.sock.makefile("rb")
+        while True:
+            try:
+                line = self.file.readline(smtplib._MAXLINE + 1)
+            except OSError as exc:
+                self.close()  # type: ignore[attr-defined]
+                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed: " + str(exc)) from exc
+            if not line:
+                self.close()  # type: ignore[attr-defined]
+                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+            if len(line) > smtplib._MAXLINE:
+                self.close()  # type: ignore[attr-defined]
+                raise smtplib.SMTPResponseException(500, "Line too long.")
+            code = line[:3]
+            if not (code.isdigit() and line[3:4] in (b" ", b"-", b"\r", b"\n", b"")):
+                resp.append(line.strip(b" \t\r\n"))
+                return -1, b"\n".join(resp)
+            resp.append(line[4:].strip(b" \t\r\n"))
+            if line[3:4] != b"-":
+                return int(code), b"\n".join(resp)
+
+
+class _SMTP(_WholeMalformedReply, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_WholeMalformedReply, smtplib.SMTP_SSL):
+    pass
 
 
 class _Watchdog:
@@ -158,7 +200,7 @@ class SmtpSession:
         """Connect, greet, STARTTLS and log in. Raises SystemicError when the server cannot be used."""
         cfg = self.config
         timeout = self._timeout(deadline)
-        smtp_class = smtplib.SMTP_SSL if cfg.use_ssl else smtplib.SMTP
+        smtp_class = _SMTP_SSL if cfg.use_ssl else _SMTP
         try:
             kwargs: dict = {"local_hostname": cfg.local_hostname, "timeout": timeout}
             if cfg.use_ssl:

@@ -88,15 +88,41 @@ def copies(handler: SinkHandler, email: str) -> int:
 
 
 class FaultySMTP(AioSMTP):
-    """aiosmtpd's SMTP with hooks for faults its handlers cannot express (greeting, raw replies, drops)."""
+    """aiosmtpd's SMTP with faults its handlers cannot express: a stalled greeting, a fixed MAIL FROM reply."""
 
     greeting_delay: float = 0.0
-    fault: Any = None  # callable(session_smtp, stage) -> "drop" | bytes (raw reply) | None
+    mail_reply: str | None = None
 
-    async def _handle_client(self) -> None:  # type: ignore[override]
+    async def _handle_client(self) -> None:
         if self.greeting_delay:
             await asyncio.sleep(self.greeting_delay)
         await super()._handle_client()
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        if self.mail_reply:
+            await self.push(self.mail_reply)
+            return
+        await super().smtp_MAIL(arg)
+
+
+class DroppingHandler(SinkHandler):
+    """Drops the connection at RCPT for some addresses, or right after receiving the message for others."""
+
+    def __init__(self, *, at_rcpt: set[str] | None = None, after_data: set[str] | None = None) -> None:
+        super().__init__()
+        self.at_rcpt = at_rcpt or set()
+        self.after_data = after_data or set()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if address in self.at_rcpt or "*" in self.at_rcpt:
+            server.transport.abort()
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        if self.after_data & set(envelope.rcpt_tos):
+            server.transport.abort()
+        return reply
 
 
 class ServerFactory:

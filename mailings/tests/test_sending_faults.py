@@ -1,0 +1,280 @@
+"""Lower-level SMTP faults: stalls, drops around the final dot, odd replies, refused connections, AUTH.
+
+For each: the states and replies recorded, the copies the server received (never 2), and the
+worker alive (attempt_deliver returns instead of raising or hanging).
+"""
+
+import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from django.utils import timezone
+
+from config.testing import SinkHandler
+from mailings.models import Delivery, SmtpAccountState
+from mailings.services.sending import (
+    StopReason,
+    attempt_deliver,
+    attempts_wake_due_retries,
+    mailing_sending_status,
+)
+from mailings.tests.sending_support import (
+    DroppingHandler,
+    FaultySMTP,
+    ServerFactory,
+    copies,
+    delivery,
+    fast_settings,
+    free_port,
+    make_run,
+    serving,
+    states,
+)
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+S = Delivery.State
+ABC = ["a@example.com", "b@example.com", "c@example.com"]
+
+
+@pytest.fixture
+def sink(settings: Any) -> Iterator[ServerFactory]:
+    factory = ServerFactory()
+    with serving(factory):
+        fast_settings(settings, port=factory.port)
+        yield factory
+
+
+def _serve(settings: Any, factory: ServerFactory) -> Any:
+    ctx = serving(factory)
+    ctx.__enter__()
+    fast_settings(settings, port=factory.port)
+    return ctx
+
+
+def test_a_stalled_reply_to_the_final_dot_is_unknown_and_never_resent(sink: ServerFactory, owner: User) -> None:
+    async def stall(rcpts: list[str]) -> None:
+        if "b@example.com" in rcpts:
+            await asyncio.sleep(2.5)
+
+    sink.handler.on_data = stall
+    _m, attempt = make_run(owner)
+
+    assert attempt_deliver(attempt_id=attempt.pk) == StopReason.IDLE
+
+    b = delivery(attempt, "b@example.com")
+    assert b.state == S.UNKNOWN and b.handed_over
+    assert "после завершающей точки" in b.reason
+    assert states(attempt)["c@example.com"] == S.SENT
+    with time_machine.travel(timezone.now() + timedelta(hours=3), tick=True):
+        assert attempts_wake_due_retries(now=timezone.now()) == 0
+        assert attempt_deliver(attempt_id=attempt.pk) == StopReason.FINAL
+    assert copies(sink.handler, "b@example.com") <= 1
+    attempt.refresh_from_db()
+    assert attempt.unknown_count == 1
+
+
+def test_the_per_message_deadline_bounds_a_slow_server(sink: ServerFactory, owner: User, settings: Any) -> None:
+    settings.SEND_MESSAGE_DEADLINE = 1.5
+
+    async def slow(_arg: Any) -> None:
+        await asyncio.sleep(0.8)  # each reply within EMAIL_TIMEOUT (1 s), the message not within 1.5 s
+
+    sink.handler.on_rcpt = slow
+    sink.handler.on_data = slow
+    _m, attempt = make_run(owner, ["a@example.com"])
+
+    attempt_deliver(attempt_id=attempt.pk)
+
+    a = delivery(attempt, "a@example.com")
+    assert a.state == S.UNKNOWN and "превышено время" in a.reason
+
+
+@pytest.mark.parametrize("where", ["rcpt", "after_data"])
+def test_a_dropped_connection_before_or_after_the_dot(settings: Any, owner: User, where: str) -> None:
+    handler = (
+        DroppingHandler(at_rcpt={"b@example.com"}) if where == "rcpt" else DroppingHandler(after_data={"b@example.com"})
+    )
+    with serving(ServerFactory(handler)) as factory:
+        fast_settings(settings, port=factory.port)
+        _m, attempt = make_run(owner)
+
+        assert attempt_deliver(attempt_id=attempt.pk) == StopReason.IDLE
+
+        b = delivery(attempt, "b@example.com")
+        if where == "rcpt":
+            # Lost before the final dot: the server cannot have it, so it is retried later.
+            assert b.state == S.RETRY_WAIT and not b.handed_over and "до завершающей точки" in b.reason
+            assert copies(handler, "b@example.com") == 0
+        else:
+            # Lost after the final dot: the server has it; reported unknown, never resent.
+            assert b.state == S.UNKNOWN and b.handed_over
+            assert copies(handler, "b@example.com") == 1
+        assert states(attempt)["c@example.com"] == S.SENT
+        with time_machine.travel(timezone.now() + timedelta(minutes=2), tick=True):
+            handler.at_rcpt.clear()
+            attempt_deliver(attempt_id=attempt.pk)
+        assert copies(handler, "b@example.com") == 1
+        assert all(copies(handler, e) == 1 for e in ABC)
+
+
+def test_a_malformed_reply_to_the_dot_is_unknown(sink: ServerFactory, owner: User) -> None:
+    sink.handler.on_data = lambda rcpts: "Thanks, got it" if "a@example.com" in rcpts else None
+    _m, attempt = make_run(owner)
+
+    attempt_deliver(attempt_id=attempt.pk)
+
+    a = delivery(attempt, "a@example.com")
+    assert a.state == S.UNKNOWN and "непонятный ответ" in a.reason and a.smtp_reply == "Thanks, got it"
+    assert states(attempt)["b@example.com"] == S.SENT
+
+
+def test_a_very_long_reply_is_not_a_verdict(sink: ServerFactory, owner: User) -> None:
+    long_tail = "x" * 9000
+    sink.handler.on_rcpt = lambda a: f"550 5.1.1 {long_tail}" if a == "a@example.com" else None
+    sink.handler.on_data = lambda rcpts: f"250 2.0.0 {long_tail}" if "b@example.com" in rcpts else None
+    _m, attempt = make_run(owner)
+
+    attempt_deliver(attempt_id=attempt.pk)
+
+    a = delivery(attempt, "a@example.com")
+    # smtplib invented "500 Line too long": not a permanent verdict on the recipient.
+    assert a.state == S.RETRY_WAIT and a.smtp_code is None and "8 КБ" in a.reason
+    b = delivery(attempt, "b@example.com")
+    # The same after the final dot: the server may have the message, so unknown (never resent).
+    assert b.state == S.UNKNOWN and "8 КБ" in b.reason
+    assert states(attempt)["c@example.com"] == S.SENT
+
+
+def test_a_non_utf8_reply_is_stored_sanitised(sink: ServerFactory, owner: User) -> None:
+    raw = b"550 5.1.1 \xff\xfe\x01\x1b[31m no such user"
+    sink.handler.on_rcpt = lambda a: raw if a == "a@example.com" else None  # type: ignore[assignment]
+    _m, attempt = make_run(owner)
+
+    attempt_deliver(attempt_id=attempt.pk)
+
+    a = delivery(attempt, "a@example.com")
+    assert a.state == S.FAILED and a.smtp_code == 550
+    assert a.smtp_reply == "550 5.1.1 \ufffd\ufffd [31m no such user"
+    attempt.refresh_from_db()
+    assert "550 5.1.1" in attempt.server_response
+
+
+def test_a_stalled_greeting_opens_the_breaker_without_failing_anyone(settings: Any, owner: User) -> None:
+    factory = ServerFactory()
+
+    class Stalling(FaultySMTP):
+        greeting_delay = 2.5
+
+    factory.smtp_class = Stalling
+    with serving(factory):
+        fast_settings(settings, port=factory.port)
+        mailing, attempt = make_run(owner)
+
+        assert attempt_deliver(attempt_id=attempt.pk) == StopReason.PAUSED
+
+    assert set(states(attempt).values()) == {S.PENDING}
+    assert set(Delivery.objects.filter(attempt=attempt).values_list("tries", flat=True)) == {0}
+    state = SmtpAccountState.objects.get()
+    assert state.breaker_open_until is not None and "приветствия" in state.breaker_reason
+    status = mailing_sending_status(mailing=mailing)
+    assert status.paused and status.next_probe_at == state.breaker_open_until
+    assert factory.handler.messages == []
+
+
+def test_refused_connections_pause_sending_then_a_probe_resumes_it(settings: Any, owner: User) -> None:
+    port = free_port()
+    fast_settings(settings, port=port)
+    mailing, attempt = make_run(owner)
+    start = timezone.now()
+
+    assert attempt_deliver(attempt_id=attempt.pk) == StopReason.PAUSED
+    state = SmtpAccountState.objects.get()
+    first_until = state.breaker_open_until
+    assert first_until is not None and timedelta(seconds=29) < first_until - start < timedelta(seconds=35)
+    assert set(states(attempt).values()) == {S.PENDING}
+    # Nobody contacts the server while the breaker is open.
+    assert attempt_deliver(attempt_id=attempt.pk) == StopReason.PAUSED
+    assert attempts_wake_due_retries(now=timezone.now()) == 0
+
+    with time_machine.travel(start + timedelta(seconds=40), tick=True):
+        # The probe fails again: the pause grows (30 s, then 60 s).
+        assert attempts_wake_due_retries(now=timezone.now()) == 1
+        assert attempt_deliver(attempt_id=attempt.pk) == StopReason.PAUSED
+        state.refresh_from_db()
+        assert state.breaker_opens == 2
+        assert timedelta(seconds=59) < state.breaker_open_until - timezone.now() < timedelta(seconds=65)
+
+    handler = SinkHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with time_machine.travel(start + timedelta(seconds=110), tick=True):
+            assert attempts_wake_due_retries(now=timezone.now()) == 1
+            assert attempt_deliver(attempt_id=attempt.pk) == StopReason.IDLE
+    finally:
+        controller.stop()
+    assert set(states(attempt).values()) == {S.SENT}
+    assert all(len(handler.to(e)) == 1 for e in ABC)
+    state.refresh_from_db()
+    assert state.breaker_open_until is None and state.breaker_opens == 0
+    assert not mailing_sending_status(mailing=mailing).paused
+
+
+def test_an_auth_failure_opens_the_breaker(settings: Any, owner: User) -> None:
+    factory = ServerFactory(
+        auth_require_tls=False, authenticator=lambda *args: AuthResult(success=False, handled=False)
+    )
+    with serving(factory):
+        fast_settings(settings, port=factory.port)
+        settings.EMAIL_HOST_USER = "vestnik"
+        settings.EMAIL_HOST_PASSWORD = "wrong"
+        _m, attempt = make_run(owner)
+
+        assert attempt_deliver(attempt_id=attempt.pk) == StopReason.PAUSED
+
+    assert set(states(attempt).values()) == {S.PENDING}
+    state = SmtpAccountState.objects.get(account__startswith="vestnik@")
+    assert "авторизации" in state.breaker_reason and "wrong" not in state.account
+
+
+@pytest.mark.parametrize("reply", ["550 5.7.1 Sender rejected", "530 5.7.0 Authentication required"])
+def test_a_refused_sender_opens_the_breaker(settings: Any, owner: User, reply: str) -> None:
+    factory = ServerFactory()
+
+    class RefusingSender(FaultySMTP):
+        mail_reply = reply
+
+    factory.smtp_class = RefusingSender
+    with serving(factory):
+        fast_settings(settings, port=factory.port)
+        _m, attempt = make_run(owner)
+
+        assert attempt_deliver(attempt_id=attempt.pk) == StopReason.PAUSED
+
+    assert set(states(attempt).values()) == {S.PENDING}
+    assert set(Delivery.objects.filter(attempt=attempt).values_list("tries", flat=True)) == {0}
+    assert reply in SmtpAccountState.objects.get().breaker_reason
+
+
+def test_k_consecutive_connection_failures_open_the_breaker(settings: Any, owner: User) -> None:
+    handler = DroppingHandler(at_rcpt={"*"})
+    with serving(ServerFactory(handler)) as factory:
+        fast_settings(settings, port=factory.port)
+        _m, attempt = make_run(owner, [f"{x}@example.com" for x in "abcde"])
+
+        assert attempt_deliver(attempt_id=attempt.pk) == StopReason.PAUSED
+
+    got = states(attempt)
+    # The three tried ones wait for their back-off; the others were never tried.
+    assert [got[f"{x}@example.com"] for x in "abcde"] == [S.RETRY_WAIT] * 3 + [S.PENDING] * 2
+    state = SmtpAccountState.objects.get()
+    assert state.breaker_open_until is not None
+    assert Delivery.objects.filter(attempt=attempt, state=S.PENDING, next_try_at=state.breaker_open_until).count() == 2
+    assert handler.messages == []

@@ -24,6 +24,10 @@ def article_visible_qs(*, user: User | AnonymousUser) -> ArticleQuerySet:
     return Article.objects.public()
 
 
+def article_public_qs() -> ArticleQuerySet:
+    return Article.objects.public()
+
+
 def article_manage_qs() -> ArticleQuerySet:
     """Every article for the management pages; the views check the permissions."""
     return Article.objects.all()

@@ -33,7 +33,7 @@ def _delete_file_on_commit(storage: Storage, name: str) -> None:
 
 
 def article_save(*, article: Article) -> Article:
-    """Validate and save an article built or changed elsewhere (the services above, the admin).
+    """Validate and save an article built or changed elsewhere (the services below, the admin).
 
     Validation (Article.clean) gives a published article without a publication date the current time.
     """

@@ -20,7 +20,7 @@ MANAGE_ARTICLES_PER_PAGE = 25
 
 @require_safe
 def article_list(request: HttpRequest) -> HttpResponse:
-    articles = selectors.article_visible_qs(user=request.user).public()
+    articles = selectors.article_public_qs()
     page = Paginator(articles, ARTICLES_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "blog/article_list.html", {"page": page, "articles": page.object_list})
 

@@ -144,7 +144,8 @@ class PasswordChangeForm(BootstrapFormMixin, auth_forms.PasswordChangeForm):
 
 
 class ProfileForm(BootstrapFormMixin, forms.ModelForm):
-    avatar = forms.ImageField(
+    # Not named "avatar": the model field would then be re-validated (and its file read) on every save.
+    new_avatar = forms.ImageField(
         label=_("Аватар"),
         required=False,
         validators=[validate_avatar],

@@ -163,7 +163,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
             last_name=data["last_name"],
             phone=data["phone"],
             country=data["country"],
-            avatar=data["avatar"] or None,
+            avatar=data["new_avatar"] or None,
             remove_avatar=data["remove_avatar"],
         )
         messages.success(request, _("Профиль сохранён."))

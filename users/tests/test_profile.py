@@ -83,7 +83,7 @@ def test_an_avatar_is_uploaded_and_replaces_the_old_file(
 ) -> None:
     client.force_login(owner)
     with django_capture_on_commit_callbacks(execute=True):
-        assert client.post(EDIT_URL, _form(avatar=image_upload(name="first.png"))).status_code == 302
+        assert client.post(EDIT_URL, _form(new_avatar=image_upload(name="first.png"))).status_code == 302
     owner.refresh_from_db()
     first = owner.avatar.name
     assert first.startswith("avatars/")
@@ -92,7 +92,8 @@ def test_an_avatar_is_uploaded_and_replaces_the_old_file(
 
     with django_capture_on_commit_callbacks(execute=True):
         assert (
-            client.post(EDIT_URL, _form(avatar=image_upload(name="second.jpg", image_format="JPEG"))).status_code == 302
+            client.post(EDIT_URL, _form(new_avatar=image_upload(name="second.jpg", image_format="JPEG"))).status_code
+            == 302
         )
     owner.refresh_from_db()
     assert owner.avatar.name != first
@@ -105,7 +106,7 @@ def test_saving_without_a_new_file_keeps_the_avatar(
 ) -> None:
     client.force_login(owner)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(EDIT_URL, _form(avatar=image_upload()))
+        client.post(EDIT_URL, _form(new_avatar=image_upload()))
         owner.refresh_from_db()
         kept = owner.avatar.name
         client.post(EDIT_URL, _form(first_name="Пётр"))
@@ -117,7 +118,7 @@ def test_saving_without_a_new_file_keeps_the_avatar(
 def test_the_avatar_can_be_removed(client: Client, owner: User, django_capture_on_commit_callbacks: Any) -> None:
     client.force_login(owner)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(EDIT_URL, _form(avatar=image_upload()))
+        client.post(EDIT_URL, _form(new_avatar=image_upload()))
         owner.refresh_from_db()
         old = owner.avatar.name
         assert client.post(EDIT_URL, _form(remove_avatar="on")).status_code == 302
@@ -135,9 +136,9 @@ def test_the_avatar_can_be_removed(client: Client, owner: User, django_capture_o
 )
 def test_a_file_of_the_wrong_type_is_refused(client: Client, owner: User, upload: Any, message: str) -> None:
     client.force_login(owner)
-    response = client.post(EDIT_URL, _form(avatar=upload))
+    response = client.post(EDIT_URL, _form(new_avatar=upload))
     assert response.status_code == 200
-    assert "avatar" in response.context["form"].errors
+    assert "new_avatar" in response.context["form"].errors
     assert message in response.content.decode()
     owner.refresh_from_db()
     assert not owner.avatar
@@ -146,7 +147,9 @@ def test_a_file_of_the_wrong_type_is_refused(client: Client, owner: User, upload
 def test_an_oversized_avatar_is_refused(client: Client, owner: User, settings: Any) -> None:
     settings.AVATAR_MAX_BYTES = 1024
     client.force_login(owner)
-    response = client.post(EDIT_URL, _form(avatar=image_upload(size=(300, 300), image_format="BMP", name="big.png")))
+    response = client.post(
+        EDIT_URL, _form(new_avatar=image_upload(size=(300, 300), image_format="BMP", name="big.png"))
+    )
     assert response.status_code == 200
     assert "Файл слишком большой" in response.content.decode()
     owner.refresh_from_db()
@@ -156,3 +159,10 @@ def test_an_oversized_avatar_is_refused(client: Client, owner: User, settings: A
 def test_editing_is_get_and_post_only(client: Client, owner: User) -> None:
     client.force_login(owner)
     assert client.put(EDIT_URL).status_code == 405
+
+
+def test_a_lost_avatar_file_does_not_break_editing(client: Client, owner: User) -> None:
+    User.objects.filter(pk=owner.pk).update(avatar="avatars/gone.png")
+    client.force_login(owner)
+    assert client.get(URL).status_code == 200
+    assert client.post(EDIT_URL, _form()).status_code == 302

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from mailings.views import attempts, home, mailings, messages, recipients, stats
+from mailings.views import attempts, home, mailings, messages, recipients, runs, stats
 
 # Section pages live in the "mailings" namespace ({% url 'mailings:mailing_list' %}); the home page stays "home".
 section_patterns = [
@@ -19,8 +19,10 @@ section_patterns = [
     path("mailings/<int:pk>/", mailings.mailing_detail, name="mailing_detail"),
     path("mailings/<int:pk>/edit/", mailings.mailing_update, name="mailing_update"),
     path("mailings/<int:pk>/delete/", mailings.mailing_delete, name="mailing_delete"),
+    path("mailings/<int:pk>/send/", runs.mailing_send, name="mailing_send"),
     path("attempts/", attempts.attempt_list, name="attempt_list"),
     path("attempts/<int:pk>/", attempts.attempt_detail, name="attempt_detail"),
+    path("attempts/<int:pk>/retry/", runs.attempt_retry, name="attempt_retry"),
     path("stats/", stats.stats, name="stats"),
 ]
 

@@ -31,6 +31,11 @@ def account_state_get(*, account: str) -> SmtpAccountState:
     return state
 
 
+def account_state_peek(*, account: str) -> SmtpAccountState:
+    """The account's state for display, without creating a row on a page view."""
+    return SmtpAccountState.objects.filter(account=account).first() or SmtpAccountState(account=account)
+
+
 def _open_seconds(opens: int) -> int:
     backoff = list(settings.SEND_BREAKER_BACKOFF) or [60]
     return int(backoff[min(max(opens, 1) - 1, len(backoff) - 1)])

@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from mailings.models import SmtpAccountState
-from mailings.services.breaker import account_state_get
+from mailings.services.breaker import account_state_get, account_state_peek
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def ratelimit_expected_finish(*, account: str, remaining: int, now: datetime) ->
     per_second = float(settings.SEND_RATE_PER_SECOND or 0)
     per_hour = int(settings.SEND_RATE_PER_HOUR or 0)
     per_day = int(settings.SEND_RATE_PER_DAY or 0)
-    state = account_state_get(account=account)
+    state = account_state_peek(account=account)
     hour_start, day_start = _hour_start(now), _day_start(now)
     hour_used = state.hour_count if state.hour_start == hour_start else 0
     day_used = state.day_count if state.day_start == day_start else 0

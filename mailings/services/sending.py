@@ -635,7 +635,7 @@ class SendingStatus:
 
 def mailing_sending_status(*, mailing: Mailing, now: datetime | None = None) -> SendingStatus:
     """Breaker pause and expected finish (under the sending limits) for a mailing's runs in progress."""
-    from mailings.services.breaker import account_state_get
+    from mailings.services.breaker import account_state_peek
     from mailings.services.ratelimit import ratelimit_expected_finish
 
     now = now or timezone.now()
@@ -645,7 +645,7 @@ def mailing_sending_status(*, mailing: Mailing, now: datetime | None = None) -> 
     if not remaining:
         return SendingStatus(False, False, "", None, 0, None)
     account = smtp_config().account
-    state = account_state_get(account=account)
+    state = account_state_peek(account=account)
     paused = state.breaker_open_until is not None
     expected = ratelimit_expected_finish(account=account, remaining=remaining, now=now)
     if paused and expected is not None and state.breaker_open_until and state.breaker_open_until > now:

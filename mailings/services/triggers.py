@@ -1,0 +1,72 @@
+"""Runs started by a person: «Отправить сейчас», `manage.py send_mailing` and «Повторить для неудачных».
+
+They create the run the same way the scheduler does (attempt_start) without touching the schedule.
+"""
+
+import logging
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mailings.models import Attempt, Delivery, Mailing
+from mailings.services.runs import attempt_start
+
+logger = logging.getLogger(__name__)
+
+
+class SendRefused(Exception):
+    """The run cannot start; the message says why, for the person who asked."""
+
+
+def mailing_send_block_reason(*, mailing: Mailing, now: datetime) -> str | None:
+    if not mailing.is_enabled:
+        return _("Рассылка отключена: отправка невозможна.")
+    owner = mailing.owner
+    if not owner.is_active or owner.blocked_at is not None:
+        return _("Владелец рассылки заблокирован: отправка невозможна.")
+    if now >= mailing.end_at:
+        return _("Время рассылки истекло: отправка невозможна.")
+    return None
+
+
+def _mark_running(mailing: Mailing) -> None:
+    Mailing.objects.filter(pk=mailing.pk, status=Mailing.Status.CREATED).update(status=Mailing.Status.RUNNING)
+
+
+def mailing_send_now(*, mailing: Mailing, trigger: str = Attempt.Trigger.MANUAL) -> Attempt:
+    """Start a run of the mailing to all its recipients now; SendRefused if it may not run."""
+    reason = mailing_send_block_reason(mailing=mailing, now=timezone.now())
+    if reason:
+        raise SendRefused(reason)
+    if not mailing.recipients.exists():
+        raise SendRefused(_("В рассылке нет получателей."))
+    attempt = attempt_start(mailing=mailing, trigger=trigger)
+    _mark_running(mailing)
+    return attempt
+
+
+def attempt_retry_failed(*, attempt: Attempt) -> Attempt:
+    """A new run (trigger retry) for the failed and unknown recipients of a finished attempt."""
+    if not attempt.is_final:
+        raise SendRefused(_("Попытка ещё выполняется: повторить можно после её завершения."))
+    mailing = attempt.mailing
+    reason = mailing_send_block_reason(mailing=mailing, now=timezone.now())
+    if reason:
+        raise SendRefused(reason)
+    recipient_ids = list(
+        Delivery.objects.filter(
+            attempt=attempt,
+            state__in=[Delivery.State.FAILED, Delivery.State.UNKNOWN],
+            recipient__isnull=False,
+            recipient__mailings=mailing,
+        ).values_list("recipient_id", flat=True)
+    )
+    if not recipient_ids:
+        raise SendRefused(_("В этой попытке нет неудачных получателей, которых можно повторить."))
+    retry = attempt_start(mailing=mailing, trigger=Attempt.Trigger.RETRY, recipient_ids=recipient_ids, retry_of=attempt)
+    _mark_running(mailing)
+    logger.info(
+        "retry of failed recipients: attempt=%s retry=%s recipients=%s", attempt.pk, retry.pk, len(recipient_ids)
+    )
+    return retry

@@ -1,0 +1,47 @@
+"""«Отправить сейчас» and «Повторить для неудачных»: POST only, the owner only; the work happens in the worker."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from mailings.models import Attempt, Mailing
+from mailings.services.triggers import SendRefused, attempt_retry_failed, mailing_send_now
+
+
+@login_required
+@require_POST
+def mailing_send(request: HttpRequest, pk: int) -> HttpResponse:
+    # Owner only: a manager may see every mailing but not send on someone's behalf.
+    mailing = get_object_or_404(Mailing.objects.filter(owner=request.user).select_related("owner"), pk=pk)
+    try:
+        attempt = mailing_send_now(mailing=mailing, trigger=Attempt.Trigger.MANUAL)
+    except SendRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("Отправка запущена: получателей %(count)s. Письма уходят в фоне, итог появится в попытке.")
+            % {"count": attempt.total_count},
+        )
+    return redirect("mailings:mailing_detail", pk=mailing.pk)
+
+
+@login_required
+@require_POST
+def attempt_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    attempt = get_object_or_404(
+        Attempt.objects.filter(mailing__owner=request.user).select_related("mailing__owner"), pk=pk
+    )
+    try:
+        retry = attempt_retry_failed(attempt=attempt)
+    except SendRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("mailings:attempt_detail", pk=attempt.pk)
+    messages.success(
+        request,
+        _("Повтор запущен для неудачных получателей: %(count)s. Письма уходят в фоне.") % {"count": retry.total_count},
+    )
+    return redirect("mailings:attempt_detail", pk=retry.pk)

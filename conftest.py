@@ -53,10 +53,25 @@ def blocked_user(db, manager):  # type: ignore[no-untyped-def]
     )
 
 
+@pytest.fixture(autouse=True)
+def _shared_state_is_fresh(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Redis (cache and RQ queues) outlives a test's transaction: start and end each test empty."""
+    if settings.REDIS_URL:
+        from django.core.cache import cache
+
+        from config.testing import clear_tasks
+
+        cache.clear()
+        clear_tasks()
+    yield
+
+
 @pytest.fixture
 def smtp_server(settings) -> Iterator[SmtpServer]:  # type: ignore[no-untyped-def]
     """A real SMTP server on 127.0.0.1; Django's email settings point at it."""
     server = SmtpServer().start()
+    # Django's test set-up swaps in the locmem backend; this fixture is about the real thing.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = server.port
     settings.EMAIL_HOST_USER = ""

@@ -173,6 +173,8 @@ if TASKS_BACKEND == "rq":
         }
     }
     RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in TASK_QUEUES}
+    # Brings the `rqworker` command.
+    INSTALLED_APPS.append("django_rq")
 else:
     TASKS = {
         "default": {

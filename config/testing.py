@@ -11,7 +11,6 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from django.conf import settings
-from django.core.management import call_command
 
 
 @dataclass
@@ -84,12 +83,24 @@ class SinkHandler:
             return [m for m in self.messages if address.lower() in (r.lower() for r in m.rcpt_tos)]
 
 
+class FreePortController(Controller):
+    """aiosmtpd's Controller on port 0 (a free port).
+
+    aiosmtpd 1.4.6 checks a new server by connecting to (hostname, port); with
+    port 0 that connection is refused, so learn the real port first.
+    """
+
+    def _trigger_server(self) -> None:
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
 class SmtpServer:
     """A real aiosmtpd server on 127.0.0.1 and a free port, for one test."""
 
-    def __init__(self) -> None:
-        self.handler = SinkHandler()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=0)
+    def __init__(self, handler: SinkHandler | None = None) -> None:
+        self.handler = handler or SinkHandler()
+        self.controller = FreePortController(self.handler, hostname="127.0.0.1", port=0)
 
     def start(self) -> "SmtpServer":
         self.controller.start()
@@ -107,24 +118,47 @@ class SmtpServer:
         return self.handler.messages
 
 
-def run_tasks() -> None:
-    """Run every task that is due now, in this process, then return (both task backends)."""
+def run_tasks(*, max_tasks: int = 10_000) -> int:
+    """Run every task that is due now, in this process and thread, then return how many ran.
+
+    Works inside a test's transaction: for the database backend it claims and
+    runs tasks itself (db_worker's loop closes the connection of an open
+    transaction); for RQ it runs a burst SimpleWorker.
+    """
     backend = settings.TASKS["default"]["BACKEND"]
     if backend == "django_tasks_db.DatabaseBackend":
-        call_command("db_worker", "--batch", "--no-reload", "--no-startup-delay", "--queue-name", "*", verbosity=0)
-    elif backend == "django_tasks_rq.RQBackend":
-        call_command(
-            "rqworker",
-            *settings.TASK_QUEUES,
-            "--burst",
-            "--worker-class",
-            "rq.worker.SimpleWorker",
-            "--job-class",
-            "django_tasks_rq.Job",
-            verbosity=0,
+        from django_tasks_db.management.commands.db_worker import Worker
+        from django_tasks_db.models import DBTaskResult
+
+        worker = Worker(
+            queue_names=["*"],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id="test-worker",
+            excluded_queue_names=[],
         )
-    else:  # pragma: no cover - immediate/dummy backends need no draining
-        return
+        ran = 0
+        while ran < max_tasks:
+            task_result = DBTaskResult.objects.ready().first()
+            if task_result is None:
+                break
+            task_result.claim(worker.worker_id)
+            worker.run_task(task_result)
+            ran += 1
+        return ran
+    elif backend == "django_tasks_rq.RQBackend":
+        import django_rq
+        from django_tasks_rq import Job
+        from rq.worker import SimpleWorker
+
+        # Not the rqworker command: it closes the database connection, and with it the test's transaction.
+        worker = django_rq.get_worker(*settings.TASK_QUEUES, job_class=Job, worker_class=SimpleWorker)
+        worker.work(burst=True, max_jobs=max_tasks, with_scheduler=False)
+        return -1
+    return 0
 
 
 def clear_tasks() -> None:

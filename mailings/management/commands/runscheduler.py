@@ -1,0 +1,122 @@
+"""`manage.py runscheduler`: the scheduler process (ARCHITECTURE.md, Processes).
+
+Every second it runs one tick (mailings.services.scheduling.scheduler_tick).
+Several schedulers may run at once: every claim in the tick is a conditional
+UPDATE, so correctness never depends on there being only one.
+"""
+
+import logging
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import Error as DjangoDatabaseError
+from django.db import close_old_connections
+from django.utils import timezone
+
+from mailings.services.scheduling import TickResult, scheduler_record_tick, scheduler_tick
+
+logger = logging.getLogger(__name__)
+
+TICK_JOB_ID = "vestnik-scheduler-tick"
+
+
+def run_tick() -> TickResult | None:
+    """One tick that never raises: returns its result, or None if it failed (and was logged)."""
+    # Like a request: drop connections the server closed or that outlived CONN_MAX_AGE.
+    close_old_connections()
+    now = timezone.now()
+    try:
+        result = scheduler_tick(now=now)
+        scheduler_record_tick(now=now)
+    except DjangoDatabaseError as exc:
+        # A locked SQLite file or a restarting PostgreSQL: skip this tick, the
+        # next one retries on a fresh connection.
+        logger.warning("scheduler tick skipped, database unavailable: %s: %s", type(exc).__name__, exc)
+        close_old_connections()
+        return None
+    except Exception:
+        logger.exception("scheduler tick failed")
+        return None
+    finally:
+        close_old_connections()
+    if result.anything_done:
+        logger.info(
+            "tick %s: started=%s skipped=%s finished=%s leases_swept=%s retries_woken=%s",
+            now.isoformat(),
+            result.started,
+            result.skipped,
+            result.finished,
+            result.leases_swept,
+            result.retries_woken,
+        )
+    return result
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the scheduler: every second start due mailing runs, finish expired mailings, "
+        "sweep expired delivery leases and wake due retries. Stops cleanly on SIGTERM or SIGINT."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--interval", type=float, default=1.0, help="Seconds between ticks (default: 1).")
+        parser.add_argument("--once", action="store_true", help="Run a single tick and exit.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["once"]:
+            result = run_tick()
+            if result is None:
+                raise CommandError("the tick failed, see the log")
+            self.stdout.write(
+                f"started={result.started} skipped={result.skipped} finished={result.finished} "
+                f"leases_swept={result.leases_swept} retries_woken={result.retries_woken}"
+            )
+            return
+
+        interval: float = options["interval"]
+        # One worker thread: ticks never overlap (max_instances=1 as well) and
+        # the process keeps a single database connection.
+        scheduler = BlockingScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(max_workers=1)})
+        # Ticks land just after whole seconds: start times entered in the UI
+        # are whole minutes, so a run starts a few milliseconds after its slot
+        # rather than up to a whole interval later.
+        first_tick = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+        scheduler.add_job(
+            run_tick,
+            trigger=IntervalTrigger(seconds=interval, start_date=first_tick, timezone=UTC),
+            id=TICK_JOB_ID,
+            max_instances=1,
+            coalesce=True,
+            # A tick that comes late (a slow one before it) still runs, once.
+            misfire_grace_time=None,
+            replace_existing=True,
+        )
+
+        stopper: list[threading.Thread] = []
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            if stopper:
+                return
+            logger.info("scheduler received %s, stopping after the current tick", signal.strsignal(signum))
+            # shutdown() waits for the running tick; called from another thread
+            # so the handler never re-enters the scheduler's own locks while its
+            # main loop holds them.
+            thread = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, name="scheduler-stop")
+            stopper.append(thread)
+            thread.start()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+        logger.info("scheduler started: a tick every %ss", interval)
+        scheduler.start()
+        for thread in stopper:
+            thread.join()
+        logger.info("scheduler stopped")

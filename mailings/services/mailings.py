@@ -7,8 +7,8 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from mailings.models import Attempt, Mailing, Message, Recipient
-from mailings.services.scheduling import mailing_initial_next_run
+from mailings.models import Mailing, Message, Recipient
+from mailings.services.scheduling import mailing_initial_next_run, mailing_reschedule
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -41,11 +41,6 @@ def mailing_create(
     return mailing
 
 
-def mailing_has_run_on_schedule(*, mailing: Mailing) -> bool:
-    """Whether the scheduler has made a real run (a skipped slot does not count)."""
-    return mailing.attempts.filter(trigger=Attempt.Trigger.SCHEDULE).exclude(status=Attempt.Status.SKIPPED).exists()
-
-
 @transaction.atomic
 def mailing_update(
     *,
@@ -58,23 +53,21 @@ def mailing_update(
 ) -> Mailing:
     """Change a mailing's content and schedule.
 
-    A mailing that never ran on schedule is rescheduled from scratch when its
-    window or periodicity changes. Once it has run, the scheduler owns
-    `next_run_at`; only an end moved into the past clears it.
+    Only a changed window or periodicity touches the schedule, and then the
+    scheduler's own rule decides the next run (`mailing_reschedule`): a mailing
+    that never ran is due as if just created; one that has run continues on its
+    calendar from now; an end moved into the past finishes it.
     """
-    now = timezone.now()
     schedule_changed = mailing.start_at != start_at or mailing.end_at != end_at or mailing.periodicity != periodicity
     mailing.message = message
     mailing.start_at = start_at
     mailing.end_at = end_at
     mailing.periodicity = periodicity
-    if schedule_changed:
-        if not mailing_has_run_on_schedule(mailing=mailing):
-            mailing.next_run_at = mailing_initial_next_run(mailing=mailing, now=now)
-        elif end_at <= now:
-            mailing.next_run_at = None
     mailing.full_clean(exclude=["owner", "message", "recipients", "disabled_by"])
-    mailing.save()
+    # next_run_at and status are left out: the scheduler may have advanced them since this row was read.
+    mailing.save(update_fields=["message", "start_at", "end_at", "periodicity", "updated_at"])
+    if schedule_changed:
+        mailing_reschedule(mailing=mailing, now=timezone.now())
     mailing.recipients.set(recipients)
     logger.info(
         "mailing updated: mailing=%s schedule_changed=%s next_run_at=%s",

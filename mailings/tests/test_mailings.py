@@ -208,33 +208,49 @@ def test_editing_the_schedule_of_a_mailing_that_never_ran_reschedules_it(
     assert list(mailing.recipients.all()) == recipients[:1]
 
 
-def test_editing_a_mailing_that_has_run_keeps_the_schedulers_next_run(
-    client: Client, owner: User, world: World
-) -> None:
+def test_editing_a_mailing_that_has_run_continues_its_calendar(client: Client, owner: User, world: World) -> None:
     message, recipients = world
     now = timezone.now()
-    next_run = now + timedelta(hours=3)
+    start = (now - timedelta(days=2)).replace(second=0, microsecond=0)
     mailing = make_mailing(
         owner,
         message=message,
         recipients=recipients,
-        start_at=now - timedelta(days=2),
+        start_at=start,
         end_at=now + timedelta(days=10),
         periodicity=Mailing.Periodicity.DAILY,
         status=Mailing.Status.RUNNING,
-        next_run_at=next_run,
+        next_run_at=start + timedelta(days=3),
     )
-    make_attempt(mailing, scheduled_for=now - timedelta(days=1))
+    make_attempt(mailing, scheduled_for=start + timedelta(days=2))
     client.force_login(owner)
-    data = _form(message, recipients, mailing.start_at, now + timedelta(days=20))
-    client.post(reverse("mailings:mailing_update", args=[mailing.pk]), data)
+    client.post(
+        reverse("mailings:mailing_update", args=[mailing.pk]), _form(message, recipients, start, now + timedelta(20))
+    )
     mailing.refresh_from_db()
-    assert mailing.next_run_at == next_run
+    assert mailing.next_run_at == start + timedelta(days=3)  # no repeat of today's run, no late run
+    assert mailing.status == Mailing.Status.RUNNING
 
-    data = _form(message, recipients, mailing.start_at, now - timedelta(minutes=5))
-    client.post(reverse("mailings:mailing_update", args=[mailing.pk]), data)
+    client.post(reverse("mailings:mailing_update", args=[mailing.pk]), _form(message, recipients, start, now))
     mailing.refresh_from_db()
     assert mailing.next_run_at is None
+    assert mailing.status == Mailing.Status.FINISHED
+
+
+def test_editing_only_the_content_leaves_the_schedule_alone(client: Client, owner: User, world: World) -> None:
+    message, recipients = world
+    start = (timezone.now() + timedelta(days=2)).replace(second=0, microsecond=0)
+    odd_next_run = start + timedelta(hours=5)
+    mailing = make_mailing(
+        owner, message=message, recipients=recipients, start_at=start, end_at=start + timedelta(days=3)
+    )
+    Mailing.objects.filter(pk=mailing.pk).update(next_run_at=odd_next_run)  # as the scheduler left it
+    client.force_login(owner)
+    data = _form(make_message(owner, "Новая тема"), recipients[:1], start, mailing.end_at, "once")
+    client.post(reverse("mailings:mailing_update", args=[mailing.pk]), data)
+    mailing.refresh_from_db()
+    assert mailing.message.subject == "Новая тема"
+    assert mailing.next_run_at == odd_next_run
 
 
 def test_it_deletes_a_mailing_with_its_attempts_on_post_only(client: Client, owner: User, world: World) -> None:

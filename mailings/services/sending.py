@@ -51,6 +51,9 @@ NOT_FINAL_STATES = (State.PENDING, State.SENDING, State.RETRY_WAIT)
 LEASE_MARGIN = 15.0
 # A task re-checks "enabled / owner active" at least this often within a batch.
 RECHECK_SECONDS = 1.0
+# Outcomes are written per batch, and at least this often: a worker killed outright leaves at
+# most this much of already-answered messages to be reported as unknown by the sweep.
+FLUSH_SECONDS = 0.5
 HEARTBEAT_SECONDS = 5.0
 
 
@@ -347,6 +350,7 @@ class _Engine:
         """Send a claimed batch; returns a StopReason to end the task run, or None to claim more."""
         done: list[Delivery] = []
         unused = 0
+        last_flush = time.monotonic()
         try:
             for i, d in enumerate(batch):
                 now = timezone.now()
@@ -376,6 +380,9 @@ class _Engine:
                 verdict = self._send_one(d, rest=rest, done=done)
                 if verdict is not None:
                     return verdict
+                if done and time.monotonic() - last_flush >= FLUSH_SECONDS:
+                    self._flush(done)
+                    last_flush = time.monotonic()
         finally:
             self._flush(done)
             if unused:

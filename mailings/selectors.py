@@ -1,7 +1,6 @@
 """Reads of the mailings app. Every owner-scoped queryset starts here, in one place per model."""
 
 import logging
-from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
@@ -96,22 +95,18 @@ def delivery_state_counts(*, attempt: Attempt) -> list[tuple[str, str, int]]:
     return [(state, label, counts[state]) for state, label in Delivery.State.choices if state in counts]
 
 
-def _attempt_figures(prefix: str = "") -> dict[str, Any]:
-    status = f"{prefix}status"
+def _attempt_counts(attempt: str, status: str, *, distinct: bool) -> dict[str, Count]:
+    """Attempts in all, successful and failed; `attempt` and `status` are the lookups from the queried model."""
     return {
-        "attempts_total": Count(f"{prefix}pk" if prefix else "pk", distinct=bool(prefix)),
-        "attempts_success": Count(
-            f"{prefix}pk" if prefix else "pk", filter=Q(**{status: Attempt.Status.SUCCESS}), distinct=bool(prefix)
-        ),
-        "attempts_failure": Count(
-            f"{prefix}pk" if prefix else "pk", filter=Q(**{status: Attempt.Status.FAILURE}), distinct=bool(prefix)
-        ),
+        "attempts_total": Count(attempt, distinct=distinct),
+        "attempts_success": Count(attempt, filter=Q(**{status: Attempt.Status.SUCCESS}), distinct=distinct),
+        "attempts_failure": Count(attempt, filter=Q(**{status: Attempt.Status.FAILURE}), distinct=distinct),
     }
 
 
 def stats_totals(*, user: User) -> dict[str, int]:
     """The user's attempts by outcome and messages delivered / not delivered, all mailings together."""
-    totals = attempts_for(user).aggregate(**_attempt_figures())
+    totals = attempts_for(user).aggregate(**_attempt_counts("pk", "status", distinct=False))
     totals.update(
         deliveries_for(user).aggregate(
             delivered=Count("pk", filter=Q(state=Delivery.State.SENT)),
@@ -127,7 +122,8 @@ def stats_per_mailing(*, user: User) -> QuerySet[Mailing]:
         mailings_for(user)
         .select_related("message")
         .annotate(
-            **_attempt_figures("attempts__"),
+            # The join with deliveries repeats each attempt once per delivery: count attempts distinct.
+            **_attempt_counts("attempts", "attempts__status", distinct=True),
             delivered=Count("attempts__deliveries", filter=Q(attempts__deliveries__state=Delivery.State.SENT)),
             undelivered=Count("attempts__deliveries", filter=Q(attempts__deliveries__state=Delivery.State.FAILED)),
         )

@@ -4,11 +4,16 @@ from django import forms
 
 
 class BootstrapFormMixin:
-    """Gives every widget Bootstrap's classes and marks invalid fields."""
+    """Gives every widget Bootstrap's classes and marks invalid fields.
+
+    Invalid fields are marked after validation (in full_clean), never in
+    __init__: validating there would run before a subclass narrows its choice
+    querysets, and forged ids would be accepted.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[call-arg]
-        for name, field in self.fields.items():  # type: ignore[attr-defined]
+        for field in self.fields.values():  # type: ignore[attr-defined]
             widget = field.widget
             if isinstance(widget, forms.CheckboxInput):
                 css = "form-check-input"
@@ -18,5 +23,11 @@ class BootstrapFormMixin:
                 css = "form-control"
             classes = widget.attrs.get("class", "")
             widget.attrs["class"] = f"{classes} {css}".strip()
-            if self.is_bound and name in self.errors:  # type: ignore[attr-defined]
-                widget.attrs["class"] += " is-invalid"
+
+    def full_clean(self) -> None:
+        super().full_clean()  # type: ignore[misc]
+        for name in self.errors:  # type: ignore[attr-defined]
+            if name in self.fields:  # type: ignore[attr-defined]
+                widget = self.fields[name].widget  # type: ignore[attr-defined]
+                if "is-invalid" not in widget.attrs.get("class", ""):
+                    widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()

@@ -1,0 +1,30 @@
+import pytest
+from django import forms
+
+from config.forms import BootstrapFormMixin
+from users.models import User
+
+
+class _PickUser(BootstrapFormMixin, forms.Form):
+    user = forms.ModelChoiceField(queryset=User.objects.all())
+    note = forms.CharField()
+
+    def __init__(self, *args, allowed, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = User.objects.filter(pk=allowed.pk)
+
+
+@pytest.mark.django_db
+def test_a_queryset_narrowed_after_init_still_rejects_other_ids(owner, other_user) -> None:  # type: ignore[no-untyped-def]
+    form = _PickUser(data={"user": other_user.pk, "note": "x"}, allowed=owner)
+    assert not form.is_valid()
+    assert "user" in form.errors
+    assert "is-invalid" in form.fields["user"].widget.attrs["class"]
+    assert "is-invalid" not in form.fields["note"].widget.attrs["class"]
+
+
+@pytest.mark.django_db
+def test_widgets_get_bootstrap_classes(owner) -> None:  # type: ignore[no-untyped-def]
+    form = _PickUser(allowed=owner)
+    assert form.fields["user"].widget.attrs["class"] == "form-select"
+    assert form.fields["note"].widget.attrs["class"] == "form-control"

@@ -7,10 +7,9 @@ bottleneck on loopback, STACK.md).
 
 import re
 from email.errors import HeaderParseError
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import formatdate, make_msgid
+from email.utils import formataddr, formatdate, make_msgid
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -80,15 +79,11 @@ class MessageComposer:
         to_addr = smtp_address(email)
         message_id = make_msgid(domain=self.msgid_domain)
         try:
-            head = EmailMessage(policy=_POLICY)
-            local, _at, domain = to_addr.rpartition("@")
-            head["To"] = Address(display_name=clean_display_name(full_name), username=local, domain=domain)
-            head["Date"] = self._now_date()
-            head["Message-ID"] = message_id
-            head_bytes = head.as_bytes()
+            # formataddr() encodes a non-ASCII name as RFC 2047 words; the name has no control
+            # characters or quotes left, the address was validated: no header injection possible.
+            to_header = formataddr((clean_display_name(full_name), to_addr), charset="utf-8")
+            head = f"To: {to_header}\nDate: {self._now_date()}\nMessage-ID: {message_id}\n"
+            head_bytes = head.encode("ascii").replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         except (HeaderParseError, ValueError, TypeError, UnicodeError, IndexError) as exc:
             raise BuildError(_("заголовок не собрать: %(error)s") % {"error": str(exc)[:200]}) from exc
-        # as_bytes() of a body-less message ends with the blank separator line; drop it.
-        if head_bytes.endswith(b"\r\n\r\n"):
-            head_bytes = head_bytes[:-2]
         return to_addr, head_bytes + self._common, message_id

@@ -395,10 +395,14 @@ class SmtpSession:
         before_dot: Callable[[], bool],
     ) -> SendResult:
         try:
-            code, msg = smtp.mail(from_addr)
+            # Addresses are validated when the message is built, so the commands are written
+            # directly: smtplib's quoteaddr() re-parses them and costs more than the exchange.
+            smtp.putcmd("mail", f"FROM:<{from_addr}>")
+            code, msg = smtp.getreply()
             if not 200 <= code <= 299:
                 return self._refusal("MAIL", code, msg)
-            code, msg = smtp.rcpt(to_addr)
+            smtp.putcmd("rcpt", f"TO:<{to_addr}>")
+            code, msg = smtp.getreply()
             if not 200 <= code <= 299:
                 return self._refusal("RCPT", code, msg)
             code, msg = smtp.docmd("data")

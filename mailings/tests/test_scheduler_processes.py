@@ -101,10 +101,7 @@ def process_env(database: Path, *, smtp_port: int) -> dict[str, str]:
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.handler = TimedSink()
-    server.controller.handler = server.handler
-    server.start()
+    server = SmtpServer(handler=TimedSink()).start()
     yield server
     server.stop()
 

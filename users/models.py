@@ -1,6 +1,7 @@
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
@@ -89,3 +90,68 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.get_full_name() or self.email
+
+    @property
+    def state(self) -> str:
+        """One of the `UserState` values: what a manager sees in the users list."""
+        if self.is_blocked:
+            return UserState.BLOCKED
+        if self.email_confirmed_at is None:
+            return UserState.UNCONFIRMED
+        if not self.is_active:
+            return UserState.INACTIVE
+        return UserState.ACTIVE
+
+
+class UserState(models.TextChoices):
+    ACTIVE = "active", _("Активен")
+    UNCONFIRMED = "unconfirmed", _("Не подтверждён")
+    BLOCKED = "blocked", _("Заблокирован")
+    INACTIVE = "inactive", _("Отключён")
+
+
+class AuditEvent(models.Model):
+    """Журнал действий менеджеров: who did what to whom, when and why. Written by the services only."""
+
+    class Action(models.TextChoices):
+        USER_BLOCKED = "user_blocked", _("Пользователь заблокирован")
+        USER_UNBLOCKED = "user_unblocked", _("Пользователь разблокирован")
+        MAILING_DISABLED = "mailing_disabled", _("Рассылка отключена")
+        MAILING_ENABLED = "mailing_enabled", _("Рассылка включена")
+
+    class TargetType(models.TextChoices):
+        USER = "user", _("пользователь")
+        MAILING = "mailing", _("рассылка")
+
+    actor = models.ForeignKey(
+        User, verbose_name=_("кто"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Snapshots: the log must still read right after the actor, the user or the mailing is deleted.
+    actor_email = models.EmailField(_("email того, кто"), blank=True)
+    action = models.CharField(_("действие"), max_length=32, choices=Action.choices)
+    target_type = models.CharField(_("тип объекта"), max_length=16, choices=TargetType.choices)
+    target_id = models.PositiveBigIntegerField(_("id объекта"))
+    target_repr = models.CharField(_("объект"), max_length=255)
+    target_user = models.ForeignKey(
+        User,
+        verbose_name=_("чей объект"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Заблокированный пользователь или владелец рассылки."),
+    )
+    reason = models.TextField(_("причина"), blank=True)
+    created_at = models.DateTimeField(_("когда"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("событие журнала")
+        verbose_name_plural = _("журнал действий менеджеров")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            # The managers' journal page: newest first, paginated.
+            models.Index(fields=["-created_at", "-id"], name="auditevent_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_email} {self.action} {self.target_repr}"

@@ -1,4 +1,7 @@
-"""Writes of mailings (Рассылки): create, update, delete; the first due time comes from the scheduler's calendar."""
+"""Writes of mailings (Рассылки): create, update, delete; the first due time comes from the scheduler's calendar.
+
+Managers disable and enable mailings (`mailing_disable`, `mailing_enable`), recorded in the audit log.
+"""
 
 import logging
 from collections.abc import Iterable
@@ -6,10 +9,12 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from mailings.models import Mailing, Message, Recipient
 from mailings.services.scheduling import mailing_initial_next_run, mailing_reschedule
-from users.models import User
+from users.models import AuditEvent, User
+from users.services import ModerationRefused, audit_event_record
 
 logger = logging.getLogger(__name__)
 
@@ -83,3 +88,61 @@ def mailing_delete(*, mailing: Mailing) -> None:
     pk = mailing.pk
     mailing.delete()
     logger.info("mailing deleted: mailing=%s", pk)
+
+
+def _audit_target(mailing: Mailing) -> str:
+    return f"#{mailing.pk} {mailing.message.subject} ({mailing.owner.email})"
+
+
+def mailing_disable(*, mailing: Mailing, actor: User, reason: str) -> Mailing:
+    """Stop the mailing: no new runs start and a run in progress skips the rest.
+
+    The delivery engine re-checks `is_enabled` before each message. The schedule
+    (next_run_at, status) is left as it is, so enabling restores the mailing as it was.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ModerationRefused(_("Укажите причину отключения."))
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Mailing.objects.filter(pk=mailing.pk, is_enabled=True).update(
+            is_enabled=False, disabled_at=now, disabled_by=actor, disabled_reason=reason, updated_at=now
+        )
+        if not updated:
+            raise ModerationRefused(_("Рассылка уже отключена."))
+        audit_event_record(
+            actor=actor,
+            action=AuditEvent.Action.MAILING_DISABLED,
+            target_type=AuditEvent.TargetType.MAILING,
+            target_id=mailing.pk,
+            target_repr=_audit_target(mailing),
+            target_user=mailing.owner,
+            reason=reason,
+        )
+    mailing.is_enabled, mailing.disabled_at, mailing.disabled_by, mailing.disabled_reason = False, now, actor, reason
+    logger.info("mailing disabled: mailing=%s owner=%s by=%s", mailing.pk, mailing.owner_id, actor.pk)
+    return mailing
+
+
+def mailing_enable(*, mailing: Mailing, actor: User, reason: str = "") -> Mailing:
+    """Let the mailing send again; its schedule was never touched, so the scheduler continues from it."""
+    reason = reason.strip()
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Mailing.objects.filter(pk=mailing.pk, is_enabled=False).update(
+            is_enabled=True, disabled_at=None, disabled_by=None, disabled_reason="", updated_at=now
+        )
+        if not updated:
+            raise ModerationRefused(_("Рассылка не отключена."))
+        audit_event_record(
+            actor=actor,
+            action=AuditEvent.Action.MAILING_ENABLED,
+            target_type=AuditEvent.TargetType.MAILING,
+            target_id=mailing.pk,
+            target_repr=_audit_target(mailing),
+            target_user=mailing.owner,
+            reason=reason,
+        )
+    mailing.is_enabled, mailing.disabled_at, mailing.disabled_by, mailing.disabled_reason = True, None, None, ""
+    logger.info("mailing enabled: mailing=%s owner=%s by=%s", mailing.pk, mailing.owner_id, actor.pk)
+    return mailing

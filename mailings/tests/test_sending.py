@@ -31,9 +31,17 @@ pytestmark = pytest.mark.django_db
 S = Delivery.State
 
 
-@pytest.fixture
-def server(settings) -> Iterator[SmtpServer]:  # type: ignore[no-untyped-def]
+async def _advertise_pipelining(server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]) -> Any:
+    session.host_name = hostname
+    return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+
+@pytest.fixture(params=["one command at a time", "pipelining"])
+def server(settings: Any, request: Any) -> Iterator[SmtpServer]:
+    """A real aiosmtpd server; the second pass advertises PIPELINING so the engine batches MAIL/RCPT/DATA."""
     smtp_server = smtp_server_on_free_port()
+    if request.param == "pipelining":
+        smtp_server.handler.handle_EHLO = _advertise_pipelining  # type: ignore[attr-defined]
     fast_settings(settings, port=smtp_server.controller.port)
     try:
         yield smtp_server

@@ -63,6 +63,24 @@ def tick_at(moment: datetime) -> TickResult:
         return scheduler_tick(now=timezone.now())
 
 
+def tick_through(
+    start: datetime, stop: datetime, *, step: timedelta, dense: tuple[datetime, datetime] | None = None
+) -> None:
+    """Tick every `step` from start to stop, and every five minutes inside `dense` (the night of a DST change)."""
+    moments = set()
+    moment = start
+    while moment < stop:
+        moments.add(moment)
+        moment += step
+    if dense is not None:
+        moment = dense[0]
+        while moment < dense[1]:
+            moments.add(moment)
+            moment += timedelta(minutes=5)
+    for moment in sorted(moments):
+        tick_at(moment)
+
+
 def runs(mailing: Mailing) -> list[Attempt]:
     return list(
         Attempt.objects.filter(mailing=mailing, trigger=Attempt.Trigger.SCHEDULE)
@@ -244,12 +262,9 @@ class TestCalendar:
             periodicity=Mailing.Periodicity.DAILY,
             created_at=start - timedelta(days=1),
         )
-        # A tick every 20 minutes through the whole week, not just at the slots:
-        # a doubled run would show up as a second attempt on some day.
-        moment = start - timedelta(hours=1)
-        while moment < local(BERLIN, 2026, 4, 3):
-            tick_at(moment)
-            moment += timedelta(minutes=20)
+        # Ticks through the whole week, not just at the slots: a doubled run
+        # would show up as a second attempt on some day.
+        tick_through(start - timedelta(hours=1), local(BERLIN, 2026, 4, 3), step=timedelta(minutes=30))
 
         slots = [a.scheduled_for.astimezone(BERLIN) for a in runs(mailing)]
         assert [s.date().isoformat() for s in slots] == [f"2026-03-{d}" for d in range(26, 32)] + ["2026-04-01"]
@@ -266,10 +281,12 @@ class TestCalendar:
             periodicity=Mailing.Periodicity.DAILY,
             created_at=start - timedelta(days=1),
         )
-        moment = start - timedelta(minutes=10)
-        while moment < local(BERLIN, 2026, 4, 1):
-            tick_at(moment)
-            moment += timedelta(minutes=10)
+        tick_through(
+            start - timedelta(minutes=10),
+            local(BERLIN, 2026, 4, 1),
+            step=timedelta(minutes=30),
+            dense=(local(BERLIN, 2026, 3, 29, 0, 0), local(BERLIN, 2026, 3, 29, 6, 0)),
+        )
 
         slots = [a.scheduled_for.astimezone(BERLIN) for a in runs(mailing)]
         assert [s.strftime("%m-%d %H:%M") for s in slots] == [
@@ -291,10 +308,13 @@ class TestCalendar:
             periodicity=Mailing.Periodicity.DAILY,
             created_at=start - timedelta(days=1),
         )
-        moment = start - timedelta(minutes=10)
-        while moment < local(BERLIN, 2026, 10, 28):
-            tick_at(moment)
-            moment += timedelta(minutes=10)
+        tick_through(
+            start - timedelta(minutes=10),
+            local(BERLIN, 2026, 10, 28),
+            step=timedelta(minutes=30),
+            # 00:00 CEST to 04:00 CET: the repeated hour is ticked through twice.
+            dense=(local(BERLIN, 2026, 10, 25, 0, 0), local(BERLIN, 2026, 10, 25, 4, 0)),
+        )
 
         slots = [a.scheduled_for.astimezone(BERLIN) for a in runs(mailing)]
         assert [s.strftime("%m-%d %H:%M %Z") for s in slots] == [

@@ -71,13 +71,16 @@ def start_sink(port: int) -> subprocess.Popen[bytes]:
     return proc
 
 
+DATABASE_URL_OVERRIDE = ""
+
+
 def base_env(db_path: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TASKS_BACKEND")}
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",
         SECRET_KEY="bench-only-not-a-secret",
         DEBUG="false",
-        DATABASE_URL=f"sqlite:///{db_path}",
+        DATABASE_URL=DATABASE_URL_OVERRIDE or f"sqlite:///{db_path}",
         TASKS_BACKEND="database",
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(port),
@@ -147,6 +150,8 @@ def run_vestnik(*, n: int, workers: int, port: int) -> tuple[float, float, str]:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     env = base_env(db_path, port)
+    if DATABASE_URL_OVERRIDE:
+        manage(env, "flush", "--no-input", "--verbosity", "0")
     manage(env, "migrate", "--verbosity", "0")
     driver = subprocess.Popen(
         [sys.executable, "-c", VESTNIK_RUN, str(n), SUBJECT, BODY],
@@ -237,7 +242,14 @@ def run_send_mail(*, n: int, port: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=10_000, help="recipients (default 10000)")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="run (a1)/(a2) on this database instead of a fresh SQLite file (it is FLUSHED), e.g. PostgreSQL",
+    )
     args = parser.parse_args()
+    global DATABASE_URL_OVERRIDE
+    DATABASE_URL_OVERRIDE = args.database_url
     port = free_port()
     sink = start_sink(port)
     try:

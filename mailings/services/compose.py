@@ -19,6 +19,8 @@ from django.utils.translation import gettext as _
 # email package raise HeaderParseError) are replaced rather than failing the recipient.
 _NAME_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\"]+")
 
+_HEADER_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
 _POLICY = SMTP.clone(max_line_length=998)
 
 
@@ -53,7 +55,7 @@ class MessageComposer:
         try:
             base = EmailMessage(policy=_POLICY)
             base["From"] = from_email
-            base["Subject"] = " ".join(_NAME_JUNK.sub(" ", subject).split())
+            base["Subject"] = " ".join(_HEADER_JUNK.sub(" ", subject).split())
             base.set_content(body)
             self._common = base.as_bytes()
             self._error: str | None = None

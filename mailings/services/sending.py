@@ -504,6 +504,10 @@ def attempt_deliver(*, attempt_id: int, max_seconds: float | None = None) -> str
         engine = _Engine(attempt=attempt, stop=stop, max_seconds=budget)
         try:
             verdict = engine.run()
+        except Exception:
+            # Leases of the batch in hand expire and the sweep recovers them; say what happened.
+            logger.exception("delivery task failed: attempt=%s", attempt_id)
+            raise
         finally:
             engine.session.close()
     logger.info("delivery task: attempt=%s sent=%s stop=%s", attempt_id, engine.sent, verdict)

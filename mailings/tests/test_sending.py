@@ -9,7 +9,7 @@ import time_machine
 from django.utils import timezone
 
 from config.testing import SmtpServer
-from mailings.models import Attempt, Delivery, Mailing
+from mailings.models import Attempt, Delivery, Mailing, Message
 from mailings.services.sending import (
     StopReason,
     attempt_deliver,
@@ -238,3 +238,16 @@ def test_a_final_attempt_is_left_alone(server: SmtpServer, owner: User) -> None:
     attempt_deliver(attempt_id=attempt.pk)
     assert attempt_deliver(attempt_id=attempt.pk) == StopReason.FINAL
     assert len(server.messages) == 3
+
+
+def test_a_subject_with_control_characters_is_sent_cleaned(server: SmtpServer, owner: User) -> None:
+    _m, attempt = make_run(owner, ["a@example.com"])
+    Message.objects.filter(pk=attempt.mailing.message_id).update(
+        subject='Скидки\x0b\x1c "до 50%"\r\nBcc: x@example.org'
+    )
+
+    attempt_deliver(attempt_id=attempt.pk)
+
+    assert states(attempt) == {"a@example.com": S.SENT}
+    assert server.messages[0].subject == 'Скидки "до 50%" Bcc: x@example.org'
+    assert "Bcc" not in server.messages[0].parsed

@@ -1,0 +1,95 @@
+"""Sending limits per SMTP account (SEND_RATE_PER_SECOND / _HOUR / _DAY), counted in the database."""
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from config.testing import SmtpServer
+from mailings.models import Delivery, SmtpAccountState
+from mailings.services.sending import StopReason, attempt_deliver, attempts_wake_due_retries, mailing_sending_status
+from mailings.tests.sending_support import fast_settings, make_run, smtp_server_on_free_port, states
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+S = Delivery.State
+FIVE = [f"{x}@example.com" for x in "abcde"]
+MORNING = datetime(2026, 11, 23, 7, 15, tzinfo=UTC)  # 10:15 in Moscow
+
+
+@pytest.fixture
+def server(settings: Any) -> Iterator[SmtpServer]:
+    smtp_server = smtp_server_on_free_port()
+    fast_settings(settings, port=smtp_server.controller.port)
+    try:
+        yield smtp_server
+    finally:
+        smtp_server.stop()
+
+
+def test_an_hourly_limit_spreads_a_run_over_hours_and_shows_the_expected_finish(
+    server: SmtpServer, owner: User, settings: Any
+) -> None:
+    settings.SEND_RATE_PER_HOUR = 2
+    with time_machine.travel(MORNING, tick=True):
+        mailing, attempt = make_run(owner, FIVE)
+        assert attempt_deliver(attempt_id=attempt.pk) == StopReason.LIMITED
+        got = states(attempt)
+        assert [got[e] for e in FIVE] == [S.SENT, S.SENT, S.PENDING, S.PENDING, S.PENDING]
+        next_hour = MORNING.replace(minute=0) + timedelta(hours=1)
+        assert set(Delivery.objects.filter(attempt=attempt, state=S.PENDING).values_list("next_try_at", flat=True)) == {
+            next_hour
+        }
+        status = mailing_sending_status(mailing=mailing)
+        # Two more in the next hour, the last one in the hour after.
+        assert status.remaining == 3 and status.expected_finish_at == next_hour + timedelta(hours=1)
+        # The counter lives in the database: a new task (or a restarted worker) sees it.
+        assert SmtpAccountState.objects.get().hour_count == 2
+        assert attempt_deliver(attempt_id=attempt.pk) == StopReason.LIMITED
+        assert len(server.messages) == 2
+
+    with time_machine.travel(next_hour + timedelta(seconds=5), tick=True):
+        assert attempts_wake_due_retries(now=timezone.now()) == 1
+        assert attempt_deliver(attempt_id=attempt.pk) == StopReason.LIMITED
+    assert len(server.messages) == 4
+    with time_machine.travel(next_hour + timedelta(hours=1, seconds=5), tick=True):
+        assert attempt_deliver(attempt_id=attempt.pk) == StopReason.IDLE
+    assert set(states(attempt).values()) == {S.SENT}
+    assert sorted(r for m in server.messages for r in m.rcpt_tos) == FIVE
+
+
+def test_a_daily_limit_is_shared_by_all_runs_of_the_account(server: SmtpServer, owner: User, settings: Any) -> None:
+    settings.SEND_RATE_PER_DAY = 3
+    with time_machine.travel(MORNING, tick=True):
+        _m1, first = make_run(owner, ["a@example.com", "b@example.com"])
+        _m2, second = make_run(owner, ["c@example.com", "d@example.com"])
+        attempt_deliver(attempt_id=first.pk)
+        assert attempt_deliver(attempt_id=second.pk) == StopReason.LIMITED
+    assert len(server.messages) == 3
+    state = SmtpAccountState.objects.get()
+    assert state.day_count == 3
+    waiting = Delivery.objects.get(attempt=second, state=S.PENDING)
+    # Midnight in TIME_ZONE (Europe/Moscow) is 21:00 UTC.
+    assert waiting.next_try_at == datetime(2026, 11, 23, 21, 0, tzinfo=UTC)
+
+
+def test_a_per_second_limit_paces_the_messages(server: SmtpServer, owner: User, settings: Any) -> None:
+    settings.SEND_RATE_PER_SECOND = 40
+    _m, attempt = make_run(owner, [f"r{i}@example.com" for i in range(12)])
+    started = time.monotonic()
+    attempt_deliver(attempt_id=attempt.pk)
+    # 12 messages at 40 a second need at least 11/40 s between the first and the last.
+    assert time.monotonic() - started >= 0.25
+    assert set(states(attempt).values()) == {S.SENT}
+    assert SmtpAccountState.objects.get().paced_until is not None
+
+
+def test_without_limits_no_counters_are_kept(server: SmtpServer, owner: User) -> None:
+    _m, attempt = make_run(owner)
+    attempt_deliver(attempt_id=attempt.pk)
+    assert SmtpAccountState.objects.get().hour_count == 0

@@ -168,7 +168,7 @@ def test_421_in_the_middle_of_a_batch_retries_that_one_and_reconnects(server: Sm
 
 
 def test_a_recipient_name_with_control_characters_is_sent_cleanly(server: SmtpServer, owner: User) -> None:
-    names = ["Иван\r\nBcc: evil@example.org", "Пётр\x0b\x1c\x1e\x00 Сидоров", "Обычный"]
+    names = ["Иван\r\nBcc: evil@example.org", "Пётр\x0b\x1c\x1e\x7f Сидоров", "Обычный"]
     _m, attempt = make_run(owner, names=names)
 
     attempt_deliver(attempt_id=attempt.pk)

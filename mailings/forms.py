@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.forms import BootstrapFormMixin
 from mailings.models import Attempt, Mailing, Message, Recipient
-from mailings.selectors import mailing_choices_for, messages_for, recipients_for
+from mailings.selectors import can_view_all_mailings, mailing_choices_for, messages_for, recipients_for
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -116,4 +116,9 @@ class AttemptFilterForm(BootstrapFormMixin, _OwnerScoped, forms.Form):
 
     def scope_to_owner(self) -> None:
         self.fields["mailing"].queryset = mailing_choices_for(self.owner)
+        if can_view_all_mailings(self.owner):
+            # Every user's mailings would make a select list of the whole service: a manager types the number.
+            field = self.fields["mailing"]
+            field.widget = forms.NumberInput(attrs={"min": 1, "placeholder": _("номер")})
+            field.label = _("Рассылка (номер)")
         self.fields["status"].choices = [("", _("Все статусы")), *Attempt.Status.choices]

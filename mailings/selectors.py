@@ -1,4 +1,9 @@
-"""Reads of the mailings app. Every owner-scoped queryset starts here, in one place per model."""
+"""Reads of the mailings app. Every scoped queryset starts here, in one place per model.
+
+`<model>s_for(user)` is what the user owns: the starting point of every write (edit, delete, send).
+`<model>s_visible_to(user)` is what the user may read: their own rows, or everyone's for a manager
+with the model's view_all_* permission.
+"""
 
 import logging
 
@@ -31,6 +36,39 @@ def deliveries_for(user: User) -> QuerySet[Delivery]:
     return Delivery.objects.filter(attempt__mailing__owner=user)
 
 
+def can_view_all_recipients(user: User) -> bool:
+    return user.has_perm("mailings.view_all_recipients")
+
+
+def can_view_all_messages(user: User) -> bool:
+    return user.has_perm("mailings.view_all_messages")
+
+
+def can_view_all_mailings(user: User) -> bool:
+    """Also covers the mailings' attempts and deliveries (the statistics)."""
+    return user.has_perm("mailings.view_all_mailings")
+
+
+def recipients_visible_to(user: User) -> QuerySet[Recipient]:
+    return Recipient.objects.all() if can_view_all_recipients(user) else recipients_for(user)
+
+
+def messages_visible_to(user: User) -> QuerySet[Message]:
+    return Message.objects.all() if can_view_all_messages(user) else messages_for(user)
+
+
+def mailings_visible_to(user: User) -> QuerySet[Mailing]:
+    return Mailing.objects.all() if can_view_all_mailings(user) else mailings_for(user)
+
+
+def attempts_visible_to(user: User) -> QuerySet[Attempt]:
+    return Attempt.objects.all() if can_view_all_mailings(user) else attempts_for(user)
+
+
+def deliveries_visible_to(user: User) -> QuerySet[Delivery]:
+    return Delivery.objects.all() if can_view_all_mailings(user) else deliveries_for(user)
+
+
 def _text_search(query: str, *fields: str) -> Q:
     """`icontains` on any of `fields`, also for Cyrillic on SQLite.
 
@@ -46,22 +84,28 @@ def _text_search(query: str, *fields: str) -> Q:
     return condition
 
 
-def recipient_list(*, user: User, query: str = "") -> QuerySet[Recipient]:
-    qs = recipients_for(user)
+def recipient_list(*, user: User, query: str = "", owner: User | None = None) -> QuerySet[Recipient]:
+    qs = recipients_visible_to(user).select_related("owner")
+    if owner is not None:
+        qs = qs.filter(owner=owner)
     if query:
         qs = qs.filter(_text_search(query, "email", "full_name", "comment"))
     return qs.order_by("email", "pk")
 
 
-def message_list(*, user: User, query: str = "") -> QuerySet[Message]:
-    qs = messages_for(user)
+def message_list(*, user: User, query: str = "", owner: User | None = None) -> QuerySet[Message]:
+    qs = messages_visible_to(user).select_related("owner")
+    if owner is not None:
+        qs = qs.filter(owner=owner)
     if query:
         qs = qs.filter(_text_search(query, "subject", "body"))
     return qs.annotate(mailing_count=Count("mailings")).order_by("-created_at", "-pk")
 
 
-def mailing_list(*, user: User, query: str = "") -> QuerySet[Mailing]:
-    qs = mailings_for(user).select_related("message")
+def mailing_list(*, user: User, query: str = "", owner: User | None = None) -> QuerySet[Mailing]:
+    qs = mailings_visible_to(user).select_related("message", "owner")
+    if owner is not None:
+        qs = qs.filter(owner=owner)
     if query:
         condition = _text_search(query, "message__subject")
         if query.lstrip("#").isdigit():
@@ -72,11 +116,15 @@ def mailing_list(*, user: User, query: str = "") -> QuerySet[Mailing]:
 
 def mailing_choices_for(user: User) -> QuerySet[Mailing]:
     """Mailings for a choice list: their labels show the message subject, fetched in the same query."""
-    return mailings_for(user).select_related("message").order_by("-created_at", "-pk")
+    return mailings_visible_to(user).select_related("message").order_by("-created_at", "-pk")
 
 
-def attempt_list(*, user: User, mailing: Mailing | None = None, status: str = "") -> QuerySet[Attempt]:
-    qs = attempts_for(user).select_related("mailing__message")
+def attempt_list(
+    *, user: User, mailing: Mailing | None = None, status: str = "", owner: User | None = None
+) -> QuerySet[Attempt]:
+    qs = attempts_visible_to(user).select_related("mailing__message", "mailing__owner")
+    if owner is not None:
+        qs = qs.filter(mailing__owner=owner)
     if mailing is not None:
         qs = qs.filter(mailing=mailing)
     if status:
@@ -104,11 +152,14 @@ def _attempt_counts(attempt: str, status: str, *, distinct: bool) -> dict[str, C
     }
 
 
-def stats_totals(*, user: User) -> dict[str, int]:
-    """The user's attempts by outcome and messages delivered / not delivered, all mailings together."""
-    totals = attempts_for(user).aggregate(**_attempt_counts("pk", "status", distinct=False))
+def stats_totals(*, user: User, owner: User | None = None) -> dict[str, int]:
+    """Attempts by outcome and messages delivered / not delivered, all visible mailings (or `owner`'s) together."""
+    attempts, deliveries = attempts_visible_to(user), deliveries_visible_to(user)
+    if owner is not None:
+        attempts, deliveries = attempts.filter(mailing__owner=owner), deliveries.filter(attempt__mailing__owner=owner)
+    totals = attempts.aggregate(**_attempt_counts("pk", "status", distinct=False))
     totals.update(
-        deliveries_for(user).aggregate(
+        deliveries.aggregate(
             delivered=Count("pk", filter=Q(state=Delivery.State.SENT)),
             undelivered=Count("pk", filter=Q(state=Delivery.State.FAILED)),
         )
@@ -116,11 +167,13 @@ def stats_totals(*, user: User) -> dict[str, int]:
     return {key: value or 0 for key, value in totals.items()}
 
 
-def stats_per_mailing(*, user: User) -> QuerySet[Mailing]:
+def stats_per_mailing(*, user: User, owner: User | None = None) -> QuerySet[Mailing]:
     """The same figures per mailing, as annotations (one query, whatever the number of mailings)."""
+    mailings = mailings_visible_to(user)
+    if owner is not None:
+        mailings = mailings.filter(owner=owner)
     return (
-        mailings_for(user)
-        .select_related("message")
+        mailings.select_related("message", "owner")
         .annotate(
             # The join with deliveries repeats each attempt once per delivery: count attempts distinct.
             **_attempt_counts("attempts", "attempts__status", distinct=True),

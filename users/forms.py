@@ -180,3 +180,18 @@ class AccountDeleteForm(BootstrapFormMixin, forms.Form):
         if not self.user.check_password(password):
             raise ValidationError(_("Неверный пароль."), code="wrong_password")
         return password
+
+
+class ModerationReasonForm(BootstrapFormMixin, forms.Form):
+    """The reason a manager gives for blocking a user or disabling a mailing (optional when undoing it)."""
+
+    reason = forms.CharField(
+        label=_("Причина"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Видна владельцу и записывается в журнал действий менеджеров."),
+    )
+
+    def __init__(self, *args: Any, required: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = required

@@ -20,4 +20,8 @@ urlpatterns = [
     path("password/reset/done/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path("password/reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("password/reset/complete/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("users/", views.user_list, name="user_list"),
+    path("users/<int:pk>/block/", views.user_block, name="user_block"),
+    path("users/<int:pk>/unblock/", views.user_unblock, name="user_unblock"),
+    path("audit/", views.audit_log, name="audit_log"),
 ]

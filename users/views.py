@@ -6,18 +6,21 @@ from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.messages.views import SuccessMessageMixin
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
-from users import services
+from users import selectors, services
 from users.forms import (
     AccountDeleteForm,
     LoginForm,
+    ModerationReasonForm,
     PasswordChangeForm,
     PasswordResetForm,
     ProfileForm,
@@ -25,7 +28,7 @@ from users.forms import (
     ResendConfirmationForm,
     SetPasswordForm,
 )
-from users.models import User
+from users.models import AuditEvent, User, UserState
 from users.tokens import ConfirmationLinkError, confirmation_token_user
 
 logger = logging.getLogger(__name__)
@@ -62,6 +65,7 @@ def register(request: HttpRequest) -> HttpResponse:
     return render(request, "users/register.html", {"form": form})
 
 
+@require_safe
 def register_done(request: HttpRequest) -> HttpResponse:
     return render(request, "users/register_done.html", {"email": request.session.get("registered_email", "")})
 
@@ -145,6 +149,7 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 
 
 @login_required
+@require_safe
 def profile(request: HttpRequest) -> HttpResponse:
     return render(request, "users/profile.html")
 
@@ -187,3 +192,75 @@ def delete(request: HttpRequest) -> HttpResponse:
         "mailings": user.mailings.count(),
     }
     return render(request, "users/delete.html", {"form": form, "counts": counts})
+
+
+# --- managers: users, blocking, the audit log ------------------------------------------------------------------------
+
+USERS_PER_PAGE = 25
+AUDIT_EVENTS_PER_PAGE = 50
+
+
+def _require_perm(request: HttpRequest, perm: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied
+
+
+@login_required
+@require_safe
+def user_list(request: HttpRequest) -> HttpResponse:
+    _require_perm(request, "users.view_all_users")
+    query, state = request.GET.get("q", "").strip()[:200], request.GET.get("state", "")
+    users = selectors.user_list(user=request.user, query=query, state=state)
+    page = Paginator(users, USERS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"page": page, "query": query, "state": state, "states": UserState.choices}
+    return render(request, "users/user_list.html", context)
+
+
+def _moderate(request: HttpRequest, pk: int, *, blocking: bool) -> HttpResponse:
+    # 404 for an account the user cannot see (anyone's but their own), 403 for one they may not block.
+    target = get_object_or_404(selectors.users_visible_to(request.user), pk=pk)
+    _require_perm(request, "users.block_user")
+    if blocking and services.user_block_refusal(actor=request.user, user=target):
+        raise PermissionDenied
+    if target.is_blocked != (not blocking):
+        messages.info(request, _("Пользователь уже заблокирован.") if blocking else _("Пользователь не заблокирован."))
+        return redirect("users:user_list")
+    form = ModerationReasonForm(request.POST or None, required=blocking)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if blocking:
+                services.user_block(user=target, actor=request.user, reason=form.cleaned_data["reason"])
+            else:
+                services.user_unblock(user=target, actor=request.user, reason=form.cleaned_data["reason"])
+        except services.ModerationRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            done = _("Пользователь %(email)s заблокирован.") if blocking else _("Пользователь %(email)s разблокирован.")
+            messages.success(request, done % {"email": target.email})
+        return redirect("users:user_list")
+    return render(request, "users/user_moderate.html", {"target": target, "form": form, "blocking": blocking})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def user_block(request: HttpRequest, pk: int) -> HttpResponse:
+    return _moderate(request, pk, blocking=True)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def user_unblock(request: HttpRequest, pk: int) -> HttpResponse:
+    return _moderate(request, pk, blocking=False)
+
+
+@login_required
+@require_safe
+def audit_log(request: HttpRequest) -> HttpResponse:
+    _require_perm(request, "users.view_all_users")
+    action = request.GET.get("action", "")
+    if action not in AuditEvent.Action.values:
+        action = ""
+    events = selectors.audit_event_list(action=action)
+    page = Paginator(events, AUDIT_EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"page": page, "action": action, "actions": AuditEvent.Action.choices}
+    return render(request, "users/audit_log.html", context)

@@ -1,10 +1,17 @@
-"""Small helpers shared by the list views."""
+"""Small helpers shared by the views: pagination, search, the owner filter and the owner check of writes."""
 
+from typing import TypeVar
+
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest
+
+from users.models import User
 
 PER_PAGE = 20
+
+M = TypeVar("M", bound=Model)
 
 
 def paginate(request: HttpRequest, queryset: QuerySet, *, per_page: int = PER_PAGE) -> Page:
@@ -14,3 +21,21 @@ def paginate(request: HttpRequest, queryset: QuerySet, *, per_page: int = PER_PA
 
 def search_query(request: HttpRequest) -> str:
     return request.GET.get("q", "").strip()[:200]
+
+
+def owner_filter(request: HttpRequest, *, can_view_all: bool) -> User | None:
+    """The user named by `?owner=<id>` on a list page, for someone who sees everyone's rows; else None."""
+    value = request.GET.get("owner", "")
+    if not can_view_all or not value.isdigit():
+        return None
+    return User.objects.filter(pk=int(value)).first()
+
+
+def owned_or_refused(*, owned: QuerySet[M], visible: QuerySet[M], pk: int) -> M:
+    """The object for a write: the user's own, else 403 if they may only read it (a manager), else 404."""
+    obj = owned.filter(pk=pk).first()
+    if obj is not None:
+        return obj
+    if visible.filter(pk=pk).exists():
+        raise PermissionDenied
+    raise Http404

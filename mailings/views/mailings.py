@@ -5,15 +5,15 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from mailings.forms import MailingForm
+from mailings.selectors import can_view_all_mailings, mailings_for, mailings_visible_to
 from mailings.selectors import mailing_list as select_mailings
-from mailings.selectors import mailings_for
 from mailings.services.mailings import mailing_create as create
 from mailings.services.mailings import mailing_delete as delete
 from mailings.services.mailings import mailing_update as update
-from mailings.views.common import paginate, search_query
+from mailings.views.common import owned_or_refused, owner_filter, paginate, search_query
 
 logger = logging.getLogger(__name__)
 
@@ -21,15 +21,20 @@ DETAIL_ATTEMPTS = 10
 
 
 @login_required
+@require_safe
 def mailing_list(request: HttpRequest) -> HttpResponse:
-    query = search_query(request)
-    page = paginate(request, select_mailings(user=request.user, query=query))
-    return render(request, "mailings/mailing_list.html", {"page": page, "query": query})
+    query, show_owner = search_query(request), can_view_all_mailings(request.user)
+    owner = owner_filter(request, can_view_all=show_owner)
+    page = paginate(request, select_mailings(user=request.user, query=query, owner=owner))
+    context = {"page": page, "query": query, "show_owner": show_owner, "owner_filter": owner}
+    return render(request, "mailings/mailing_list.html", context)
 
 
 @login_required
+@require_safe
 def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    mailing = get_object_or_404(mailings_for(request.user).select_related("message", "disabled_by"), pk=pk)
+    qs = mailings_visible_to(request.user).select_related("message", "owner", "disabled_by")
+    mailing = get_object_or_404(qs, pk=pk)
     attempts = list(mailing.attempts.order_by("-started_at", "-pk")[: DETAIL_ATTEMPTS + 1])
     context = {
         "mailing": mailing,
@@ -55,7 +60,7 @@ def mailing_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def mailing_update(request: HttpRequest, pk: int) -> HttpResponse:
-    mailing = get_object_or_404(mailings_for(request.user), pk=pk)
+    mailing = owned_or_refused(owned=mailings_for(request.user), visible=mailings_visible_to(request.user), pk=pk)
     # The form writes the new values onto its instance while validating; the service compares against the old ones.
     form = MailingForm(request.POST or None, instance=mailings_for(request.user).get(pk=pk), owner=request.user)
     if request.method == "POST" and form.is_valid():
@@ -68,7 +73,8 @@ def mailing_update(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def mailing_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    mailing = get_object_or_404(mailings_for(request.user).select_related("message"), pk=pk)
+    owned = mailings_for(request.user).select_related("message")
+    mailing = owned_or_refused(owned=owned, visible=mailings_visible_to(request.user), pk=pk)
     if request.method == "POST":
         delete(mailing=mailing)
         messages.success(request, _("Рассылка #%(pk)s удалена.") % {"pk": pk})

@@ -6,30 +6,34 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from mailings.forms import MessageForm
+from mailings.selectors import can_view_all_messages, messages_for, messages_visible_to
 from mailings.selectors import message_list as select_messages
-from mailings.selectors import messages_for
 from mailings.services.messages import MessageInUse
 from mailings.services.messages import message_create as create
 from mailings.services.messages import message_delete as delete
 from mailings.services.messages import message_update as update
-from mailings.views.common import paginate, search_query
+from mailings.views.common import owned_or_refused, owner_filter, paginate, search_query
 
 logger = logging.getLogger(__name__)
 
 
 @login_required
+@require_safe
 def message_list(request: HttpRequest) -> HttpResponse:
-    query = search_query(request)
-    page = paginate(request, select_messages(user=request.user, query=query))
-    return render(request, "mailings/message_list.html", {"page": page, "query": query})
+    query, show_owner = search_query(request), can_view_all_messages(request.user)
+    owner = owner_filter(request, can_view_all=show_owner)
+    page = paginate(request, select_messages(user=request.user, query=query, owner=owner))
+    context = {"page": page, "query": query, "show_owner": show_owner, "owner_filter": owner}
+    return render(request, "mailings/message_list.html", context)
 
 
 @login_required
+@require_safe
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    message = get_object_or_404(messages_for(request.user), pk=pk)
+    message = get_object_or_404(messages_visible_to(request.user).select_related("owner"), pk=pk)
     mailings = message.mailings.order_by("-created_at")[:20]
     return render(request, "mailings/message_detail.html", {"message": message, "mailings": mailings})
 
@@ -48,7 +52,7 @@ def message_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def message_update(request: HttpRequest, pk: int) -> HttpResponse:
-    message = get_object_or_404(messages_for(request.user), pk=pk)
+    message = owned_or_refused(owned=messages_for(request.user), visible=messages_visible_to(request.user), pk=pk)
     form = MessageForm(request.POST or None, instance=message)
     if request.method == "POST" and form.is_valid():
         update(message=message, **form.cleaned_data)
@@ -60,7 +64,7 @@ def message_update(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def message_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    message = get_object_or_404(messages_for(request.user), pk=pk)
+    message = owned_or_refused(owned=messages_for(request.user), visible=messages_visible_to(request.user), pk=pk)
     if request.method == "POST":
         try:
             delete(message=message)

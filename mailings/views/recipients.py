@@ -6,29 +6,33 @@ from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from mailings.forms import DUPLICATE_EMAIL, RecipientForm
+from mailings.selectors import can_view_all_recipients, recipients_for, recipients_visible_to
 from mailings.selectors import recipient_list as select_recipients
-from mailings.selectors import recipients_for
 from mailings.services.recipients import recipient_create as create
 from mailings.services.recipients import recipient_delete as delete
 from mailings.services.recipients import recipient_update as update
-from mailings.views.common import paginate, search_query
+from mailings.views.common import owned_or_refused, owner_filter, paginate, search_query
 
 logger = logging.getLogger(__name__)
 
 
 @login_required
+@require_safe
 def recipient_list(request: HttpRequest) -> HttpResponse:
-    query = search_query(request)
-    page = paginate(request, select_recipients(user=request.user, query=query))
-    return render(request, "mailings/recipient_list.html", {"page": page, "query": query})
+    query, show_owner = search_query(request), can_view_all_recipients(request.user)
+    owner = owner_filter(request, can_view_all=show_owner)
+    page = paginate(request, select_recipients(user=request.user, query=query, owner=owner))
+    context = {"page": page, "query": query, "show_owner": show_owner, "owner_filter": owner}
+    return render(request, "mailings/recipient_list.html", context)
 
 
 @login_required
+@require_safe
 def recipient_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    recipient = get_object_or_404(recipients_for(request.user), pk=pk)
+    recipient = get_object_or_404(recipients_visible_to(request.user).select_related("owner"), pk=pk)
     mailings = recipient.mailings.select_related("message").order_by("-created_at")[:20]
     return render(request, "mailings/recipient_detail.html", {"recipient": recipient, "mailings": mailings})
 
@@ -52,7 +56,7 @@ def recipient_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def recipient_update(request: HttpRequest, pk: int) -> HttpResponse:
-    recipient = get_object_or_404(recipients_for(request.user), pk=pk)
+    recipient = owned_or_refused(owned=recipients_for(request.user), visible=recipients_visible_to(request.user), pk=pk)
     form = RecipientForm(request.POST or None, instance=recipient, owner=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -68,7 +72,7 @@ def recipient_update(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def recipient_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    recipient = get_object_or_404(recipients_for(request.user), pk=pk)
+    recipient = owned_or_refused(owned=recipients_for(request.user), visible=recipients_visible_to(request.user), pk=pk)
     if request.method == "POST":
         delete(recipient=recipient)
         messages.success(request, _("Получатель %(email)s удалён.") % {"email": recipient.email})

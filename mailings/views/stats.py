@@ -3,17 +3,24 @@ import logging
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
-from mailings.selectors import stats_per_mailing, stats_totals
-from mailings.views.common import paginate
+from mailings.selectors import can_view_all_mailings, stats_per_mailing, stats_totals
+from mailings.views.common import owner_filter, paginate
 
 logger = logging.getLogger(__name__)
 
 
 @login_required
+@require_safe
 def stats(request: HttpRequest) -> HttpResponse:
+    """The user's own figures; a manager's cover every user's mailings, or one owner's with `?owner=`."""
+    show_owner = can_view_all_mailings(request.user)
+    owner = owner_filter(request, can_view_all=show_owner)
     context = {
-        "totals": stats_totals(user=request.user),
-        "page": paginate(request, stats_per_mailing(user=request.user)),
+        "totals": stats_totals(user=request.user, owner=owner),
+        "page": paginate(request, stats_per_mailing(user=request.user, owner=owner)),
+        "show_owner": show_owner,
+        "owner_filter": owner,
     }
     return render(request, "mailings/stats.html", context)

@@ -3,19 +3,23 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from mailings.models import Attempt, Mailing
+from mailings.models import Attempt
+from mailings.selectors import attempts_for, attempts_visible_to, mailings_for, mailings_visible_to
 from mailings.services.triggers import SendRefused, attempt_retry_failed, mailing_send_now
+from mailings.views.common import owned_or_refused
 
 
 @login_required
 @require_POST
 def mailing_send(request: HttpRequest, pk: int) -> HttpResponse:
-    # Owner only: a manager may see every mailing but not send on someone's behalf.
-    mailing = get_object_or_404(Mailing.objects.filter(owner=request.user).select_related("owner"), pk=pk)
+    # Owner only: a manager may see every mailing (403 here) but not send on someone's behalf.
+    mailing = owned_or_refused(
+        owned=mailings_for(request.user).select_related("owner"), visible=mailings_visible_to(request.user), pk=pk
+    )
     try:
         attempt = mailing_send_now(mailing=mailing, trigger=Attempt.Trigger.MANUAL)
     except SendRefused as exc:
@@ -32,8 +36,10 @@ def mailing_send(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def attempt_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    attempt = get_object_or_404(
-        Attempt.objects.filter(mailing__owner=request.user).select_related("mailing__owner"), pk=pk
+    attempt = owned_or_refused(
+        owned=attempts_for(request.user).select_related("mailing__owner"),
+        visible=attempts_visible_to(request.user),
+        pk=pk,
     )
     try:
         retry = attempt_retry_failed(attempt=attempt)

@@ -1,0 +1,103 @@
+"""The world the access tests walk: six actors and one object of every kind, all owned by `owner`."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.apps import apps
+from django.utils import timezone
+
+from blog.models import Article
+from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
+from mailings.services.mailings import mailing_disable
+from users.models import User
+
+ACTORS = ["anonymous", "owner", "other", "manager", "blocked", "superuser"]
+
+# Fields that a request may change without writing anything that matters.
+_VOLATILE_FIELDS = {("blog", "article"): {"views_count"}}
+_SNAPSHOT_APPS = ["auth", "users", "mailings", "blog", "django_tasks_db"]
+
+
+@dataclass
+class World:
+    users: dict[str, User | None]
+    recipient: Recipient
+    message: Message
+    mailing: Mailing
+    disabled_mailing: Mailing
+    attempt: Attempt
+    article: Article
+
+
+def world_build(*, owner: User, other: User, manager: User, blocked: User, text: str = "Новости недели") -> World:
+    """Every object belongs to `owner`; `text` goes into every free-text field a manager may be shown."""
+    superuser = User.objects.create_superuser(
+        email="root@example.com", password="correct-horse-battery-staple", email_confirmed_at=timezone.now()
+    )
+    now = timezone.now()
+    recipient = Recipient.objects.create(owner=owner, email="client@example.com", full_name=text, comment=text)
+    message = Message.objects.create(owner=owner, subject=text, body=text)
+    mailing = Mailing.objects.create(
+        owner=owner, message=message, start_at=now - timedelta(hours=1), end_at=now + timedelta(days=1)
+    )
+    mailing.recipients.set([recipient])
+    disabled = Mailing.objects.create(
+        owner=owner, message=message, start_at=now - timedelta(hours=1), end_at=now + timedelta(days=1)
+    )
+    disabled.recipients.set([recipient])
+    mailing_disable(mailing=disabled, actor=manager, reason=text)
+    attempt = Attempt.objects.create(
+        mailing=mailing,
+        trigger=Attempt.Trigger.MANUAL,
+        status=Attempt.Status.FAILURE,
+        finished_at=now,
+        total_count=1,
+        failed_count=1,
+    )
+    Delivery.objects.create(
+        attempt=attempt,
+        recipient=recipient,
+        email=recipient.email,
+        full_name=text,
+        state=Delivery.State.FAILED,
+        smtp_code=550,
+        smtp_reply="550 5.1.1 User unknown",
+        reason=text,
+    )
+    article = Article.objects.create(title="Статья", body="Текст статьи", is_published=True, published_at=now)
+    users: dict[str, User | None] = {
+        "anonymous": None,
+        "owner": owner,
+        "other": other,
+        "manager": manager,
+        "blocked": blocked,
+        "superuser": superuser,
+    }
+    return World(
+        users=users,
+        recipient=recipient,
+        message=message,
+        mailing=mailing,
+        disabled_mailing=disabled,
+        attempt=attempt,
+        article=article,
+    )
+
+
+def db_snapshot() -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table of ours (and the groups, permissions links and queued tasks), field by field."""
+    snapshot = {}
+    for label in _SNAPSHOT_APPS:
+        try:
+            config = apps.get_app_config(label)
+        except LookupError:  # django_tasks_db is not installed with the RQ backend
+            continue
+        for model in config.get_models(include_auto_created=True):
+            volatile = _VOLATILE_FIELDS.get((label, model._meta.model_name), set())
+            rows = [
+                {k: v for k, v in row.items() if k not in volatile}
+                for row in model._default_manager.order_by("pk").values()
+            ]
+            snapshot[model._meta.label] = rows
+    return snapshot

@@ -25,11 +25,21 @@ def enqueue_attempt_delivery(*, attempt_id: int, count: int | None = None) -> No
     Without `count` (a new run) up to SEND_TASKS_PER_ATTEMPT tasks, so that several idle workers
     share a large run from the start; their claims never overlap.
     """
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from mailings.models import Attempt
+
     if count is None:
-        from mailings.models import Attempt
         from mailings.services.sending import tasks_for
 
         total = Attempt.objects.filter(pk=attempt_id).values_list("total_count", flat=True).first() or 0
         count = tasks_for(total=total)
+    # A task is on its way: the scheduler need not wake this attempt again for a while.
+    Attempt.objects.filter(pk=attempt_id).update(
+        wake_at=timezone.now() + timedelta(seconds=int(settings.SEND_WAKE_INTERVAL))
+    )
     for _n in range(count):
         deliver_attempt.enqueue(attempt_id)

@@ -180,7 +180,8 @@ def _graceful_sigterm() -> Iterator[_Stop]:
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        # getsignal() gives None for a handler installed outside Python: fall back to the default.
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
         if stop.is_set() and previous == signal.SIG_DFL:
             # Nobody else handles it: deliver the default action now that the message is finished.
             os.kill(os.getpid(), signal.SIGTERM)

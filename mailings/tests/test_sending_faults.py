@@ -278,3 +278,16 @@ def test_k_consecutive_connection_failures_open_the_breaker(settings: Any, owner
     assert state.breaker_open_until is not None
     assert Delivery.objects.filter(attempt=attempt, state=S.PENDING, next_try_at=state.breaker_open_until).count() == 2
     assert handler.messages == []
+
+
+@pytest.mark.parametrize("setting", ["EMAIL_USE_TLS", "EMAIL_USE_SSL"])
+def test_a_tls_failure_opens_the_breaker(sink: ServerFactory, owner: User, settings: Any, setting: str) -> None:
+    # The test server speaks neither STARTTLS nor implicit TLS.
+    setattr(settings, setting, True)
+    _m, attempt = make_run(owner)
+
+    assert attempt_deliver(attempt_id=attempt.pk) == StopReason.PAUSED
+
+    assert set(states(attempt).values()) == {S.PENDING}
+    assert "TLS" in SmtpAccountState.objects.get().breaker_reason
+    assert sink.handler.messages == []

@@ -210,6 +210,7 @@ class _Engine:
         self.last_check = 0.0
         self.last_heartbeat = 0.0
         self.sent = 0
+        self.attempted = 0
 
     # --- bookkeeping ----------------------------------------------------------------------
 
@@ -368,7 +369,7 @@ class _Engine:
     def _send_batch(self, batch: list[Delivery], *, reservation: Reservation, lease_until: datetime) -> str | None:
         """Send a claimed batch; returns a StopReason to end the task run, or None to claim more."""
         done: list[Delivery] = []
-        unused = 0
+        attempted_before = self.attempted
         last_flush = time.monotonic()
         try:
             for i, d in enumerate(batch):
@@ -376,21 +377,18 @@ class _Engine:
                 rest = batch[i:]
                 if i and self.stop.is_set():
                     done.extend(self._release(r, until=None) for r in rest)
-                    unused += len(rest)
                     return StopReason.STOPPED
                 reason = self._blocked(now)
                 if reason:
                     done.extend(self._finish(r, State.SKIPPED, now=now) for r in rest)
                     for r in rest:
                         r.reason = reason
-                    unused += len(rest)
                     self._flush(done)
                     attempt_skip_rest(attempt_id=self.attempt.pk, reason=reason, now=now)
                     return StopReason.BLOCKED
                 if (lease_until - now).total_seconds() < self.deadline_seconds + LEASE_MARGIN / 2:
                     # Not enough lease left to finish one more message within its deadline.
                     done.extend(self._release(r, until=None) for r in rest)
-                    unused += len(rest)
                     return None
                 if reservation.interval:
                     wait = (reservation.start - now).total_seconds() + i * reservation.interval
@@ -404,6 +402,8 @@ class _Engine:
                     last_flush = time.monotonic()
         finally:
             self._flush(done)
+            # Reserved sends that never reached the server (released, skipped, not buildable) go back.
+            unused = len(batch) - (self.attempted - attempted_before)
             if unused:
                 ratelimit_refund(account=self.config.account, reservation=reservation, unused=unused)
         return None
@@ -430,6 +430,16 @@ class _Engine:
             return None
         deadline = time.monotonic() + self.deadline_seconds
         if not self.session.is_open:
+            if not self.probe:
+                # Reconnecting mid-batch (after a 421 or a drop): another worker may have opened the breaker.
+                gate = breaker_gate(account=self.config.account, now=now, probe_seconds=self.deadline_seconds)
+                if not gate.allowed:
+                    assert gate.retry_at is not None
+                    done.extend(self._release(r, until=gate.retry_at) for r in rest)
+                    self._flush(done)
+                    _defer_attempt(attempt_id=self.attempt.pk, until=gate.retry_at)
+                    return StopReason.PAUSED
+                self.probe = gate.probe
             try:
                 self.session.open(deadline=deadline)
             except SystemicError as exc:
@@ -448,6 +458,7 @@ class _Engine:
                 done.append(self._release(d, until=None))
                 return None
         d.tries += 1
+        self.attempted += 1
         result = self.session.send(
             from_addr=self.from_addr,
             to_addr=to_addr,
@@ -461,6 +472,7 @@ class _Engine:
             return None
         if result.outcome == Outcome.SYSTEMIC:
             d.tries -= 1
+            self.attempted -= 1
             logger.warning(
                 "smtp systemic refusal: account=%s code=%s reply=%s", self.config.account, result.code, result.reply
             )

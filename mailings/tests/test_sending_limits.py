@@ -12,7 +12,7 @@ from django.utils import timezone
 from config.testing import SmtpServer
 from mailings.models import Delivery, SmtpAccountState
 from mailings.services.sending import StopReason, attempt_deliver, attempts_wake_due_retries, mailing_sending_status
-from mailings.tests.sending_support import fast_settings, make_run, smtp_server_on_free_port, states
+from mailings.tests.sending_support import fast_settings, free_port, make_run, smtp_server_on_free_port, states
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +93,15 @@ def test_without_limits_no_counters_are_kept(server: SmtpServer, owner: User) ->
     _m, attempt = make_run(owner)
     attempt_deliver(attempt_id=attempt.pk)
     assert SmtpAccountState.objects.get().hour_count == 0
+
+
+def test_only_messages_that_reach_the_server_count(settings: Any, owner: User) -> None:
+    fast_settings(settings, port=free_port())  # nobody listens: the breaker opens before anything is sent
+    settings.SEND_RATE_PER_HOUR = 10
+    _m, attempt = make_run(owner, ["a@example.com", "b@example.com"])
+
+    assert attempt_deliver(attempt_id=attempt.pk) == StopReason.PAUSED
+
+    # The reservation for the batch was given back.
+    assert SmtpAccountState.objects.get().hour_count == 0
+    assert set(states(attempt).values()) == {S.PENDING}

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from users.models import User
+from users.models import AuditEvent, User
 
 
 class UserCreationForm(auth_forms.AdminUserCreationForm):
@@ -83,3 +83,22 @@ class UserAdmin(BaseUserAdmin):
     @admin.display(description=_("заблокирован"), boolean=True, ordering="blocked_at")
     def blocked(self, user: User) -> bool:
         return user.is_blocked
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the journal is written by the services, in the transaction of the change it records."""
+
+    list_display = ("created_at", "actor_email", "action", "target_repr", "reason")
+    list_filter = ("action", "target_type")
+    search_fields = ("actor_email", "target_repr", "reason")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False

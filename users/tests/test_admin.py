@@ -2,7 +2,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from users.models import User
+from users.models import AuditEvent, User
+from users.services import user_block
 
 
 @pytest.fixture
@@ -61,3 +62,13 @@ def test_a_user_can_be_added_by_email(admin_client_: Client) -> None:
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert User.objects.get(email="added@example.com").check_password("Added-pass-123")
+
+
+def test_the_audit_log_is_read_only_in_the_admin(admin_client_: Client, owner: User, manager: User) -> None:
+    user_block(user=owner, actor=manager, reason="спам")
+    event = AuditEvent.objects.get()
+    response = admin_client_.get(reverse("admin:users_auditevent_changelist"))
+    assert response.status_code == 200 and "owner@example.com" in response.content.decode()
+    assert admin_client_.get(reverse("admin:users_auditevent_add")).status_code == 403
+    response = admin_client_.post(reverse("admin:users_auditevent_delete", args=[event.pk]), {"post": "yes"})
+    assert response.status_code == 403 and AuditEvent.objects.filter(pk=event.pk).exists()

@@ -1,0 +1,361 @@
+"""A first-time user's journey in a real browser, against the real web, worker and scheduler processes.
+
+Register, confirm the address from the email, sign out and in, add recipients, write a message,
+schedule a mailing a few seconds ahead and watch the scheduler and the worker send it, read the
+attempt and the statistics; a manager blocks the user (whose session ends on the next request)
+and unblocks them; the user resets the password from the email.
+
+The tests run in order and share one site, but each can run alone: a test first runs the steps
+it needs that have not run yet (`Journey.ensure`).
+"""
+
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from config.testing import SmtpServer
+from tests.e2e.live import LiveSite, wait_for
+
+pytestmark = pytest.mark.browser
+
+EMAIL = "olga.first@example.com"
+PASSWORD = "Sinitsa-vesna-2026"
+NEW_PASSWORD = "Sever-luna-2027"
+FIRST_NAME = "Ольга"
+RECIPIENTS = [
+    ("ivan.petrov@example.com", "Петров Иван"),
+    ("maria.sokolova@example.com", "Соколова Мария"),
+    # The sink refuses this mailbox with 550 (conftest.UNKNOWN_MAILBOX).
+    ("nobody@example.com", "Несуществующий адрес"),
+]
+SUBJECT = "Весенние новости"
+MANAGER_EMAIL = "manager.e2e@example.com"
+MANAGER_PASSWORD = "Menedzher-2026-e2e"
+BLOCK_REASON = "Жалобы на спам"
+TIME_ZONE = ZoneInfo("Europe/Moscow")  # LiveSite's TIME_ZONE: the time the mailing form reads
+
+START_IN = timedelta(seconds=6)
+MAIL_TIMEOUT = 60.0  # seconds for an account email to pass the queue, the worker and SMTP
+SEND_TIMEOUT = 90.0  # seconds from the mailing's start until its attempt is final
+UI_TIMEOUT_MS = 20_000
+
+CREATE_USER = """
+from django.utils import timezone
+from users.models import User
+User.objects.create_user(
+    email="{email}", password="{password}", first_name="Менеджер", email_confirmed_at=timezone.now()
+)
+"""
+
+
+class Journey:
+    """One user's browser (and a manager's), and the steps of the journey, each run at most once."""
+
+    def __init__(self, site: LiveSite, smtp: SmtpServer, browser: Any) -> None:
+        self.site, self.smtp, self.browser = site, smtp, browser
+        self.page = self._new_page()
+        self.done: dict[str, bool] = {}
+        self.mailing_path = ""
+        self.attempt_path = ""
+
+    def _new_page(self) -> Any:
+        context = self.browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(UI_TIMEOUT_MS)
+        return context.new_page()
+
+    def ensure(self, *steps: str) -> None:
+        """Run each step unless it has run; a step that failed before fails its dependants at once."""
+        for step in steps:
+            if step in self.done:
+                if not self.done[step]:
+                    pytest.fail(f"an earlier step failed: {step}")
+                continue
+            self.done[step] = False
+            getattr(self, step)()
+            self.done[step] = True
+
+    def go(self, path: str, page: Any = None) -> Any:
+        page = page or self.page
+        page.goto(self.site.url + path)
+        return page
+
+    def mail_link(self, to: str, pattern: str, *, seen: int) -> str:
+        """The link matching `pattern` in the first email to `to` after the `seen` earlier ones."""
+
+        def arrived() -> str:
+            for message in self.smtp.handler.to(to)[seen:]:
+                found = re.search(pattern, message.text)
+                if found:
+                    return found.group(0)
+            return ""
+
+        return wait_for(arrived, timeout=MAIL_TIMEOUT, what=f"an email to {to} with {pattern}\n{self.site.logs()}")
+
+    def signed_in(self, page: Any, email: str, password: str) -> None:
+        self.go("/accounts/login/", page)
+        if "/accounts/login/" not in page.url:  # already signed in: the login page sends them home
+            return
+        page.fill("#id_username", email)
+        page.fill("#id_password", password)
+        page.get_by_role("button", name="Войти").click()
+        page.wait_for_url(self.site.url + "/")
+
+    def expect_message(self, text: str, page: Any = None) -> None:
+        from playwright.sync_api import expect
+
+        expect((page or self.page).get_by_role("alert").filter(has_text=text)).to_be_visible()
+
+    def expect_field_error(self, field_id: str, text: str) -> None:
+        """The error is shown under its own field, and the field is marked invalid."""
+        from playwright.sync_api import expect
+
+        field = self.page.locator(f"#{field_id}")
+        expect(field).to_have_class(re.compile(r"\bis-invalid\b"))
+        group = self.page.locator("div.mb-3").filter(has=field)
+        expect(group.locator(".invalid-feedback")).to_contain_text(text)
+
+    # --- the steps ---------------------------------------------------------------------------------------------
+
+    def register(self) -> None:
+        from playwright.sync_api import expect
+
+        page = self.go("/")
+        page.get_by_role("link", name="Регистрация").first.click()
+        page.fill("#id_email", EMAIL)
+        page.fill("#id_first_name", FIRST_NAME)
+        page.fill("#id_last_name", "Первова")
+        page.fill("#id_password1", PASSWORD)
+        page.fill("#id_password2", PASSWORD + "x")
+        page.get_by_role("button", name="Зарегистрироваться").click()
+        # A typo in the repeated password: said under that field, the rest is kept.
+        self.expect_field_error("id_password2", "")
+        expect(page.locator("#id_email")).to_have_value(EMAIL)
+        page.fill("#id_password1", PASSWORD)
+        page.fill("#id_password2", PASSWORD)
+        page.get_by_role("button", name="Зарегистрироваться").click()
+        expect(page.get_by_role("heading", name="Почти готово")).to_be_visible()
+        expect(page.get_by_text(EMAIL)).to_be_visible()
+
+        link = self.mail_link(EMAIL, r"https?://\S+/accounts/confirm/\S+/", seen=0)
+        assert link.startswith(self.site.url)
+        page.goto(link)
+        # Opening the link does not confirm (mail scanners open links): the button does.
+        page.get_by_role("button", name=re.compile("Подтвердить")).click()
+        page.wait_for_url(self.site.url + "/")
+        self.expect_message("Адрес подтверждён")
+        expect(page.locator("#mainnav").get_by_role("link", name=re.compile(FIRST_NAME))).to_be_visible()
+
+    def log_out_and_in(self) -> None:
+        from playwright.sync_api import expect
+
+        page = self.page
+        self.go("/")
+        page.get_by_role("button", name="Выход").click()
+        nav_login = page.locator("#mainnav").get_by_role("link", name="Вход")
+        expect(nav_login).to_be_visible()
+        nav_login.click()
+        page.fill("#id_username", EMAIL)
+        page.fill("#id_password", "not-the-password")
+        page.get_by_role("button", name="Войти").click()
+        expect(page.get_by_role("alert").filter(has_text="Неверный адрес")).to_be_visible()
+        page.fill("#id_password", PASSWORD)
+        page.get_by_role("button", name="Войти").click()
+        page.wait_for_url(self.site.url + "/")
+        expect(page.locator("#mainnav").get_by_role("link", name=re.compile(FIRST_NAME))).to_be_visible()
+
+    def add_recipients(self) -> None:
+        from playwright.sync_api import expect
+
+        page = self.page
+        self.signed_in(page, EMAIL, PASSWORD)
+        page.locator("#mainnav").get_by_role("link", name="Получатели").click()
+        # The empty list says what to do next.
+        page.get_by_role("link", name="Добавить первого получателя").click()
+        page.fill("#id_email", "ivan.petrov@")
+        page.get_by_role("button", name="Сохранить").click()
+        self.expect_field_error("id_email", "Введите правильный адрес")
+        for number, (email, full_name) in enumerate(RECIPIENTS):
+            if number:
+                self.go("/recipients/new/")
+            page.fill("#id_email", email)
+            page.fill("#id_full_name", full_name)
+            page.get_by_role("button", name="Сохранить").click()
+            self.expect_message(f"Получатель {email} добавлен")
+        self.go("/recipients/")
+        rows = page.locator("table tbody tr")
+        expect(rows).to_have_count(len(RECIPIENTS))
+
+    def write_message(self) -> None:
+        page = self.page
+        self.signed_in(page, EMAIL, PASSWORD)
+        page.locator("#mainnav").get_by_role("link", name="Сообщения").click()
+        page.get_by_role("link", name="Написать первое сообщение").click()
+        page.fill("#id_subject", SUBJECT)
+        page.fill("#id_body", "Здравствуйте!\n\nУ нас весна и новые товары.")
+        page.get_by_role("button", name="Сохранить").click()
+        self.expect_message(f"Сообщение «{SUBJECT}» создано")
+
+    def create_mailing(self) -> None:
+        from playwright.sync_api import expect
+
+        page = self.page
+        self.signed_in(page, EMAIL, PASSWORD)
+        page.locator("#mainnav").get_by_role("link", name="Рассылки").click()
+        page.get_by_role("link", name="Создать первую рассылку").click()
+        page.select_option("#id_message", label=SUBJECT)
+        values = page.locator("#id_recipients option").evaluate_all("options => options.map(o => o.value)")
+        assert len(values) == len(RECIPIENTS)
+        page.select_option("#id_recipients", value=values)
+        start = datetime.now(TIME_ZONE).replace(microsecond=0) + START_IN
+        set_value = "(input, value) => { input.value = value; }"
+        page.locator("#id_start_at").evaluate(set_value, start.strftime("%Y-%m-%dT%H:%M:%S"))
+        page.locator("#id_end_at").evaluate(set_value, (start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))
+        page.select_option("#id_periodicity", value="once")
+        page.get_by_role("button", name="Сохранить").click()
+        self.expect_message("создана")
+        expect(page).to_have_url(re.compile(r"/mailings/\d+/$"))
+        self.mailing_path = page.url.removeprefix(self.site.url)
+
+    def watch_it_send(self) -> None:
+        from playwright.sync_api import expect
+
+        page = self.page
+        self.signed_in(page, EMAIL, PASSWORD)
+        self.go(self.mailing_path)
+        final = page.locator("table tbody tr .badge").filter(has_text=re.compile("Успешно|Не успешно"))
+
+        def attempt_is_final() -> bool:
+            page.reload()
+            return final.count() > 0
+
+        wait_for(attempt_is_final, timeout=SEND_TIMEOUT, every=1.0, what=f"the attempt to finish\n{self.site.logs()}")
+        # One message to each address the server accepted, none twice; the refused one is reported.
+        delivered = sorted(r for m in self.smtp.messages if m.subject == SUBJECT for r in m.rcpt_tos)
+        assert delivered == ["ivan.petrov@example.com", "maria.sokolova@example.com"]
+        expect(final).to_have_text("Не успешно")
+
+        page.get_by_role("link", name="Подробно").click()
+        expect(page.get_by_role("heading", name=re.compile("Попытка рассылки"))).to_be_visible()
+        expect(page.get_by_text("доставлено 2, не доставлено 1, неизвестно 0, пропущено 0 из 3")).to_be_visible()
+        refused = page.locator("table tbody tr").filter(has_text="nobody@example.com")
+        expect(refused).to_contain_text("550")
+        expect(refused).to_contain_text("User unknown")
+        self.attempt_path = page.url.removeprefix(self.site.url)
+
+        page.locator("#mainnav").get_by_role("link", name="Попытки").click()
+        rows = page.locator("table tbody tr")
+        expect(rows).to_have_count(1)
+        expect(rows.first).to_contain_text(SUBJECT)
+        expect(rows.first).to_contain_text(re.compile(r"2\s*/\s*1\s*/\s*0\s*/\s*0\s*из 3"))
+
+        page.locator("#mainnav").get_by_role("link", name="Статистика").click()
+        for label, number in [
+            ("Попыток всего", "1"),
+            ("Успешных попыток", "0"),
+            ("Неуспешных попыток", "1"),
+            ("Писем доставлено", "2"),
+        ]:
+            card = page.locator(".card").filter(has=page.get_by_text(label, exact=True))
+            expect(card.locator(".display-6")).to_have_text(number)
+        expect(page.locator(".card").filter(has_text="Писем доставлено")).to_contain_text("не доставлено: 1")
+
+    def manager_blocks_and_unblocks(self) -> None:
+        from playwright.sync_api import expect
+
+        self.site.manage("shell", "-c", CREATE_USER.format(email=MANAGER_EMAIL, password=MANAGER_PASSWORD))
+        self.site.manage("create_managers", "--add", MANAGER_EMAIL)
+        manager = self._new_page()
+        try:
+            self.signed_in(manager, MANAGER_EMAIL, MANAGER_PASSWORD)
+            manager.locator("#mainnav").get_by_role("link", name="Пользователи").click()
+            row = manager.locator("table tbody tr").filter(has_text=EMAIL)
+            row.get_by_role("link", name="Заблокировать").click()
+            manager.fill("#id_reason", BLOCK_REASON)
+            manager.get_by_role("button", name="Заблокировать").click()
+            self.expect_message(f"Пользователь {EMAIL} заблокирован", manager)
+            expect(row).to_contain_text(BLOCK_REASON)
+
+            # The user's next request ends their session, with the reason.
+            page = self.page
+            page.reload()
+            expect(page).to_have_url(re.compile(r"/accounts/login/"))
+            self.expect_message("заблокирована")
+            self.expect_message(BLOCK_REASON)
+            expect(page.locator("#mainnav").get_by_role("link", name="Вход")).to_be_visible()
+
+            row.get_by_role("link", name="Разблокировать").click()
+            manager.get_by_role("button", name="Разблокировать").click()
+            self.expect_message(f"Пользователь {EMAIL} разблокирован", manager)
+        finally:
+            manager.context.close()
+
+    def reset_password(self) -> None:
+        from playwright.sync_api import expect
+
+        page = self._new_page()  # a visitor who forgot the password: no session
+        try:
+            self.go("/accounts/login/", page)
+            page.get_by_role("link", name="Забыли пароль?").click()
+            seen = len(self.smtp.handler.to(EMAIL))
+            page.fill("#id_email", EMAIL)
+            page.get_by_role("button", name="Прислать ссылку").click()
+            expect(page.get_by_role("heading", name="Проверьте почту")).to_be_visible()
+
+            link = self.mail_link(EMAIL, r"https?://\S+/accounts/password/reset/\S+/", seen=seen)
+            page.goto(link)
+            page.fill("#id_new_password1", NEW_PASSWORD)
+            page.fill("#id_new_password2", NEW_PASSWORD)
+            page.get_by_role("button", name="Сохранить пароль").click()
+            expect(page.get_by_role("heading", name="Пароль изменён")).to_be_visible()
+
+            page.get_by_role("main").get_by_role("link", name="Войти").click()
+            page.fill("#id_username", EMAIL)
+            page.fill("#id_password", NEW_PASSWORD)
+            page.get_by_role("button", name="Войти").click()
+            page.wait_for_url(self.site.url + "/")
+            expect(page.locator("#mainnav").get_by_role("link", name=re.compile(FIRST_NAME))).to_be_visible()
+        finally:
+            page.context.close()
+
+
+@pytest.fixture(scope="module")
+def journey(site: LiveSite, smtp: SmtpServer, e2e_browser: Any) -> Iterator[Journey]:
+    trip = Journey(site, smtp, e2e_browser)
+    yield trip
+    trip.page.context.close()
+
+
+def test_a_visitor_registers_and_confirms_the_address_from_the_email(journey: Journey) -> None:
+    journey.ensure("register")
+
+
+def test_the_user_signs_out_and_in_again(journey: Journey) -> None:
+    journey.ensure("register", "log_out_and_in")
+
+
+def test_the_user_adds_recipients_and_sees_a_wrong_address_explained_at_its_field(journey: Journey) -> None:
+    journey.ensure("register", "add_recipients")
+
+
+def test_the_user_writes_a_message(journey: Journey) -> None:
+    journey.ensure("register", "write_message")
+
+
+def test_the_user_schedules_a_mailing_a_few_seconds_ahead(journey: Journey) -> None:
+    journey.ensure("register", "add_recipients", "write_message", "create_mailing")
+
+
+def test_the_mailing_is_sent_on_time_and_the_attempt_and_statistics_show_it(journey: Journey) -> None:
+    journey.ensure("register", "add_recipients", "write_message", "create_mailing", "watch_it_send")
+
+
+def test_a_manager_blocks_the_user_whose_session_ends_on_the_next_request(journey: Journey) -> None:
+    journey.ensure("register", "manager_blocks_and_unblocks")
+
+
+def test_the_user_resets_the_password_from_the_email(journey: Journey) -> None:
+    journey.ensure("register", "reset_password")

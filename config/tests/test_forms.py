@@ -15,7 +15,7 @@ class _PickUser(BootstrapFormMixin, forms.Form):
 
 
 @pytest.mark.django_db
-def test_a_queryset_narrowed_after_init_still_rejects_other_ids(owner, other_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_narrowed_queryset_still_rejects_other_ids(owner, other_user) -> None:  # type: ignore[no-untyped-def]
     form = _PickUser(data={"user": other_user.pk, "note": "x"}, allowed=owner)
     assert not form.is_valid()
     assert "user" in form.errors

@@ -25,5 +25,9 @@ run: $(VENV)/.installed-runtime
 test: $(VENV)/.installed-dev
 	bash scripts/test.sh
 
+## Refresh docs/screenshots/*.png: the real processes on a scratch database with the demo data, headless Chromium.
+screenshots: $(VENV)/.installed-dev
+	$(PY) scripts/screenshots.py
+
 clean:
 	rm -rf var/db.sqlite3* var/mail var/media var/test-*

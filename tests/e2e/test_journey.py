@@ -154,7 +154,9 @@ class Journey:
 
         page = self.page
         self.go("/")
-        page.get_by_role("button", name="Выход").click()
+        # Выход is in the account menu, under the user's name.
+        page.locator("#mainnav").get_by_role("link", name=re.compile(FIRST_NAME)).click()
+        page.locator("#mainnav").get_by_role("button", name="Выход").click()
         nav_login = page.locator("#mainnav").get_by_role("link", name="Вход")
         expect(nav_login).to_be_visible()
         nav_login.click()
@@ -237,6 +239,7 @@ class Journey:
         delivered = sorted(r for m in self.smtp.messages if m.subject == SUBJECT for r in m.rcpt_tos)
         assert delivered == ["ivan.petrov@example.com", "maria.sokolova@example.com"]
         expect(final).to_have_text("Не успешно")
+        self.dates_follow_the_language()
 
         page.get_by_role("link", name="Подробно").click()
         expect(page.get_by_role("heading", name=re.compile("Попытка рассылки"))).to_be_visible()
@@ -263,6 +266,24 @@ class Journey:
             expect(card.locator(".display-6")).to_have_text(number)
         expect(page.locator(".card").filter(has_text="Писем доставлено")).to_contain_text("не доставлено: 1")
 
+    def dates_follow_the_language(self) -> None:
+        """The mailing's start reads 22.11.2026 in Russian and 11/22/2026 in English (the switcher in the menu)."""
+        from playwright.sync_api import expect
+
+        page = self.page
+        start = page.locator("dt", has_text="Начало").locator("xpath=following-sibling::dd[1]")
+        expect(start).to_have_text(re.compile(r"^\d\d\.\d\d\.\d{4} \d\d:\d\d$"))
+        day, month, year = start.inner_text()[:10].split(".")
+        page.locator("#mainnav").get_by_role("link", name=re.compile(FIRST_NAME)).click()
+        with page.expect_navigation():
+            page.locator("#mainnav select[name=language]").select_option("en")
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page.locator("main dd").filter(has_text=f"{month}/{day}/{year}").first).to_be_visible()
+        page.locator("#mainnav .nav-account").click()
+        with page.expect_navigation():
+            page.locator("#mainnav select[name=language]").select_option("ru")
+        expect(page.locator("html")).to_have_attribute("lang", "ru")
+
     def manager_blocks_and_unblocks(self) -> None:
         from playwright.sync_api import expect
 
@@ -271,6 +292,7 @@ class Journey:
         manager = self._new_page()
         try:
             self.signed_in(manager, MANAGER_EMAIL, MANAGER_PASSWORD)
+            manager.locator("#mainnav").get_by_role("link", name="Управление").click()
             manager.locator("#mainnav").get_by_role("link", name="Пользователи").click()
             row = manager.locator("table tbody tr").filter(has_text=EMAIL)
             row.get_by_role("link", name="Заблокировать").click()

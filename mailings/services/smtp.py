@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 REPLY_MAX_CHARS = 1000
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
-_BARE_EOLS = re.compile(rb"\r\n|\n|\r")
 
 
 class Outcome(StrEnum):
@@ -527,7 +526,3 @@ class SmtpSession:
             reason=_("непонятный ответ на завершающую точку: сервер мог принять письмо"),
             connection_broken=True,
         )
-
-
-def normalize_eols(data: bytes) -> bytes:
-    return _BARE_EOLS.sub(b"\r\n", data)

@@ -1,4 +1,5 @@
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -114,6 +115,15 @@ class LoginView(auth_views.LoginView):
     form_class = LoginForm
     template_name = "users/login.html"
     redirect_authenticated_user = True
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's (POST only), saying that it worked: the home page alone looks the same as before."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        messages.info(request, _("Вы вышли из учётной записи."))
+        return response
 
 
 class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):

@@ -157,6 +157,7 @@ class Journey:
         # Выход is in the account menu, under the user's name.
         page.locator("#mainnav").get_by_role("link", name=re.compile(FIRST_NAME)).click()
         page.locator("#mainnav").get_by_role("button", name="Выход").click()
+        self.expect_message("Вы вышли из учётной записи")
         nav_login = page.locator("#mainnav").get_by_role("link", name="Вход")
         expect(nav_login).to_be_visible()
         nav_login.click()

@@ -98,6 +98,13 @@ def test_logout_is_post_only(client: Client, owner: User) -> None:
     assert "_auth_user_id" not in client.session
 
 
+def test_logout_says_so_on_the_next_page(client: Client, owner: User) -> None:
+    client.force_login(owner)
+    response = client.post(reverse("users:logout"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("home")
+    assert "Вы вышли из учётной записи." in response.content.decode()
+
+
 def test_changing_the_case_of_the_address_does_not_buy_more_tries(client: Client, owner: User) -> None:
     for attempt in range(settings.AXES_FAILURE_LIMIT - 1):
         address = owner.email.upper() if attempt % 2 else owner.email

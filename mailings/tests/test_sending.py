@@ -15,6 +15,7 @@ from mailings.services.sending import (
     attempt_deliver,
     attempt_finish_if_done,
     attempts_wake_due_retries,
+    deliveries_sweep_expired_leases,
 )
 from mailings.tests.sending_support import (
     copies,
@@ -251,3 +252,33 @@ def test_a_subject_with_control_characters_is_sent_cleaned(server: SmtpServer, o
     assert states(attempt) == {"a@example.com": S.SENT}
     assert server.messages[0].subject == 'Скидки "до 50%" Bcc: x@example.org'
     assert "Bcc" not in server.messages[0].parsed
+
+
+def test_the_sweep_returns_expired_leases_and_re_enqueues(owner: User, settings: Any) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    fast_settings(settings, port=9)
+    _m, attempt = make_run(owner, ["a@example.com", "b@example.com", "c@example.com"])
+    now = timezone.now()
+    Delivery.objects.filter(attempt=attempt, email="a@example.com").update(
+        state=S.SENDING, lease_owner="dead:1", lease_until=now - timedelta(seconds=1)
+    )
+    Delivery.objects.filter(attempt=attempt, email="b@example.com").update(
+        state=S.SENDING, lease_owner="dead:1", lease_until=now - timedelta(seconds=1), handed_over=True
+    )
+    Delivery.objects.filter(attempt=attempt, email="c@example.com").update(
+        state=S.SENDING, lease_owner="alive:2", lease_until=now + timedelta(minutes=1)
+    )
+    tasks_before = (
+        DBTaskResult.objects.count() if settings.TASKS["default"]["BACKEND"].startswith("django_tasks_db") else 0
+    )
+
+    assert deliveries_sweep_expired_leases(now=now) == 2
+
+    assert states(attempt) == {"a@example.com": S.PENDING, "b@example.com": S.UNKNOWN, "c@example.com": S.SENDING}
+    b = delivery(attempt, "b@example.com")
+    assert "возможна доставка" in b.reason and b.finished_at == now
+    assert delivery(attempt, "a@example.com").lease_owner == ""
+    if settings.TASKS["default"]["BACKEND"].startswith("django_tasks_db"):
+        assert DBTaskResult.objects.count() == tasks_before + 1
+    assert deliveries_sweep_expired_leases(now=now) == 0

@@ -234,10 +234,17 @@ class _Engine:
     def _claim(self, *, limit: int, now: datetime, lease_until: datetime) -> list[Delivery]:
         """One conditional UPDATE; the rows carrying our lease_owner afterwards are the ones we won."""
         due = _due_q(now)
-        candidates = Delivery.objects.filter(due, attempt_id=self.attempt.pk).order_by("pk").values("pk")[:limit]
-        won = Delivery.objects.filter(due, pk__in=candidates).update(
-            state=State.SENDING, lease_owner=self.owner, lease_until=lease_until
-        )
+        mine = Delivery.objects.filter(due, attempt_id=self.attempt.pk)
+        for _try in range(5):
+            candidates = mine.order_by("pk").values("pk")[:limit]
+            won = Delivery.objects.filter(due, pk__in=candidates).update(
+                state=State.SENDING, lease_owner=self.owner, lease_until=lease_until
+            )
+            # On PostgreSQL two workers' subqueries can pick the same rows; the loser's UPDATE
+            # re-checks them after the winner commits and gets none. Try the next rows instead
+            # of going idle while work remains.
+            if won or not mine.exists():
+                break
         if not won:
             return []
         return list(

@@ -1,14 +1,43 @@
 import logging
+from typing import Any
 
 from django.contrib import admin
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
 
+from mailings.cache import data_versions_bump
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 
 logger = logging.getLogger(__name__)
 
 
+class BumpsDataVersion(admin.ModelAdmin):
+    """Admin edits bypass the services: bump the owners' data versions so cached pages follow (mailings/cache.py)."""
+
+    owner_lookup = "owner_id"
+
+    def _owner_ids(self, queryset: QuerySet) -> set[int]:
+        return set(queryset.values_list(self.owner_lookup, flat=True))
+
+    def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
+        # Before and after: an edit may move the row to another owner.
+        before = self._owner_ids(self.model._default_manager.filter(pk=obj.pk)) if change else set()
+        super().save_model(request, obj, form, change)
+        data_versions_bump(owner_ids=before | self._owner_ids(self.model._default_manager.filter(pk=obj.pk)))
+
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        owner_ids = self._owner_ids(self.model._default_manager.filter(pk=obj.pk))
+        super().delete_model(request, obj)
+        data_versions_bump(owner_ids=owner_ids)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        owner_ids = self._owner_ids(queryset)
+        super().delete_queryset(request, queryset)
+        data_versions_bump(owner_ids=owner_ids)
+
+
 @admin.register(Recipient)
-class RecipientAdmin(admin.ModelAdmin):
+class RecipientAdmin(BumpsDataVersion):
     list_display = ["email", "full_name", "owner", "created_at"]
     list_select_related = ["owner"]
     search_fields = ["email", "full_name", "comment", "owner__email"]
@@ -18,7 +47,7 @@ class RecipientAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(BumpsDataVersion):
     list_display = ["subject", "owner", "created_at", "updated_at"]
     list_select_related = ["owner"]
     search_fields = ["subject", "body", "owner__email"]
@@ -28,7 +57,7 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Mailing)
-class MailingAdmin(admin.ModelAdmin):
+class MailingAdmin(BumpsDataVersion):
     list_display = [
         "id",
         "message",
@@ -50,7 +79,8 @@ class MailingAdmin(admin.ModelAdmin):
 
 
 @admin.register(Attempt)
-class AttemptAdmin(admin.ModelAdmin):
+class AttemptAdmin(BumpsDataVersion):
+    owner_lookup = "mailing__owner_id"
     list_display = [
         "id",
         "mailing",
@@ -72,7 +102,8 @@ class AttemptAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(BumpsDataVersion):
+    owner_lookup = "attempt__mailing__owner_id"
     list_display = ["id", "email", "attempt", "state", "tries", "smtp_code", "reason", "finished_at"]
     list_filter = ["state"]
     list_select_related = ["attempt__mailing__message"]

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -5,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from mailings.cache import data_version_bump
 from users.models import AuditEvent, User
 
 
@@ -73,6 +76,12 @@ class UserAdmin(BaseUserAdmin):
     raw_id_fields = ("blocked_by",)
 
     @admin.display(description=_("имя"), ordering="last_name")
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # Managers' pages show owners by name; the pages' cached copies follow (mailings/cache.py).
+        if change:
+            data_version_bump(owner_id=obj.pk)
+
     def full_name(self, user: User) -> str:
         return user.get_full_name()
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mailings.cache import data_version_bump
 from users.models import AuditEvent, User
 from users.tasks import send_account_email
 from users.tokens import confirmation_token_make
@@ -160,6 +161,8 @@ def user_profile_update(
         user.save(update_fields=fields)
         if "avatar" in fields and old_avatar != (user.avatar.name or ""):
             _file_delete_on_commit(old_avatar)
+        # Managers' pages show owners by name.
+        data_version_bump(owner_id=user.pk)
     return user
 
 
@@ -171,6 +174,7 @@ def user_delete(*, user: User) -> None:
         user.mailings.all().delete()
         user.delete()
         _file_delete_on_commit(avatar)
+        data_version_bump(owner_id=user_id)
     logger.info("user deleted: id=%s email=%s", user_id, email)
 
 
@@ -229,6 +233,7 @@ def user_block(*, user: User, actor: User, reason: str) -> User:
         )
         if not updated:
             raise ModerationRefused(_("Пользователь уже заблокирован."))
+        data_version_bump(owner_id=user.pk)
         audit_event_record(
             actor=actor,
             action=AuditEvent.Action.USER_BLOCKED,
@@ -259,6 +264,7 @@ def user_unblock(*, user: User, actor: User, reason: str = "") -> User:
         )
         if not updated:
             raise ModerationRefused(_("Пользователь не заблокирован."))
+        data_version_bump(owner_id=user.pk)
         audit_event_record(
             actor=actor,
             action=AuditEvent.Action.USER_UNBLOCKED,

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mailings.cache import data_version_bump
 from mailings.models import Mailing, Message, Recipient
 from mailings.services.scheduling import mailing_initial_next_run, mailing_reschedule
 from users.models import AuditEvent, User
@@ -42,6 +43,7 @@ def mailing_create(
     mailing.full_clean(exclude=["owner", "message", "recipients"])
     mailing.save()
     mailing.recipients.set(recipients)
+    data_version_bump(owner_id=owner.pk)
     logger.info("mailing created: owner=%s mailing=%s next_run_at=%s", owner.pk, mailing.pk, mailing.next_run_at)
     return mailing
 
@@ -74,6 +76,7 @@ def mailing_update(
     if schedule_changed:
         mailing_reschedule(mailing=mailing, now=timezone.now())
     mailing.recipients.set(recipients)
+    data_version_bump(owner_id=mailing.owner_id)
     logger.info(
         "mailing updated: mailing=%s schedule_changed=%s next_run_at=%s",
         mailing.pk,
@@ -87,6 +90,7 @@ def mailing_delete(*, mailing: Mailing) -> None:
     """Delete the mailing with its attempts and deliveries."""
     pk = mailing.pk
     mailing.delete()
+    data_version_bump(owner_id=mailing.owner_id)
     logger.info("mailing deleted: mailing=%s", pk)
 
 
@@ -110,6 +114,7 @@ def mailing_disable(*, mailing: Mailing, actor: User, reason: str) -> Mailing:
         )
         if not updated:
             raise ModerationRefused(_("Рассылка уже отключена."))
+        data_version_bump(owner_id=mailing.owner_id)
         audit_event_record(
             actor=actor,
             action=AuditEvent.Action.MAILING_DISABLED,
@@ -134,6 +139,7 @@ def mailing_enable(*, mailing: Mailing, actor: User, reason: str = "") -> Mailin
         )
         if not updated:
             raise ModerationRefused(_("Рассылка не отключена."))
+        data_version_bump(owner_id=mailing.owner_id)
         audit_event_record(
             actor=actor,
             action=AuditEvent.Action.MAILING_ENABLED,

@@ -4,6 +4,7 @@ import logging
 
 from django.db.models import ProtectedError
 
+from mailings.cache import data_version_bump
 from mailings.models import Message
 from users.models import User
 
@@ -21,6 +22,7 @@ class MessageInUse(Exception):
 def message_create(*, owner: User, subject: str, body: str) -> Message:
     message = Message(owner=owner, subject=subject, body=body)
     message.save()
+    data_version_bump(owner_id=owner.pk)
     logger.info("message created: owner=%s message=%s", owner.pk, message.pk)
     return message
 
@@ -29,6 +31,7 @@ def message_update(*, message: Message, subject: str, body: str) -> Message:
     message.subject = subject
     message.body = body
     message.save(update_fields=["subject", "body", "updated_at"])
+    data_version_bump(owner_id=message.owner_id)
     logger.info("message updated: message=%s", message.pk)
     return message
 
@@ -40,4 +43,5 @@ def message_delete(*, message: Message) -> None:
         message.delete()
     except ProtectedError as exc:
         raise MessageInUse(len(exc.protected_objects)) from exc
+    data_version_bump(owner_id=message.owner_id)
     logger.info("message deleted: message=%s", pk)

@@ -4,6 +4,7 @@ import logging
 
 from django.db import transaction
 
+from mailings.cache import data_version_bump
 from mailings.models import Recipient
 from users.models import User
 
@@ -15,6 +16,7 @@ def recipient_create(*, owner: User, email: str, full_name: str, comment: str = 
     # A savepoint, so a duplicate caught by the database leaves the caller's transaction usable.
     with transaction.atomic():
         recipient.save()
+    data_version_bump(owner_id=owner.pk)
     logger.info("recipient created: owner=%s recipient=%s", owner.pk, recipient.pk)
     return recipient
 
@@ -25,6 +27,7 @@ def recipient_update(*, recipient: Recipient, email: str, full_name: str, commen
     recipient.comment = comment
     with transaction.atomic():
         recipient.save(update_fields=["email", "full_name", "comment", "updated_at"])
+    data_version_bump(owner_id=recipient.owner_id)
     logger.info("recipient updated: recipient=%s", recipient.pk)
     return recipient
 
@@ -33,4 +36,5 @@ def recipient_delete(*, recipient: Recipient) -> None:
     """Delete the recipient; past deliveries keep the email snapshot, mailings lose the recipient."""
     pk = recipient.pk
     recipient.delete()
+    data_version_bump(owner_id=recipient.owner_id)
     logger.info("recipient deleted: recipient=%s", pk)

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from mailings.cache import data_version_bump
 from mailings.models import Attempt, Delivery, Mailing
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def attempt_start(
         attempt.total_count = len(deliveries)
         attempt.save(update_fields=["total_count"])
         transaction.on_commit(lambda: enqueue_attempt_delivery(attempt_id=attempt.pk))
+        data_version_bump(owner_id=mailing.owner_id)
     logger.info(
         "run started: mailing=%s attempt=%s trigger=%s recipients=%s",
         mailing.pk,

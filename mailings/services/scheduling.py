@@ -21,6 +21,7 @@ from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 
+from mailings.cache import data_version_bump, data_versions_bump
 from mailings.models import Attempt, Mailing
 from mailings.services.runs import attempt_start
 
@@ -230,6 +231,7 @@ def _mailing_start_due(*, mailing: Mailing, now: datetime) -> StartDueResult:
         )
         if not won:
             return StartDueResult()
+        data_version_bump(owner_id=mailing.owner_id)
         mailing.next_run_at = new_next
         mailing.status = Mailing.Status.RUNNING
         skipped = _record_skipped_slots(mailing=mailing, slots=missed, left_out=total - len(slots), now=now)
@@ -311,8 +313,10 @@ def mailings_finish_expired(*, now: datetime) -> int:
             if Mailing.objects.filter(pk=mailing.pk, next_run_at=old).update(next_run_at=None):
                 _record_skipped_slots(mailing=mailing, slots=slots, left_out=total - len(slots), now=now)
                 logger.info("window closed while the scheduler was away: mailing=%s missed=%s", mailing.pk, total)
+    owner_ids = set(expired.values_list("owner_id", flat=True))
     finished = expired.update(status=Mailing.Status.FINISHED, next_run_at=None)
     if finished:
+        data_versions_bump(owner_ids=owner_ids)
         logger.info("mailings finished: %s", finished)
     return finished
 

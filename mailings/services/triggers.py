@@ -9,6 +9,7 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mailings.cache import data_version_bump
 from mailings.models import Attempt, Delivery, Mailing
 from mailings.services.runs import attempt_start
 
@@ -31,7 +32,8 @@ def mailing_send_block_reason(*, mailing: Mailing, now: datetime) -> str | None:
 
 
 def _mark_running(mailing: Mailing) -> None:
-    Mailing.objects.filter(pk=mailing.pk, status=Mailing.Status.CREATED).update(status=Mailing.Status.RUNNING)
+    if Mailing.objects.filter(pk=mailing.pk, status=Mailing.Status.CREATED).update(status=Mailing.Status.RUNNING):
+        data_version_bump(owner_id=mailing.owner_id)
 
 
 def mailing_send_now(*, mailing: Mailing, trigger: str = Attempt.Trigger.MANUAL) -> Attempt:

@@ -15,6 +15,12 @@ from users.models import User
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _no_cache(settings) -> None:  # type: ignore[no-untyped-def]
+    # These tests count the queries of computing a page, not of serving its cached copy (test_cache.py).
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+
+
 def _fill(owner: User, start: int, stop: int) -> None:
     """Rows numbered start..stop-1 of every kind, each mailing with recipients, an attempt and deliveries."""
     for i in range(start, stop):

@@ -6,15 +6,23 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
 from mailings.forms import AttemptFilterForm
+from mailings.models import Attempt
 from mailings.selectors import attempt_deliveries, attempts_visible_to, can_view_all_mailings, delivery_state_counts
 from mailings.selectors import attempt_list as select_attempts
+from mailings.views.caching import private_page
 from mailings.views.common import owner_filter, paginate
 
 logger = logging.getLogger(__name__)
 
 
+def _attempt_is_final(request: HttpRequest, pk: int) -> bool:
+    # While a run is in progress its deliveries are claimed and released between the engine's recorded batches.
+    return not Attempt.objects.filter(pk=pk, status=Attempt.Status.IN_PROGRESS).exists()
+
+
 @login_required
 @require_safe
+@private_page()
 def attempt_list(request: HttpRequest) -> HttpResponse:
     show_owner = can_view_all_mailings(request.user)
     owner = owner_filter(request, can_view_all=show_owner)
@@ -42,6 +50,7 @@ def attempt_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_safe
+@private_page(_attempt_is_final)
 def attempt_detail(request: HttpRequest, pk: int) -> HttpResponse:
     qs = attempts_visible_to(request.user).select_related("mailing__message", "mailing__owner", "retry_of")
     attempt = get_object_or_404(qs, pk=pk)

@@ -8,11 +8,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from mailings.forms import MailingForm
+from mailings.models import Attempt
 from mailings.selectors import can_view_all_mailings, mailings_for, mailings_visible_to
 from mailings.selectors import mailing_list as select_mailings
 from mailings.services.mailings import mailing_create as create
 from mailings.services.mailings import mailing_delete as delete
 from mailings.services.mailings import mailing_update as update
+from mailings.views.caching import private_page
 from mailings.views.common import owned_or_refused, owner_filter, paginate, search_query
 
 logger = logging.getLogger(__name__)
@@ -20,8 +22,14 @@ logger = logging.getLogger(__name__)
 DETAIL_ATTEMPTS = 10
 
 
+def _no_run_in_progress(request: HttpRequest, pk: int) -> bool:
+    # A run in progress shows the engine's notice (breaker pause, expected finish), which moves with the clock.
+    return not Attempt.objects.filter(mailing_id=pk, status=Attempt.Status.IN_PROGRESS).exists()
+
+
 @login_required
 @require_safe
+@private_page()
 def mailing_list(request: HttpRequest) -> HttpResponse:
     query, show_owner = search_query(request), can_view_all_mailings(request.user)
     owner = owner_filter(request, can_view_all=show_owner)
@@ -32,6 +40,7 @@ def mailing_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_safe
+@private_page(_no_run_in_progress)
 def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     qs = mailings_visible_to(request.user).select_related("message", "owner", "disabled_by")
     mailing = get_object_or_404(qs, pk=pk)

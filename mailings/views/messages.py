@@ -15,6 +15,7 @@ from mailings.services.messages import MessageInUse
 from mailings.services.messages import message_create as create
 from mailings.services.messages import message_delete as delete
 from mailings.services.messages import message_update as update
+from mailings.views.caching import private_page
 from mailings.views.common import owned_or_refused, owner_filter, paginate, search_query
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 @login_required
 @require_safe
+@private_page()
 def message_list(request: HttpRequest) -> HttpResponse:
     query, show_owner = search_query(request), can_view_all_messages(request.user)
     owner = owner_filter(request, can_view_all=show_owner)
@@ -32,6 +34,7 @@ def message_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_safe
+@private_page()
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(messages_visible_to(request.user).select_related("owner"), pk=pk)
     mailings = message.mailings.order_by("-created_at")[:20]

@@ -14,6 +14,7 @@ from mailings.selectors import recipient_list as select_recipients
 from mailings.services.recipients import recipient_create as create
 from mailings.services.recipients import recipient_delete as delete
 from mailings.services.recipients import recipient_update as update
+from mailings.views.caching import private_page
 from mailings.views.common import owned_or_refused, owner_filter, paginate, search_query
 
 logger = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 @login_required
 @require_safe
+@private_page()
 def recipient_list(request: HttpRequest) -> HttpResponse:
     query, show_owner = search_query(request), can_view_all_recipients(request.user)
     owner = owner_filter(request, can_view_all=show_owner)
@@ -31,6 +33,7 @@ def recipient_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_safe
+@private_page()
 def recipient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     recipient = get_object_or_404(recipients_visible_to(request.user).select_related("owner"), pk=pk)
     mailings = recipient.mailings.select_related("message").order_by("-created_at")[:20]

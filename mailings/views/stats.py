@@ -5,7 +5,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from mailings.cache import cached_for
 from mailings.selectors import can_view_all_mailings, stats_per_mailing, stats_totals
+from mailings.views.caching import private_page
 from mailings.views.common import owner_filter, paginate
 
 logger = logging.getLogger(__name__)
@@ -13,12 +15,17 @@ logger = logging.getLogger(__name__)
 
 @login_required
 @require_safe
+@private_page()
 def stats(request: HttpRequest) -> HttpResponse:
     """The user's own figures; a manager's cover every user's mailings, or one owner's with `?owner=`."""
     show_owner = can_view_all_mailings(request.user)
     owner = owner_filter(request, can_view_all=show_owner)
     context = {
-        "totals": stats_totals(user=request.user, owner=owner),
+        "totals": cached_for(
+            user=request.user,
+            name=f"stats_totals:owner={owner.pk if owner else ''}",
+            compute=lambda: stats_totals(user=request.user, owner=owner),
+        ),
         "page": paginate(request, stats_per_mailing(user=request.user, owner=owner)),
         "show_owner": show_owner,
         "owner_filter": owner,

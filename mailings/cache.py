@@ -1,0 +1,188 @@
+"""Server-side cache of the mailings pages: per-owner data versions (generation counters) in the shared cache.
+
+The contract:
+
+- Every service that writes an owner's data (recipients, messages, mailings, runs, the delivery engine's
+  outcomes, the scheduler's status changes, a manager's moderation) calls `data_version_bump(owner_id=...)`.
+  That gives the owner's version `ver:owner:<id>` and the service-wide `ver:all` new, never-seen values
+  once the transaction commits.
+- Cached values live under keys that embed the version they were computed at, so after a bump nobody
+  looks at the old ones again (they expire on their own, CACHE_DATA_TIMEOUT). Nothing is ever deleted,
+  so a reader that computed from old data and stores after the bump writes where nobody looks.
+- A version that is missing (evicted, cache restarted) is initialised to a new unique value: as if it had
+  just been bumped, so nothing cached before is served.
+- A cache that fails (Redis away, no cache table) means "no version": callers compute from the database,
+  store nothing and emit no validator. It never raises into a page.
+
+The cache is the one every process shares (settings.CACHES["default"]: Redis, or the database), which
+is what lets the worker's and the scheduler's bumps reach the web processes.
+"""
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Literal, TypeVar
+
+from django.core.cache import cache
+from django.db import transaction
+
+from users.models import User
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+VERSION_ALL_KEY = "ver:all"
+# Long enough to be worth it, short enough to bound the damage of a bump the cache never received
+# (see _pending): a value is never served after this many seconds whatever happens.
+CACHE_DATA_TIMEOUT = 600
+
+Scope = Literal["own", "visible"]
+
+# Bumps that the cache refused (it was away); retried by this process on its next cache access.
+_pending: set[str] = set()
+_pending_lock = threading.Lock()
+
+
+def _owner_key(owner_id: int) -> str:
+    return f"ver:owner:{owner_id}"
+
+
+def _new_token() -> str:
+    # Time-based and random: unique across processes and across cache restarts.
+    return f"{time.time_ns():x}.{secrets.token_hex(4)}"
+
+
+def _store_new_tokens(keys: Iterable[str]) -> bool:
+    """Give `keys` new values; True if the cache has them afterwards."""
+    values = {key: _new_token() for key in sorted(keys)}
+    try:
+        cache.set_many(values, timeout=None)
+        # django-redis with IGNORE_EXCEPTIONS swallows a failed write: read back to know.
+        stored = cache.get_many(list(values))
+    except Exception:
+        logger.warning("cache unavailable: data versions not bumped: %s", ",".join(values), exc_info=True)
+        return False
+    return all(key in stored for key in values)
+
+
+def _retry_pending() -> None:
+    if not _pending:
+        return
+    with _pending_lock:
+        keys = set(_pending)
+        if keys and _store_new_tokens(keys):
+            _pending.difference_update(keys)
+            logger.info("cache back: delayed data version bumps done: %s", ",".join(sorted(keys)))
+
+
+def _bump_now(keys: set[str]) -> None:
+    _retry_pending()
+    if not _store_new_tokens(keys):
+        logger.error("cache unavailable: data version bump kept for a retry: %s", ",".join(sorted(keys)))
+        with _pending_lock:
+            _pending.update(keys)
+
+
+def _never_commits() -> bool:
+    """Inside a test case's transaction, which is rolled back: on_commit callbacks would never run."""
+    blocks = transaction.get_connection().atomic_blocks
+    return bool(blocks) and bool(getattr(blocks[0], "_from_testcase", False))
+
+
+def data_versions_bump(*, owner_ids: Iterable[int]) -> None:
+    """New data versions for these owners and for the service-wide view, after the current transaction commits.
+
+    After commit, not before: a page computed while the transaction was open (old data) is stored under the
+    old version. Outside a transaction the bump happens at once. Never raises; a bump the cache could not
+    take is retried by this process on its next cache access (and cached values expire anyway).
+    """
+    keys = {_owner_key(int(owner_id)) for owner_id in owner_ids if owner_id is not None}
+    keys.add(VERSION_ALL_KEY)
+    if not transaction.get_connection().in_atomic_block or _never_commits():
+        _bump_now(keys)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: _bump_now(keys), robust=True)
+
+
+def data_version_bump(*, owner_id: int) -> None:
+    """`data_versions_bump` for one owner."""
+    data_versions_bump(owner_ids=[owner_id])
+
+
+def data_version_bump_for_attempts(*, attempt_ids: Iterable[int]) -> None:
+    """`data_versions_bump` for the owners of these attempts' mailings (one query)."""
+    from mailings.models import Attempt
+
+    ids = list(attempt_ids)
+    if not ids:
+        return
+    owner_ids = set(Attempt.objects.filter(pk__in=ids).values_list("mailing__owner_id", flat=True))
+    data_versions_bump(owner_ids=owner_ids)
+
+
+def _read(keys: list[str]) -> list[str] | None:
+    """The current values of version keys, initialising missing ones; None if the cache is unavailable."""
+    _retry_pending()
+    try:
+        found = cache.get_many(keys)
+        missing = [key for key in keys if key not in found]
+        if missing:
+            for key in missing:
+                # add(), not set(): of two processes initialising at once, both end up with one value.
+                cache.add(key, _new_token(), timeout=None)
+            found.update(cache.get_many(missing))
+    except Exception:
+        logger.warning("cache unavailable: pages computed from the database", exc_info=True)
+        return None
+    if any(key not in found for key in keys):
+        # django-redis with IGNORE_EXCEPTIONS answers "nothing" when Redis is away (and logs it).
+        return None
+    return [str(found[key]) for key in keys]
+
+
+def sees_everyone(user: User) -> bool:
+    """True if some page shows this user other owners' rows (a manager with a view_all_* permission)."""
+    from mailings.selectors import can_view_all_mailings, can_view_all_messages, can_view_all_recipients
+
+    return can_view_all_mailings(user) or can_view_all_messages(user) or can_view_all_recipients(user)
+
+
+def data_version(*, user: User | None, scope: Scope = "visible") -> str | None:
+    """The version of everything `user` sees, or None when the cache is unavailable (then cache nothing).
+
+    scope="own": only the user's own rows (the home page's figures, even for a manager); "visible": what
+    the user may read, everyone's for a manager. A visitor (None) sees service-wide figures.
+    """
+    if user is None or (scope == "visible" and sees_everyone(user)):
+        values = _read([VERSION_ALL_KEY])
+        return None if values is None else f"all:{values[0]}"
+    values = _read([_owner_key(user.pk)])
+    return None if values is None else f"own:{values[0]}"
+
+
+def cached_for(*, user: User | None, name: str, compute: Callable[[], T], scope: Scope = "visible") -> T:
+    """`compute()`, cached per user (per visitor for None) under the current data version.
+
+    `name` must say everything else the value depends on (e.g. "stats_totals:owner=5"). With the cache
+    unavailable this is just `compute()`.
+    """
+    version = data_version(user=user, scope=scope)
+    if version is None:
+        return compute()
+    key = f"data:{name}:{user.pk if user is not None else 'anon'}:{version}"
+    try:
+        value = cache.get(key)
+    except Exception:
+        logger.warning("cache unavailable: %s computed from the database", name, exc_info=True)
+        return compute()
+    if value is not None:
+        return value
+    value = compute()
+    try:
+        cache.set(key, value, CACHE_DATA_TIMEOUT)
+    except Exception:
+        logger.warning("cache unavailable: %s not stored", name, exc_info=True)
+    return value

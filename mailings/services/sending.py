@@ -33,6 +33,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mailings.cache import data_version_bump, data_version_bump_for_attempts
 from mailings.models import Attempt, Delivery, Mailing
 from mailings.services.breaker import breaker_close, breaker_gate, breaker_open
 from mailings.services.compose import BuildError, MessageComposer
@@ -285,6 +286,7 @@ class _Engine:
         ]
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(_FLUSH_SQL, rows)
+        data_version_bump(owner_id=self.mailing.owner_id)
         done.clear()
 
     @staticmethod
@@ -531,6 +533,8 @@ def attempt_deliver(*, attempt_id: int, max_seconds: float | None = None) -> str
         finally:
             engine.session.close()
     logger.info("delivery task: attempt=%s sent=%s stop=%s", attempt_id, engine.sent, verdict)
+    # Claims, skips and deferrals of this run change what its pages show, not only the recorded outcomes.
+    data_version_bump(owner_id=attempt.mailing.owner_id)
     if verdict in (StopReason.BUDGET, StopReason.STOPPED):
         from mailings.tasks import enqueue_attempt_delivery
 
@@ -600,6 +604,7 @@ def attempt_finish_if_done(*, attempt_id: int) -> bool:
         wake_at=None,
     )
     if won:
+        data_version_bump_for_attempts(attempt_ids=[attempt_id])
         logger.info(
             "run finished: attempt=%s status=%s total=%s sent=%s failed=%s unknown=%s skipped=%s summary=%s",
             attempt_id,
@@ -637,6 +642,7 @@ def deliveries_sweep_expired_leases(*, now: datetime) -> int:
         finished_at=now,
         reason=_("обработчик остановлен после передачи письма серверу: возможна доставка"),
     )
+    data_version_bump_for_attempts(attempt_ids=attempt_ids)
     from mailings.tasks import enqueue_attempt_delivery
 
     for attempt_id in attempt_ids:

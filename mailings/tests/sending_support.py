@@ -143,6 +143,15 @@ class ServerFactory:
         return int(self.controller.port)
 
 
+def assert_never_twice(handler: SinkHandler) -> None:
+    """The guarantee behind every fault test: no recipient of a run received two copies."""
+    seen: dict[str, int] = {}
+    for m in handler.messages:
+        for r in m.rcpt_tos:
+            seen[r] = seen.get(r, 0) + 1
+    assert {r: n for r, n in seen.items() if n > 1} == {}
+
+
 @contextmanager
 def serving(factory: ServerFactory) -> Iterator[ServerFactory]:
     factory.controller.start()
@@ -150,3 +159,4 @@ def serving(factory: ServerFactory) -> Iterator[ServerFactory]:
         yield factory
     finally:
         factory.controller.stop()
+    assert_never_twice(factory.handler)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from config.testing import SmtpServer, run_tasks
 from mailings.models import Attempt, Delivery, Mailing, SmtpAccountState
 from mailings.services.sending import attempt_deliver
-from mailings.tests.sending_support import fast_settings, make_run, smtp_server_on_free_port
+from mailings.tests.sending_support import assert_never_twice, fast_settings, make_run, smtp_server_on_free_port
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +26,7 @@ def server(settings: Any) -> Iterator[SmtpServer]:
         yield smtp_server
     finally:
         smtp_server.stop()
+    assert_never_twice(smtp_server.handler)
 
 
 def _mailing(owner: User) -> Mailing:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from config.testing import SmtpServer
 from mailings.models import Attempt, Mailing
-from mailings.tests.sending_support import fast_settings, make_run, smtp_server_on_free_port
+from mailings.tests.sending_support import assert_never_twice, fast_settings, make_run, smtp_server_on_free_port
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +24,7 @@ def server(settings: Any) -> Iterator[SmtpServer]:
         yield smtp_server
     finally:
         smtp_server.stop()
+    assert_never_twice(smtp_server.handler)
 
 
 def _mailing(owner: User) -> Mailing:

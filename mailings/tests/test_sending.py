@@ -18,6 +18,7 @@ from mailings.services.sending import (
     deliveries_sweep_expired_leases,
 )
 from mailings.tests.sending_support import (
+    assert_never_twice,
     copies,
     delivery,
     fast_settings,
@@ -48,6 +49,7 @@ def server(settings: Any, request: Any) -> Iterator[SmtpServer]:
         yield smtp_server
     finally:
         smtp_server.stop()
+    assert_never_twice(smtp_server.handler)
 
 
 def test_it_sends_one_message_per_recipient_and_records_the_ledger(server: SmtpServer, owner: User) -> None:

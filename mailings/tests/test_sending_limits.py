@@ -12,7 +12,14 @@ from django.utils import timezone
 from config.testing import SmtpServer
 from mailings.models import Delivery, SmtpAccountState
 from mailings.services.sending import StopReason, attempt_deliver, attempts_wake_due_retries, mailing_sending_status
-from mailings.tests.sending_support import fast_settings, free_port, make_run, smtp_server_on_free_port, states
+from mailings.tests.sending_support import (
+    assert_never_twice,
+    fast_settings,
+    free_port,
+    make_run,
+    smtp_server_on_free_port,
+    states,
+)
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +37,7 @@ def server(settings: Any) -> Iterator[SmtpServer]:
         yield smtp_server
     finally:
         smtp_server.stop()
+    assert_never_twice(smtp_server.handler)
 
 
 def test_an_hourly_limit_spreads_a_run_over_hours_and_shows_the_expected_finish(

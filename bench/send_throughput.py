@@ -4,7 +4,8 @@
 
 Runs, in one go, against one smtp-sink on 127.0.0.1:
   (a1) Vestnik end to end with one `manage.py db_worker` process: enqueue -> every delivery final,
-       ledger and attempt summary written (workers are started and idle before the enqueue);
+       ledger and attempt summary written (workers are started, warmed up by a 100-recipient run,
+       and idle before the enqueue);
   (a2) the same with two worker processes sharing the run;
   (b)  a raw smtplib loop over one reused connection, building equivalent messages;
   (c)  Django's send_mail() once per recipient.
@@ -131,14 +132,26 @@ Recipient.objects.bulk_create(
 )
 mailing.recipients.set(Recipient.objects.filter(owner=user))
 print("ready", flush=True)
+warmup = Mailing.objects.create(
+    owner=user, message=message, start_at=now - timedelta(hours=1), end_at=now + timedelta(days=1)
+)
+warmup.recipients.set(Recipient.objects.filter(owner=user).order_by("pk")[:100])
 sys.stdin.readline()  # the workers are up and idle
+
+
+def run(m):
+    attempt = attempt_start(mailing=m, trigger=Attempt.Trigger.COMMAND)
+    while True:
+        attempt.refresh_from_db(fields=["status", "sent_count", "server_response"])
+        if attempt.status != Attempt.Status.IN_PROGRESS:
+            return attempt
+        time.sleep(0.02)
+
+
+# A worker imports the engine with its first task; keep that one-off cost out of the figure.
+run(warmup)
 started = time.perf_counter()
-attempt = attempt_start(mailing=mailing, trigger=Attempt.Trigger.COMMAND)
-while True:
-    attempt.refresh_from_db(fields=["status", "sent_count", "server_response"])
-    if attempt.status != Attempt.Status.IN_PROGRESS:
-        break
-    time.sleep(0.02)
+attempt = run(mailing)
 elapsed = time.perf_counter() - started
 print(f"done {elapsed:.6f} {attempt.sent_count} {attempt.server_response}", flush=True)
 """

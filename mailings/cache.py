@@ -143,20 +143,30 @@ def _read(keys: list[str]) -> list[str] | None:
     return [str(found[key]) for key in keys]
 
 
-def sees_everyone(user: User) -> bool:
-    """True if some page shows this user other owners' rows (a manager with a view_all_* permission)."""
-    from mailings.selectors import can_view_all_mailings, can_view_all_messages, can_view_all_recipients
-
-    return can_view_all_mailings(user) or can_view_all_messages(user) or can_view_all_recipients(user)
+VIEW_ALL_PERMISSIONS = frozenset(
+    {"mailings.view_all_recipients", "mailings.view_all_messages", "mailings.view_all_mailings"}
+)
 
 
-def data_version(*, user: User | None, scope: Scope = "visible") -> str | None:
+def sees_everyone(user: User, *, permissions: frozenset[str] | None = None) -> bool:
+    """True if some page shows this user other owners' rows (a manager with a view_all_* permission).
+
+    `permissions`, if the caller already has the user's permission names, saves the queries.
+    """
+    if permissions is not None:
+        return user.is_superuser or bool(permissions & VIEW_ALL_PERMISSIONS)
+    return any(user.has_perm(perm) for perm in sorted(VIEW_ALL_PERMISSIONS))
+
+
+def data_version(
+    *, user: User | None, scope: Scope = "visible", permissions: frozenset[str] | None = None
+) -> str | None:
     """The version of everything `user` sees, or None when the cache is unavailable (then cache nothing).
 
     scope="own": only the user's own rows (the home page's figures, even for a manager); "visible": what
     the user may read, everyone's for a manager. A visitor (None) sees service-wide figures.
     """
-    if user is None or (scope == "visible" and sees_everyone(user)):
+    if user is None or (scope == "visible" and sees_everyone(user, permissions=permissions)):
         values = _read([VERSION_ALL_KEY])
         return None if values is None else f"all:{values[0]}"
     values = _read([_owner_key(user.pk)])

@@ -1,0 +1,196 @@
+"""Page speed with the server cache on and off, against a trivial view behind the same middleware.
+
+    .venv/bin/python bench/pages.py [--requests 300] [--repeat 3] [--reseed]
+
+Seeds (once; reused afterwards) a large account on its own SQLite file, var/bench/pages.sqlite3:
+10,000 recipients, 1,000 mailings (50 recipients each), 2,000 attempts and 100,000 deliveries.
+Then, in this process, through Django's test Client (the full middleware stack and URLconf, no
+network: the figures are the server's own cost), signed in as that account's owner, measures
+requests per second and the p95 latency of the home, mailings list, attempts and statistics
+pages with the cache on (the configured shared cache: the database cache, or Redis when REDIS_URL
+is set) and off (DummyCache: every request computes from the database), of the statistics page
+answered 304 by the browser's validator, and of a trivial view (bench/urls.py) as the reference.
+With --repeat the cached and trivial measurements are interleaved for several rounds and the best
+of each is kept (shared machines are noisy).
+
+Prints a table and, as its last line, `cached/trivial=<ratio>`: requests per second of the slowest
+cached page divided by those of the trivial view.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+
+import django  # noqa: E402
+
+django.setup()
+
+from datetime import timedelta  # noqa: E402
+
+from django.core.management import call_command  # noqa: E402
+from django.db import transaction  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from mailings.models import Attempt, Delivery, Mailing, Message, Recipient  # noqa: E402
+from users.models import User  # noqa: E402
+
+OWNER_EMAIL = "bench-owner@example.com"
+RECIPIENTS, MAILINGS, PER_MAILING, ATTEMPTS_PER_MAILING = 10_000, 1_000, 50, 2
+PAGES = [("home", "/"), ("mailings", "/mailings/"), ("attempts", "/attempts/"), ("statistics", "/stats/")]
+TRIVIAL = "/bench/trivial/"
+NO_CACHE = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+
+
+def seed(*, reseed: bool) -> User:
+    call_command("migrate", "--no-input", verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    owner = User.objects.filter(email=OWNER_EMAIL).first()
+    if owner is not None and not reseed and Mailing.objects.filter(owner=owner).count() == MAILINGS:
+        return owner
+    started = time.monotonic()
+    with transaction.atomic():
+        User.objects.filter(email=OWNER_EMAIL).delete()
+        owner = User.objects.create_user(
+            email=OWNER_EMAIL, password="bench", first_name="Нагрузка", email_confirmed_at=timezone.now()
+        )
+        Recipient.objects.bulk_create(
+            (Recipient(owner=owner, email=f"r{i}@example.com", full_name=f"Получатель {i}") for i in range(RECIPIENTS)),
+            batch_size=2000,
+        )
+        recipient_ids = list(Recipient.objects.filter(owner=owner).order_by("pk").values_list("pk", flat=True))
+        messages = Message.objects.bulk_create(
+            (Message(owner=owner, subject=f"Новости №{i}", body="Здравствуйте!") for i in range(MAILINGS)),
+            batch_size=2000,
+        )
+        now = timezone.now()
+        mailings = Mailing.objects.bulk_create(
+            (
+                Mailing(
+                    owner=owner,
+                    message=message,
+                    start_at=now - timedelta(days=10),
+                    end_at=now + timedelta(days=300),
+                    periodicity=Mailing.Periodicity.WEEKLY,
+                    status=Mailing.Status.RUNNING,
+                )
+                for message in messages
+            ),
+            batch_size=2000,
+        )
+        through = Mailing.recipients.through
+        links = []
+        for i, mailing in enumerate(mailings):
+            start = (i * PER_MAILING) % RECIPIENTS
+            chosen = recipient_ids[start : start + PER_MAILING]
+            links += [through(mailing_id=mailing.pk, recipient_id=rid) for rid in chosen]
+        through.objects.bulk_create(links, batch_size=5000)
+        attempts = Attempt.objects.bulk_create(
+            (
+                Attempt(
+                    mailing=mailing,
+                    trigger=Attempt.Trigger.SCHEDULE if k else Attempt.Trigger.MANUAL,
+                    scheduled_for=now - timedelta(days=7 * k) if k else None,
+                    started_at=now - timedelta(days=7 * k, minutes=i),
+                    finished_at=now - timedelta(days=7 * k, minutes=i) + timedelta(seconds=30),
+                    status=Attempt.Status.SUCCESS if (i + k) % 5 else Attempt.Status.FAILURE,
+                    total_count=PER_MAILING,
+                    sent_count=PER_MAILING - 2,
+                    failed_count=2,
+                    server_response="250 2.0.0 Ok ×48; 550 5.1.1 User unknown ×2",
+                )
+                for i, mailing in enumerate(mailings)
+                for k in range(ATTEMPTS_PER_MAILING)
+            ),
+            batch_size=2000,
+        )
+        by_mailing = {}
+        for link in links:
+            by_mailing.setdefault(link.mailing_id, []).append(link.recipient_id)
+        deliveries = (
+            Delivery(
+                attempt=attempt,
+                recipient_id=rid,
+                email=f"r{rid}@example.com",
+                state=Delivery.State.FAILED if j < 2 else Delivery.State.SENT,
+                tries=1,
+                smtp_code=550 if j < 2 else 250,
+                finished_at=attempt.finished_at,
+            )
+            for attempt in attempts
+            for j, rid in enumerate(by_mailing[attempt.mailing_id])
+        )
+        Delivery.objects.bulk_create(deliveries, batch_size=5000)
+    print(f"seeded in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return owner
+
+
+def measure(client: Client, url: str, *, n: int, headers: dict[str, str] | None = None) -> tuple[float, float]:
+    """(requests per second, p95 in ms) over n requests after a short warm-up."""
+    expected = 304 if headers else 200
+    for _ in range(3):
+        response = client.get(url, headers=headers)
+        assert response.status_code == expected, (url, response.status_code)
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        response = client.get(url, headers=headers)
+        times.append(time.perf_counter() - t0)
+    assert response.status_code == expected, (url, response.status_code)
+    p95 = statistics.quantiles(times, n=20)[-1] if len(times) >= 20 else max(times)
+    return n / sum(times), p95 * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=300, help="requests per cached measurement")
+    parser.add_argument("--uncached-requests", type=int, default=20, help="requests per uncached measurement")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; the best of each is kept")
+    parser.add_argument("--reseed", action="store_true")
+    args = parser.parse_args()
+
+    from django.conf import settings
+
+    owner = seed(reseed=args.reseed)
+    client = Client()
+    client.force_login(owner)
+    client.get(TRIVIAL)
+    client.get("/mailings/")  # the CSRF cookie: pages are cacheable from the next request on
+
+    results: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def keep(key: tuple[str, str], value: tuple[float, float]) -> None:
+        if key not in results or value[0] > results[key][0]:
+            results[key] = value
+
+    with override_settings(CACHES=NO_CACHE):
+        for name, url in PAGES:
+            keep((name, "off"), measure(client, url, n=args.uncached_requests))
+    etag = client.get("/stats/")["ETag"]
+    for _ in range(max(1, args.repeat)):
+        keep(("trivial", "-"), measure(client, TRIVIAL, n=args.requests))
+        for name, url in PAGES:
+            keep((name, "on"), measure(client, url, n=args.requests))
+        keep(("statistics 304", "on"), measure(client, "/stats/", n=args.requests, headers={"if-none-match": etag}))
+
+    backend = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    print(f"database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, cache {backend}, Django test Client")
+    print(f"{'page':<16}{'cache':>6}{'req/s':>10}{'p95 ms':>10}")
+    for name, _url in [("trivial", TRIVIAL), *PAGES, ("statistics 304", "/stats/")]:
+        for mode in ("-", "off", "on"):
+            if (name, mode) in results:
+                rps, p95 = results[(name, mode)]
+                print(f"{name:<16}{mode:>6}{rps:>10.0f}{p95:>10.2f}")
+    slowest = min(results[(name, "on")][0] for name, _ in PAGES)
+    print(f"cached/trivial={slowest / results[('trivial', '-')][0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -56,6 +56,10 @@ class Journey:
     """One user's browser (and a manager's), and the steps of the journey, each run at most once."""
 
     def __init__(self, site: LiveSite, smtp: SmtpServer, browser: Any) -> None:
+        from playwright.sync_api import expect
+
+        # Generous for a busy two-core machine: each check still returns as soon as it holds.
+        expect.set_options(timeout=UI_TIMEOUT_MS)
         self.site, self.smtp, self.browser = site, smtp, browser
         self.page = self._new_page()
         self.done: dict[str, bool] = {}

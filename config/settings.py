@@ -160,6 +160,8 @@ else:
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "vestnik_cache",
             "KEY_PREFIX": "vestnik",
+            # The default 300 entries is a few users' pages (mailings/cache.py): culling would empty it constantly.
+            "OPTIONS": {"MAX_ENTRIES": 5000},
         }
     }
 

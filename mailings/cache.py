@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 VERSION_ALL_KEY = "ver:all"
+# Read with every version: bumped for changes that may show on anyone's pages (a manager renamed, who is
+# named on the mailings they disabled), so they are rare.
+VERSION_EVERYONE_KEY = "ver:everyone"
 # Long enough to be worth it, short enough to bound the damage of a bump the cache never received
 # (see _pending): a value is never served after this many seconds whatever happens.
 CACHE_DATA_TIMEOUT = 600
@@ -101,6 +104,10 @@ def data_versions_bump(*, owner_ids: Iterable[int]) -> None:
     """
     keys = {_owner_key(int(owner_id)) for owner_id in owner_ids if owner_id is not None}
     keys.add(VERSION_ALL_KEY)
+    _bump_keys(keys)
+
+
+def _bump_keys(keys: set[str]) -> None:
     if not transaction.get_connection().in_atomic_block or _never_commits():
         _bump_now(keys)
     if transaction.get_connection().in_atomic_block:
@@ -110,6 +117,11 @@ def data_versions_bump(*, owner_ids: Iterable[int]) -> None:
 def data_version_bump(*, owner_id: int) -> None:
     """`data_versions_bump` for one owner."""
     data_versions_bump(owner_ids=[owner_id])
+
+
+def data_version_bump_everyone() -> None:
+    """New data versions for every user's pages (after commit, as `data_versions_bump`)."""
+    _bump_keys({VERSION_EVERYONE_KEY, VERSION_ALL_KEY})
 
 
 def data_version_bump_for_attempts(*, attempt_ids: Iterable[int]) -> None:
@@ -167,10 +179,11 @@ def data_version(
     the user may read, everyone's for a manager. A visitor (None) sees service-wide figures.
     """
     if user is None or (scope == "visible" and sees_everyone(user, permissions=permissions)):
-        values = _read([VERSION_ALL_KEY])
-        return None if values is None else f"all:{values[0]}"
-    values = _read([_owner_key(user.pk)])
-    return None if values is None else f"own:{values[0]}"
+        scope_tag, key = "all", VERSION_ALL_KEY
+    else:
+        scope_tag, key = "own", _owner_key(user.pk)
+    values = _read([key, VERSION_EVERYONE_KEY])
+    return None if values is None else f"{scope_tag}:{values[0]}:{values[1]}"
 
 
 def cached_for(*, user: User | None, name: str, compute: Callable[[], T], scope: Scope = "visible") -> T:

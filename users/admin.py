@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from mailings.cache import data_version_bump
+from mailings.cache import data_version_bump_everyone
 from users.models import AuditEvent, User
 
 
@@ -78,9 +78,9 @@ class UserAdmin(BaseUserAdmin):
     @admin.display(description=_("имя"), ordering="last_name")
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        # Managers' pages show owners by name; the pages' cached copies follow (mailings/cache.py).
+        # Pages show people by name; the pages' cached copies follow (mailings/cache.py).
         if change:
-            data_version_bump(owner_id=obj.pk)
+            data_version_bump_everyone()
 
     def full_name(self, user: User) -> str:
         return user.get_full_name()

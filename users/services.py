@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailings.cache import data_version_bump
+from mailings.cache import data_version_bump, data_version_bump_everyone
 from users.models import AuditEvent, User
 from users.tasks import send_account_email
 from users.tokens import confirmation_token_make
@@ -161,8 +161,8 @@ def user_profile_update(
         user.save(update_fields=fields)
         if "avatar" in fields and old_avatar != (user.avatar.name or ""):
             _file_delete_on_commit(old_avatar)
-        # Managers' pages show owners by name.
-        data_version_bump(owner_id=user.pk)
+        # Pages show people by name: managers' pages their owners, owners' pages the manager who disabled a mailing.
+        data_version_bump_everyone()
     return user
 
 
@@ -175,6 +175,8 @@ def user_delete(*, user: User) -> None:
         user.delete()
         _file_delete_on_commit(avatar)
         data_version_bump(owner_id=user_id)
+        # A deleted manager is no longer named on the mailings they disabled.
+        data_version_bump_everyone()
     logger.info("user deleted: id=%s email=%s", user_id, email)
 
 

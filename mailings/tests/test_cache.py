@@ -176,6 +176,22 @@ def test_a_managers_disabling_shows_on_the_owners_pages(owner: User, other_user:
     assert 'id="mailing-disabled"' in boss.get(detail).content.decode()
 
 
+def test_a_manager_renamed_shows_on_the_mailings_they_disabled(owner: User, manager: User) -> None:
+    from mailings.services.mailings import mailing_disable
+    from users.services import user_profile_update
+
+    mailing = mailing_disable(mailing=make_mailing(owner), actor=manager, reason="спам")
+    client = _signed_in(Client(), owner)
+    detail = reverse("mailings:mailing_detail", args=[mailing.pk])
+    etag = client.get(detail)["ETag"]
+    assert client.get(detail, headers={"if-none-match": etag}).status_code == 304
+
+    user_profile_update(user=manager, first_name="Ирина", last_name="Строгая", phone="", country="")
+
+    page = client.get(detail, headers={"if-none-match": etag})
+    assert page.status_code == 200 and "Ирина Строгая" in page.content.decode()
+
+
 def test_a_finished_delivery_shows_on_the_next_load(
     owner: User, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:

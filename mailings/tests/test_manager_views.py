@@ -2,6 +2,7 @@
 filter by owner; they change only the enabled flag of a mailing. Pages show each person only their actions."""
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -218,7 +219,10 @@ PAGES: list[Callable[[], str]] = [
 ]
 
 
-def test_a_managers_list_pages_do_not_query_per_row(manager_client: Client, manager: User) -> None:
+def test_a_managers_list_pages_do_not_query_per_row(manager_client: Client, manager: User, settings: Any) -> None:
+    # The queries of computing the pages, not of serving their cached copies (test_cache.py).
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+
     def fill(start: int, stop: int) -> None:
         for i in range(start, stop):
             user = User.objects.create_user(email=f"u{i}@example.com", password="x")

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from mailings.cache import data_version_bump_everyone
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from users.models import User
 from users.roles import MANAGERS_GROUP, groups_ensure
@@ -310,4 +311,6 @@ class Command(BaseCommand):
         _ensure_user("admin@vestnik.local", first_name="Администратор", is_staff=True, is_superuser=True)
         manager = _ensure_manager()
         _seed_owner_data(demo, manager, timezone.now())
+        # Written directly, not through the services: cached pages must not outlive the old data.
+        data_version_bump_everyone()
         self.stdout.write("Demo data is in place.")

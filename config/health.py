@@ -9,13 +9,11 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 logger = logging.getLogger(__name__)
 
-SCHEDULER_TICK_KEY = "scheduler:last_tick"
 # The scheduler ticks every second; a minute of silence means it is not running.
 SCHEDULER_MAX_TICK_AGE = 60.0
 
@@ -48,22 +46,32 @@ def _check_queue() -> dict[str, Any]:
 
 
 def _check_scheduler() -> dict[str, Any]:
-    raw = cache.get(SCHEDULER_TICK_KEY)
-    last_tick = parse_datetime(raw) if isinstance(raw, str) else None
+    from mailings.services.scheduling import scheduler_last_tick
+
+    last_tick = scheduler_last_tick()
     if last_tick is None:
         return {"ok": False, "last_tick": None, "age_seconds": None}
     age = (timezone.now() - last_tick).total_seconds()
-    return {"ok": age <= SCHEDULER_MAX_TICK_AGE, "last_tick": raw, "age_seconds": round(age, 1)}
+    return {"ok": age <= SCHEDULER_MAX_TICK_AGE, "last_tick": last_tick.isoformat(), "age_seconds": round(age, 1)}
 
 
 def _check_smtp_breaker() -> dict[str, Any]:
-    try:
-        from mailings.services.breaker import breaker_status
-    except ImportError:
-        return {"ok": True, "state": "unknown"}
-    status = breaker_status()
-    # An open breaker is reported, not treated as unhealthy: Vestnik is up and waiting for the server.
-    return {"ok": True, **status}
+    from mailings.services.breaker import account_state_peek
+    from mailings.services.sending import smtp_config
+
+    state = account_state_peek(account=smtp_config().account)
+    now = timezone.now()
+    is_open = state.breaker_open_until is not None
+    # An open breaker is reported, not unhealthy: Vestnik is up, keeps the mail and waits for the server.
+    return {
+        "ok": True,
+        "breaker": "open" if is_open else "closed",
+        "reason": state.breaker_reason if is_open else "",
+        "next_probe_at": state.breaker_open_until.isoformat() if is_open else None,
+        "paused_seconds": round((state.breaker_open_until - now).total_seconds(), 1)
+        if is_open and state.breaker_open_until > now
+        else 0,
+    }
 
 
 CHECKS = {

@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from config.health import SCHEDULER_TICK_KEY
+from mailings.services.scheduling import LAST_TICK_CACHE_KEY as SCHEDULER_TICK_KEY
 
 
 @pytest.fixture(autouse=True)
@@ -57,3 +57,18 @@ def test_it_reveals_no_secret(client, settings) -> None:  # type: ignore[no-unty
 @pytest.mark.django_db
 def test_it_refuses_post(client) -> None:  # type: ignore[no-untyped-def]
     assert client.post("/health/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_it_reports_an_open_breaker_without_failing(client) -> None:  # type: ignore[no-untyped-def]
+    from mailings.services.breaker import breaker_open
+    from mailings.services.sending import smtp_config
+
+    cache.set(SCHEDULER_TICK_KEY, timezone.now().isoformat())
+    breaker_open(account=smtp_config().account, reason="connection refused", now=timezone.now())
+    response = client.get("/health/")
+    assert response.status_code == 200
+    smtp = response.json()["checks"]["smtp"]
+    assert smtp["breaker"] == "open"
+    assert smtp["next_probe_at"] is not None
+    assert smtp["paused_seconds"] > 0

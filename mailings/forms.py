@@ -93,6 +93,7 @@ class MailingForm(BootstrapFormMixin, _OwnerScoped, forms.ModelForm):
     def scope_to_owner(self) -> None:
         # Only the owner's objects can be chosen; a forged id fails as "not one of the choices".
         self.fields["message"].queryset = messages_for(self.owner).order_by("-created_at", "-pk")
+        self.fields["message"].empty_label = _("— выберите сообщение —")
         self.fields["recipients"].queryset = recipients_for(self.owner).order_by("email", "pk")
         self.fields["start_at"].help_text = _("Часовой пояс: %(tz)s.") % {"tz": timezone.get_current_timezone_name()}
 

@@ -164,6 +164,12 @@ def test_the_form_offers_only_the_owners_objects(client: Client, owner: User, ot
     assert "Чужое сообщение" not in html and "theirs@example.com" not in html
 
 
+def test_the_message_choice_asks_for_one(client: Client, owner: User, world: World) -> None:
+    client.force_login(owner)
+    html = client.get(reverse("mailings:mailing_create")).content.decode()
+    assert "— выберите сообщение —" in html and "---------" not in html
+
+
 def test_it_shows_the_detail_with_attempts(client: Client, owner: User, manager: User, world: World) -> None:
     message, recipients = world
     mailing = make_mailing(

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup lint clean screenshots
+.PHONY: run test setup lint clean screenshots messages
 
 $(VENV)/.installed-runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ test: $(VENV)/.installed-dev
 ## Refresh docs/screenshots/*.png: the real processes on a scratch database with the demo data, headless Chromium.
 screenshots: $(VENV)/.installed-dev
 	$(PY) scripts/screenshots.py
+
+## Refresh locale/en (the English of the Russian interface strings) and compile it; needs GNU gettext.
+I18N_IGNORE := --ignore=.venv --ignore=var --ignore=node_modules --ignore=bench --ignore=docs
+messages: $(VENV)/.installed-runtime
+	DEBUG=true $(PY) manage.py makemessages -l en $(I18N_IGNORE)
+	DEBUG=true $(PY) manage.py compilemessages -l en $(I18N_IGNORE)
 
 clean:
 	rm -rf var/db.sqlite3* var/mail var/media var/test-*

@@ -251,8 +251,16 @@ def user_block(*, user: User, actor: User, reason: str) -> User:
 
 
 def user_unblock(*, user: User, actor: User, reason: str = "") -> User:
-    """Let the account in again as it was: active if its address was confirmed, its mailings untouched."""
+    """Let the account in again as it was: active if its address was confirmed, its mailings enabled as before.
+
+    Runs that fell due while the owner was blocked are not made up for: each
+    mailing whose next run passed meanwhile continues from its first slot after now.
+    """
+    from mailings.models import Mailing
+    from mailings.services.scheduling import mailing_reschedule
+
     reason = reason.strip()
+    now = timezone.now()
     with transaction.atomic():
         updated = User.objects.filter(pk=user.pk, blocked_at__isnull=False).update(
             blocked_at=None,
@@ -266,6 +274,9 @@ def user_unblock(*, user: User, actor: User, reason: str = "") -> User:
         )
         if not updated:
             raise ModerationRefused(_("Пользователь не заблокирован."))
+        if user.blocked_at is not None:
+            for mailing in Mailing.objects.filter(owner=user, next_run_at__gt=user.blocked_at, next_run_at__lte=now):
+                mailing_reschedule(mailing=mailing, now=now)
         data_version_bump(owner_id=user.pk)
         audit_event_record(
             actor=actor,

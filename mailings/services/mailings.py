@@ -94,6 +94,13 @@ def mailing_delete(*, mailing: Mailing) -> None:
     logger.info("mailing deleted: mailing=%s", pk)
 
 
+def _fell_due_during_pause(*, mailing_id: int, paused_at: datetime | None, now: datetime) -> bool:
+    """Did the mailing's next run fall due while it was paused (disabled, or its owner blocked)?"""
+    if paused_at is None:
+        return False
+    return Mailing.objects.filter(pk=mailing_id, next_run_at__gt=paused_at, next_run_at__lte=now).exists()
+
+
 def _audit_target(mailing: Mailing) -> str:
     return f"#{mailing.pk} {mailing.message.subject} ({mailing.owner.email})"
 
@@ -130,7 +137,12 @@ def mailing_disable(*, mailing: Mailing, actor: User, reason: str) -> Mailing:
 
 
 def mailing_enable(*, mailing: Mailing, actor: User, reason: str = "") -> Mailing:
-    """Let the mailing send again; its schedule was never touched, so the scheduler continues from it."""
+    """Let the mailing send again.
+
+    Slots that fell due while it was disabled are not made up for: if its next
+    run passed meanwhile, the calendar continues from the first slot after now
+    (no late run, and the scheduler does not record the pause as downtime).
+    """
     reason = reason.strip()
     now = timezone.now()
     with transaction.atomic():
@@ -139,6 +151,9 @@ def mailing_enable(*, mailing: Mailing, actor: User, reason: str = "") -> Mailin
         )
         if not updated:
             raise ModerationRefused(_("Рассылка не отключена."))
+        if _fell_due_during_pause(mailing_id=mailing.pk, paused_at=mailing.disabled_at, now=now):
+            mailing.refresh_from_db(fields=["next_run_at", "status", "start_at", "end_at", "periodicity"])
+            mailing_reschedule(mailing=mailing, now=now)
         data_version_bump(owner_id=mailing.owner_id)
         audit_event_record(
             actor=actor,

@@ -157,3 +157,75 @@ def test_the_log_outlives_the_people_in_it(owner: User, manager: User) -> None:
     event = AuditEvent.objects.get()
     assert (event.actor, event.target_user) == (None, None)
     assert (event.actor_email, event.target_repr) == ("manager@example.com", "owner@example.com")
+
+
+def _daily_mailing_that_ran(owner: User) -> Mailing:
+    """A daily mailing at 10:00 (local) that has run on schedule; its next slot is tomorrow at 10:00."""
+    from datetime import timedelta
+
+    from mailings.models import Attempt
+
+    start = timezone.localtime().replace(hour=10, minute=0, second=0, microsecond=0) - timedelta(days=3)
+    mailing = make_mailing(
+        owner,
+        recipients=[make_recipient(owner)],
+        start_at=start,
+        end_at=start + timedelta(days=30),
+        periodicity=Mailing.Periodicity.DAILY,
+        status=Mailing.Status.RUNNING,
+        next_run_at=start + timedelta(days=4),
+    )
+    Attempt.objects.create(
+        mailing=mailing, trigger=Attempt.Trigger.SCHEDULE, scheduled_for=start, status=Attempt.Status.SUCCESS
+    )
+    return mailing
+
+
+def _assert_continues_on_the_calendar_without_making_up_runs(mailing: Mailing) -> None:
+    from mailings.models import Attempt
+    from mailings.services.scheduling import scheduler_tick
+
+    mailing.refresh_from_db()
+    now = timezone.now()
+    assert now < mailing.next_run_at <= now + timezone.timedelta(days=1)
+    assert timezone.localtime(mailing.next_run_at).hour == 10
+    scheduler_tick(now=now)
+    # No late run and no slot recorded as skipped for "the service was away": the pause was a decision.
+    assert Attempt.objects.filter(mailing=mailing).count() == 1
+
+
+def test_enabling_continues_the_calendar_without_making_up_runs_missed_while_disabled(
+    owner: User, manager: User
+) -> None:
+    import time_machine
+
+    mailing = _daily_mailing_that_ran(owner)
+    mailing_disable(mailing=mailing, actor=manager, reason="проверка")
+    with time_machine.travel(timezone.now() + timezone.timedelta(days=3, hours=1), tick=False):
+        mailing_enable(mailing=Mailing.objects.get(pk=mailing.pk), actor=manager, reason="проверено")
+
+        _assert_continues_on_the_calendar_without_making_up_runs(mailing)
+
+
+def test_unblocking_continues_the_calendar_without_making_up_runs_missed_while_blocked(
+    owner: User, manager: User
+) -> None:
+    import time_machine
+
+    mailing = _daily_mailing_that_ran(owner)
+    user_block(user=owner, actor=manager, reason="спам")
+    with time_machine.travel(timezone.now() + timezone.timedelta(days=3, hours=1), tick=False):
+        user_unblock(user=User.objects.get(pk=owner.pk), actor=manager, reason="разобрались")
+
+        _assert_continues_on_the_calendar_without_making_up_runs(mailing)
+
+
+def test_enabling_right_after_disabling_keeps_a_run_that_was_already_due(owner: User, manager: User) -> None:
+    mailing = _daily_mailing_that_ran(owner)
+    Mailing.objects.filter(pk=mailing.pk).update(next_run_at=timezone.now())
+    mailing_disable(mailing=Mailing.objects.get(pk=mailing.pk), actor=manager, reason="проверка")
+    due = Mailing.objects.get(pk=mailing.pk).next_run_at
+
+    mailing_enable(mailing=Mailing.objects.get(pk=mailing.pk), actor=manager)
+
+    assert Mailing.objects.get(pk=mailing.pk).next_run_at == due

@@ -4,9 +4,12 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from mailings.cache import data_versions_bump
-from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
+from mailings.models import Attempt, Delivery, Mailing, Message, Recipient, SmtpAccountState
+from mailings.services.breaker import breaker_close
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +76,9 @@ class MailingAdmin(BumpsDataVersion):
     list_filter = ["status", "periodicity", "is_enabled"]
     list_select_related = ["message", "owner"]
     search_fields = ["id", "message__subject", "owner__email"]
-    raw_id_fields = ["owner", "message", "recipients", "disabled_by"]
-    readonly_fields = ["created_at", "updated_at"]
+    raw_id_fields = ["owner", "message", "recipients"]
+    # Disabling goes through the mailing page (mailings.services.mailing_disable), which writes the audit log.
+    readonly_fields = ["created_at", "updated_at", "is_enabled", "disabled_at", "disabled_by", "disabled_reason"]
     date_hierarchy = "start_at"
 
 
@@ -110,3 +114,25 @@ class DeliveryAdmin(BumpsDataVersion):
     search_fields = ["email", "full_name", "smtp_reply", "message_id", "attempt__id"]
     raw_id_fields = ["attempt", "recipient"]
     date_hierarchy = "finished_at"
+
+
+@admin.register(SmtpAccountState)
+class SmtpAccountStateAdmin(admin.ModelAdmin):
+    """The circuit breaker and sending counters per SMTP account; read-only but for closing the breaker."""
+
+    list_display = ["account", "is_breaker_open", "breaker_open_until", "breaker_reason", "hour_count", "day_count"]
+    readonly_fields = [f.name for f in SmtpAccountState._meta.fields]
+    actions = ["close_breaker"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description=_("приостановлено"), boolean=True)
+    def is_breaker_open(self, state: SmtpAccountState) -> bool:
+        return state.is_breaker_open
+
+    @admin.action(description=_("Возобновить отправку (закрыть предохранитель)"))
+    def close_breaker(self, request: HttpRequest, queryset: QuerySet[SmtpAccountState]) -> None:
+        now = timezone.now()
+        closed = sum(breaker_close(account=state.account, now=now) for state in queryset)
+        self.message_user(request, _("Отправка возобновлена для учётных записей: %(n)s.") % {"n": closed})

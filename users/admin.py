@@ -63,7 +63,8 @@ class UserAdmin(BaseUserAdmin):
     list_filter = (ConfirmedFilter, BlockedFilter, "is_active", "is_staff", "is_superuser", "groups", "country")
     search_fields = ("email", "first_name", "last_name", "phone")
     ordering = ("email",)
-    readonly_fields = ("last_login", "date_joined")
+    # Blocking goes through the Users page (users.services.user_block), which writes the audit log.
+    readonly_fields = ("last_login", "date_joined", "blocked_at", "blocked_by", "block_reason")
     list_select_related = ()
     fieldsets = (
         (None, {"fields": ("email", "password")}),
@@ -73,15 +74,14 @@ class UserAdmin(BaseUserAdmin):
         (_("Даты"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "usable_password", "password1", "password2")}),)
-    raw_id_fields = ("blocked_by",)
 
-    @admin.display(description=_("имя"), ordering="last_name")
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         # Pages show people by name; the pages' cached copies follow (mailings/cache.py).
         if change:
             data_version_bump_everyone()
 
+    @admin.display(description=_("имя"), ordering="last_name")
     def full_name(self, user: User) -> str:
         return user.get_full_name()
 

@@ -72,3 +72,17 @@ def test_the_audit_log_is_read_only_in_the_admin(admin_client_: Client, owner: U
     assert admin_client_.get(reverse("admin:users_auditevent_add")).status_code == 403
     response = admin_client_.post(reverse("admin:users_auditevent_delete", args=[event.pk]), {"post": "yes"})
     assert response.status_code == 403 and AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+@pytest.mark.django_db
+def test_the_admin_cannot_block_a_user_around_the_audit_log(owner) -> None:  # type: ignore[no-untyped-def]
+    from django.test import Client
+    from django.urls import reverse
+
+    from users.models import User
+
+    client = Client()
+    client.force_login(User.objects.create_superuser(email="root@example.com", password="x"))
+    page = client.get(reverse("admin:users_user_change", args=[owner.pk])).content.decode()
+    assert 'name="block_reason"' not in page
+    assert 'name="blocked_at_0"' not in page

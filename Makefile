@@ -33,7 +33,7 @@ screenshots: $(VENV)/.installed-dev
 I18N_IGNORE := --ignore=.venv --ignore=var --ignore=node_modules --ignore=bench --ignore=docs
 messages: $(VENV)/.installed-runtime
 	DEBUG=true $(PY) manage.py makemessages -l en $(I18N_IGNORE)
-	DEBUG=true $(PY) manage.py compilemessages -l en $(I18N_IGNORE)
+	DEBUG=true $(PY) manage.py compilemessages -l en -l ru $(I18N_IGNORE)
 
 clean:
 	rm -rf var/db.sqlite3* var/mail var/media var/test-*

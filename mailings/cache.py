@@ -22,8 +22,8 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
-from typing import Literal, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, TypeVar
 
 from django.core.cache import cache
 from django.db import transaction
@@ -135,11 +135,12 @@ def data_version_bump_for_attempts(*, attempt_ids: Iterable[int]) -> None:
     data_versions_bump(owner_ids=owner_ids)
 
 
-def _read(keys: list[str]) -> list[str] | None:
-    """The current values of version keys, initialising missing ones; None if the cache is unavailable."""
+def _read(keys: list[str], *, also: Sequence[str] = ()) -> tuple[list[str] | None, dict[str, Any]]:
+    """The current values of version keys, initialising missing ones, and whatever of `also` is cached,
+    in one round trip; (None, {}) if the cache is unavailable."""
     _retry_pending()
     try:
-        found = cache.get_many(keys)
+        found = cache.get_many([*keys, *also])
         missing = [key for key in keys if key not in found]
         if missing:
             for key in missing:
@@ -148,11 +149,11 @@ def _read(keys: list[str]) -> list[str] | None:
             found.update(cache.get_many(missing))
     except Exception:
         logger.warning("cache unavailable: pages computed from the database", exc_info=True)
-        return None
+        return None, {}
     if any(key not in found for key in keys):
         # django-redis with IGNORE_EXCEPTIONS answers "nothing" when Redis is away (and logs it).
-        return None
-    return [str(found[key]) for key in keys]
+        return None, {}
+    return [str(found[key]) for key in keys], {key: found[key] for key in also if key in found}
 
 
 VIEW_ALL_PERMISSIONS = frozenset(
@@ -170,20 +171,34 @@ def sees_everyone(user: User, *, permissions: frozenset[str] | None = None) -> b
     return any(user.has_perm(perm) for perm in sorted(VIEW_ALL_PERMISSIONS))
 
 
-def data_version(
-    *, user: User | None, scope: Scope = "visible", permissions: frozenset[str] | None = None
-) -> str | None:
+def data_version(*, user: User | None, scope: Scope = "visible") -> str | None:
     """The version of everything `user` sees, or None when the cache is unavailable (then cache nothing).
 
     scope="own": only the user's own rows (the home page's figures, even for a manager); "visible": what
     the user may read, everyone's for a manager. A visitor (None) sees service-wide figures.
     """
+    return data_version_with(user=user, scope=scope)[0]
+
+
+def data_version_with(
+    *,
+    user: User | None,
+    scope: Scope = "visible",
+    permissions: frozenset[str] | None = None,
+    also: Sequence[str] = (),
+) -> tuple[str | None, dict[str, Any]]:
+    """`data_version`, and the cached values of the keys `also`, read in the same round trip to the cache.
+
+    `permissions`: the user's permission names, if the caller has them (saves ModelBackend's queries).
+    """
     if user is None or (scope == "visible" and sees_everyone(user, permissions=permissions)):
         scope_tag, key = "all", VERSION_ALL_KEY
     else:
         scope_tag, key = "own", _owner_key(user.pk)
-    values = _read([key, VERSION_EVERYONE_KEY])
-    return None if values is None else f"{scope_tag}:{values[0]}:{values[1]}"
+    values, found = _read([key, VERSION_EVERYONE_KEY], also=also)
+    if values is None:
+        return None, {}
+    return f"{scope_tag}:{values[0]}:{values[1]}", found
 
 
 def cached_for(*, user: User | None, name: str, compute: Callable[[], T], scope: Scope = "visible") -> T:

@@ -14,7 +14,9 @@ progress: its notice depends on the clock and the SMTP breaker), and everything 
 import hashlib
 import logging
 import os
+import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from django.middleware.csrf import get_token
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.translation import get_language
 
-from mailings.cache import CACHE_DATA_TIMEOUT, data_version
+from mailings.cache import CACHE_DATA_TIMEOUT, data_version_with
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -91,10 +93,20 @@ def _user_fingerprint(user: User, permissions: frozenset[str]) -> str:
     return f"{user.pk}|{user.email}|{user.get_full_name()}|{user.is_superuser}|{user.is_staff}|{perms}"
 
 
-def page_etag(request: HttpRequest, *, extra: str = "") -> str | None:
-    """The page's validator (a quoted ETag), or None when the page must not be cached at all.
+@dataclass(frozen=True)
+class Validator:
+    etag: str
+    slot: str  # the cache key of this page's server copy
+    stored: Any  # what the slot holds: (etag, content type, compressed content), or None
 
-    `extra` names whatever else the page shows (see private_page's `vary_on`).
+
+def page_validator(request: HttpRequest, *, extra: str = "", read_copy: bool = True) -> Validator | None:
+    """The page's validator (a quoted ETag) and its server copy, or None when the page must not be cached.
+
+    `extra` names whatever else the page shows (see private_page's `vary_on`). One round trip to the cache
+    reads the data versions and, with `read_copy`, the page's server copy. The copy lives in one slot per
+    user, address, language and CSRF secret, and is served only if its ETag is the current one: a slot
+    holds only the latest rendering, older versions of a page are overwritten rather than piled up.
     """
     if request.method not in ("GET", "HEAD") or not request.user.is_authenticated:
         return None
@@ -104,21 +116,15 @@ def page_etag(request: HttpRequest, *, extra: str = "") -> str | None:
     # len() loads the messages without marking them read: they are still shown by the page.
     if len(get_messages(request)):
         return None
+    address = "\n".join([get_language() or "", request.get_host(), request.get_full_path(), csrf_secret])
+    slot = f"page:{request.user.pk}:{hashlib.sha256(address.encode()).hexdigest()[:40]}"
     permissions = user_permission_names(request.user)
-    version = data_version(user=request.user, permissions=permissions)
+    version, found = data_version_with(user=request.user, permissions=permissions, also=[slot] if read_copy else [])
     if version is None:
         return None
-    parts = [
-        version,
-        build_id(),
-        _user_fingerprint(request.user, permissions),
-        get_language() or "",
-        request.get_host(),
-        request.get_full_path(),
-        csrf_secret,
-        extra,
-    ]
-    return '"' + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40] + '"'
+    parts = [version, build_id(), _user_fingerprint(request.user, permissions), address, extra]
+    etag = '"' + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40] + '"'
+    return Validator(etag=etag, slot=slot, stored=found.get(slot))
 
 
 def _mark_private(response: HttpResponse, etag: str | None) -> HttpResponse:
@@ -145,32 +151,40 @@ def private_page(
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
                 return _mark_private(view(request, *args, **kwargs), None)
-            etag = page_etag(request, extra=vary_on(request) if vary_on is not None else "")
-            if etag is not None and cacheable is not None and not cacheable(request, *args, **kwargs):
-                etag = None
-            if etag is None:
+            # A browser that sends a validator mostly gets 304: no need to read the page's copy for it.
+            validator = page_validator(
+                request,
+                extra=vary_on(request) if vary_on is not None else "",
+                read_copy="if-none-match" not in request.headers,
+            )
+            if validator is not None and cacheable is not None and not cacheable(request, *args, **kwargs):
+                validator = None
+            if validator is None:
                 return _mark_private(view(request, *args, **kwargs), None)
+            etag = validator.etag
             # The page carries the CSRF secret: renew the cookie as rendering it would.
             get_token(request)
             not_modified = get_conditional_response(request, etag=etag)
             if not_modified is not None:
                 return _mark_private(not_modified, etag)
-            key = f"page:{request.user.pk}:{etag.strip(chr(34))}"
-            try:
-                stored = cache.get(key)
-            except Exception:
-                logger.warning("cache unavailable: page rendered", exc_info=True)
-                stored = None
-            if stored is not None:
-                content_type, content = stored
-                return _mark_private(HttpResponse(content, content_type=content_type), etag)
+            stored = validator.stored
+            if stored is None and "if-none-match" in request.headers:
+                try:
+                    stored = cache.get(validator.slot)
+                except Exception:
+                    logger.warning("cache unavailable: page rendered", exc_info=True)
+            if stored is not None and stored[0] == etag:
+                _etag, content_type, compressed = stored
+                return _mark_private(HttpResponse(zlib.decompress(compressed), content_type=content_type), etag)
             response = view(request, *args, **kwargs)
             if response.status_code != 200 or response.streaming or response.cookies:
                 return _mark_private(response, None)
             if hasattr(response, "render") and not response.is_rendered:
                 response.render()
             try:
-                cache.set(key, (response["Content-Type"], response.content), CACHE_DATA_TIMEOUT)
+                # Compressed: pages are mostly markup (a tenth of the size), which the cache stores and sends.
+                stored = (etag, response["Content-Type"], zlib.compress(response.content, 1))
+                cache.set(validator.slot, stored, CACHE_DATA_TIMEOUT)
             except Exception:
                 logger.warning("cache unavailable: page not stored", exc_info=True)
             return _mark_private(response, etag)

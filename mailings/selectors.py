@@ -157,7 +157,12 @@ def stats_totals(*, user: User, owner: User | None = None) -> dict[str, int]:
     attempts, deliveries = attempts_visible_to(user), deliveries_visible_to(user)
     if owner is not None:
         attempts, deliveries = attempts.filter(mailing__owner=owner), deliveries.filter(attempt__mailing__owner=owner)
-    totals = attempts.aggregate(**_attempt_counts("pk", "status", distinct=False))
+    totals = attempts.aggregate(
+        **_attempt_counts("pk", "status", distinct=False),
+        # The rest of the total, so the cards add up.
+        attempts_in_progress=Count("pk", filter=Q(status=Attempt.Status.IN_PROGRESS)),
+        attempts_skipped=Count("pk", filter=Q(status=Attempt.Status.SKIPPED)),
+    )
     totals.update(
         deliveries.aggregate(
             delivered=Count("pk", filter=Q(state=Delivery.State.SENT)),

@@ -35,9 +35,17 @@ def test_it_counts_the_owners_attempts_and_deliveries(client: Client, owner: Use
         "attempts_total": 5,
         "attempts_success": 2,
         "attempts_failure": 1,
+        "attempts_in_progress": 1,
+        "attempts_skipped": 1,
         "delivered": 7,
         "undelivered": 3,
     }
+    totals = response.context["totals"]
+    # The cards add up: every attempt is successful, failed, in progress or skipped.
+    assert totals["attempts_total"] == sum(
+        totals[k] for k in ("attempts_success", "attempts_failure", "attempts_in_progress", "attempts_skipped")
+    )
+    assert "выполняется: 1" in response.content.decode()
     rows = {m.pk: m for m in response.context["page"].object_list}
     assert len(rows) == 3
     first, second = rows[known_world["first"]], rows[known_world["second"]]

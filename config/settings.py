@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Cache-Control: private, no-cache on every signed-in page that does not set its own.
+    "config.middleware.private_when_signed_in",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After auth and messages: ends a blocked user's session with a message.
     "users.middleware.BlockedUserLogoutMiddleware",

@@ -380,3 +380,13 @@ def test_a_bump_the_cache_missed_is_made_when_it_is_back(owner: User, settings: 
 
     assert data_cache.data_version(user=owner) != before
     assert not data_cache._pending
+
+
+def test_every_signed_in_page_is_private(client: Client, owner: User) -> None:
+    client.force_login(owner)
+    for url in (reverse("users:profile"), reverse("mailings:recipient_create"), reverse("blog:list")):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "private" in response["Cache-Control"] and "no-cache" in response["Cache-Control"], url
+    client.logout()
+    assert "private" not in client.get(reverse("blog:list")).get("Cache-Control", "")

@@ -1,0 +1,24 @@
+"""Signed-in pages are private: never kept by a shared cache, revalidated by the browser."""
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control, patch_vary_headers
+
+
+def private_when_signed_in(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable:
+    """Mark a signed-in user's responses `Cache-Control: private, no-cache` unless the view chose a policy.
+
+    A proxy between the browser and the site must never hand one user's page to another, and a browser
+    must not show a page from its cache without asking (cheap when the page has an ETag: 304).
+    """
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        response = get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
+            patch_cache_control(response, private=True, no_cache=True)
+            patch_vary_headers(response, ("Cookie",))
+        return response
+
+    return middleware

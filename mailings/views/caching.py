@@ -3,7 +3,7 @@
 `private_page` wraps a GET view of a signed-in user. Its validator is computed before the view runs and
 costs no query of the page's data: the data version of what the user sees (mailings/cache.py), the user
 (id, name, permissions), the language, the page's address, the CSRF secret the page's forms carry and
-the code's build. The same value keys the server's copy of the rendered page, so a page is only ever
+the code's build (`build_id`). The same value keys the server's copy of the rendered page, so a page is only ever
 served to the request it was rendered for, or to an identical one after nothing it shows has changed.
 
 Skipped (rendered as usual, no ETag): a request without the CSRF cookie (the page would set a new one),
@@ -40,23 +40,30 @@ logger = logging.getLogger(__name__)
 View = Callable[..., HttpResponse]
 Cacheable = Callable[..., bool]
 
-# The code that renders a page: templates, translations and Python. A deploy that changes any of them
-# changes every validator, so a browser never keeps a page rendered by the old code.
-_BUILD_PARTS = ("templates", "locale", "config", "mailings", "users", "blog")
+# What renders a page: templates, translations, Python and the static files it links to (their hashed
+# names). A deploy that changes any of them changes every validator, so a browser never keeps a page
+# rendered by the old code.
+_BUILD_PARTS = ("templates", "locale", "static", "config", "mailings", "users", "blog")
+_BUILD_SUFFIXES = (".py", ".html", ".txt", ".mo", ".css", ".js")
 
 
 @lru_cache(maxsize=1)
 def build_id() -> str:
-    """A digest of the names, sizes and times of the files the pages are rendered from (once per process)."""
+    """A digest of the files the pages are rendered from, computed once per process.
+
+    Of their contents, not their times: every machine running the same release agrees on it, so a
+    validator from one web server is good on another and they share the server copies of pages.
+    """
     digest = hashlib.sha256()
     base = Path(settings.BASE_DIR)
     for part in _BUILD_PARTS:
         for root, dirs, files in os.walk(base / part):
             dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", "tests"))
             for name in sorted(files):
-                if name.endswith((".py", ".html", ".txt", ".mo")):
-                    stat = (Path(root) / name).stat()
-                    digest.update(f"{root}/{name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+                if name.endswith(_BUILD_SUFFIXES):
+                    path = Path(root) / name
+                    digest.update(f"{path.relative_to(base)}\n".encode())
+                    digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
 
 

@@ -30,6 +30,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from django.utils.timezone import get_current_timezone_name
 from django.utils.translation import get_language
 
 from mailings.cache import CACHE_DATA_TIMEOUT, data_version_with
@@ -123,7 +124,9 @@ def page_validator(request: HttpRequest, *, extra: str = "", read_copy: bool = T
     # len() loads the messages without marking them read: they are still shown by the page.
     if len(get_messages(request)):
         return None
-    address = "\n".join([get_language() or "", request.get_host(), request.get_full_path(), csrf_secret])
+    address = "\n".join(
+        [get_language() or "", get_current_timezone_name(), request.get_host(), request.get_full_path(), csrf_secret]
+    )
     slot = f"page:{request.user.pk}:{hashlib.sha256(address.encode()).hexdigest()[:40]}"
     permissions = user_permission_names(request.user)
     version, found = data_version_with(user=request.user, permissions=permissions, also=[slot] if read_copy else [])

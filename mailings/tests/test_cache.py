@@ -390,3 +390,21 @@ def test_every_signed_in_page_is_private(client: Client, owner: User) -> None:
         assert "private" in response["Cache-Control"] and "no-cache" in response["Cache-Control"], url
     client.logout()
     assert "private" not in client.get(reverse("blog:list")).get("Cache-Control", "")
+
+
+def test_an_admin_edit_shows_on_the_owners_pages(owner: User) -> None:
+    recipient = make_recipient(owner, "before@example.com")
+    user = _signed_in(Client(), owner)
+    url = reverse("mailings:recipient_list")
+    etag = user.get(url)["ETag"]
+    admin = Client()
+    admin.force_login(User.objects.create_superuser(email="root@example.com", password="x"))
+
+    response = admin.post(
+        reverse("admin:mailings_recipient_change", args=[recipient.pk]),
+        {"owner": owner.pk, "email": "after@example.com", "full_name": "Иван Петров", "comment": ""},
+    )
+
+    assert response.status_code == 302
+    page = user.get(url, headers={"if-none-match": etag})
+    assert page.status_code == 200 and "after@example.com" in page.content.decode()

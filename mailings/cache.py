@@ -18,13 +18,18 @@ The cache is the one every process shares (settings.CACHES["default"]: Redis, or
 is what lets the worker's and the scheduler's bumps reach the web processes.
 """
 
+import hashlib
 import logging
+import os
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -47,6 +52,42 @@ Scope = Literal["own", "visible"]
 # Bumps that the cache refused (it was away); retried by this process on its next cache access.
 _pending: set[str] = set()
 _pending_lock = threading.Lock()
+
+
+# What renders a page: templates, translations, Python and the static files it links to (their hashed
+# names). A deploy that changes any of them changes every validator, so a browser never keeps a page
+# rendered by the old code.
+_BUILD_PARTS = ("templates", "locale", "static", "config", "mailings", "users", "blog")
+_BUILD_SUFFIXES = (".py", ".html", ".txt", ".mo", ".css", ".js")
+
+
+def build_id() -> str:
+    """A digest of the files the pages are rendered from, computed once per process.
+
+    Of their contents, not their times: every machine running the same release agrees on it, so a
+    validator from one web server is good on another and they share the server copies of pages.
+    With DEBUG, on every call: templates are edited under a running development server.
+    """
+    return _build_digest() if settings.DEBUG else _release_build_id()
+
+
+@lru_cache(maxsize=1)
+def _release_build_id() -> str:
+    return _build_digest()
+
+
+def _build_digest() -> str:
+    digest = hashlib.sha256()
+    base = Path(settings.BASE_DIR)
+    for part in _BUILD_PARTS:
+        for root, dirs, files in os.walk(base / part):
+            dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", "tests"))
+            for name in sorted(files):
+                if name.endswith(_BUILD_SUFFIXES):
+                    path = Path(root) / name
+                    digest.update(f"{path.relative_to(base)}\n".encode())
+                    digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
 
 
 def _owner_key(owner_id: int) -> str:
@@ -210,7 +251,8 @@ def cached_for(*, user: User | None, name: str, compute: Callable[[], T], scope:
     version = data_version(user=user, scope=scope)
     if version is None:
         return compute()
-    key = f"data:{name}:{user.pk if user is not None else 'anon'}:{version}"
+    # The build too: a value computed by the previous release may not have the shape this one expects.
+    key = f"data:{name}:{user.pk if user is not None else 'anon'}:{version}:{build_id()}"
     try:
         value = cache.get(key)
     except Exception:

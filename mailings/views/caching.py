@@ -13,15 +13,12 @@ progress: its notice depends on the clock and the SMTP breaker), and everything 
 
 import hashlib
 import logging
-import os
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, wraps
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.messages import get_messages
@@ -33,39 +30,13 @@ from django.utils.cache import get_conditional_response, patch_cache_control, pa
 from django.utils.timezone import get_current_timezone_name
 from django.utils.translation import get_language
 
-from mailings.cache import CACHE_DATA_TIMEOUT, data_version_with
+from mailings.cache import CACHE_DATA_TIMEOUT, build_id, data_version_with
 from users.models import User
 
 logger = logging.getLogger(__name__)
 
 View = Callable[..., HttpResponse]
 Cacheable = Callable[..., bool]
-
-# What renders a page: templates, translations, Python and the static files it links to (their hashed
-# names). A deploy that changes any of them changes every validator, so a browser never keeps a page
-# rendered by the old code.
-_BUILD_PARTS = ("templates", "locale", "static", "config", "mailings", "users", "blog")
-_BUILD_SUFFIXES = (".py", ".html", ".txt", ".mo", ".css", ".js")
-
-
-@lru_cache(maxsize=1)
-def build_id() -> str:
-    """A digest of the files the pages are rendered from, computed once per process.
-
-    Of their contents, not their times: every machine running the same release agrees on it, so a
-    validator from one web server is good on another and they share the server copies of pages.
-    """
-    digest = hashlib.sha256()
-    base = Path(settings.BASE_DIR)
-    for part in _BUILD_PARTS:
-        for root, dirs, files in os.walk(base / part):
-            dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", "tests"))
-            for name in sorted(files):
-                if name.endswith(_BUILD_SUFFIXES):
-                    path = Path(root) / name
-                    digest.update(f"{path.relative_to(base)}\n".encode())
-                    digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()[:16]
 
 
 @lru_cache(maxsize=1)

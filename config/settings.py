@@ -260,6 +260,7 @@ ACCOUNT_CONFIRMATION_MAX_AGE = env.int("ACCOUNT_CONFIRMATION_MAX_AGE", default=3
 ACCOUNT_RESEND_INTERVAL = env.int("ACCOUNT_RESEND_INTERVAL", default=60)
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=2 * 1024 * 1024)
+BLOG_PREVIEW_MAX_BYTES = env.int("BLOG_PREVIEW_MAX_BYTES", default=5 * 1024 * 1024)
 
 # Login brute-force protection (django-axes): lock after AXES_FAILURE_LIMIT
 # failures for the same account from the same address, for AXES_COOLOFF_MINUTES.

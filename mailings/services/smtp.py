@@ -21,6 +21,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from config.logs import redact
+
 logger = logging.getLogger(__name__)
 
 REPLY_MAX_CHARS = 1000
@@ -62,11 +64,12 @@ class SystemicError(Exception):
 
 
 def sanitize_reply(reply: bytes | str | None, *, limit: int = REPLY_MAX_CHARS) -> str:
-    """A server reply fit for storing and showing: valid UTF-8, no control characters, bounded."""
+    """A server reply fit for storing and showing: valid UTF-8, no control characters, no secrets, bounded."""
     if reply is None:
         return ""
     text = reply.decode("utf-8", errors="replace") if isinstance(reply, bytes) else reply
-    text = _CONTROL_CHARS.sub(" ", text).strip()
+    # A server (or an exception text) may echo the login or password back: never store it.
+    text = redact(_CONTROL_CHARS.sub(" ", text).strip())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text

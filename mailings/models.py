@@ -200,6 +200,15 @@ class Attempt(models.Model):
                 condition=Q(trigger="schedule"),
                 name="attempt_one_per_slot",
             ),
+            # A double click on «Отправить сейчас» (or two `send_mailing` calls) must not mail everyone twice:
+            # one run started by a person at a time per mailing.
+            models.UniqueConstraint(
+                fields=["mailing"],
+                condition=Q(status="in_progress", trigger__in=["manual", "command", "retry"]),
+                name="attempt_one_person_run_at_a_time",
+            ),
+            # «Повторить для неудачных» retries an attempt once; retry the retry for the rest.
+            models.UniqueConstraint(fields=["retry_of"], name="attempt_one_retry_per_attempt"),
         ]
         indexes = [
             # Scheduler/finisher: attempts still in progress.

@@ -6,6 +6,7 @@ They create the run the same way the scheduler does (attempt_start) without touc
 import logging
 from datetime import datetime
 
+from django.db import IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -43,7 +44,11 @@ def mailing_send_now(*, mailing: Mailing, trigger: str = Attempt.Trigger.MANUAL)
         raise SendRefused(reason)
     if not mailing.recipients.exists():
         raise SendRefused(_("В рассылке нет получателей."))
-    attempt = attempt_start(mailing=mailing, trigger=trigger)
+    try:
+        attempt = attempt_start(mailing=mailing, trigger=trigger)
+    except IntegrityError as exc:
+        # attempt_one_person_run_at_a_time: a run started by a person is still going (a double click).
+        raise SendRefused(_("Рассылка уже отправляется: дождитесь окончания текущей отправки.")) from exc
     _mark_running(mailing)
     return attempt
 
@@ -52,6 +57,8 @@ def attempt_retry_failed(*, attempt: Attempt) -> Attempt:
     """A new run (trigger retry) for the failed and unknown recipients of a finished attempt."""
     if not attempt.is_final:
         raise SendRefused(_("Попытка ещё выполняется: повторить можно после её завершения."))
+    if attempt.retries.exists():
+        raise SendRefused(_("Эту попытку уже повторили: чтобы повторить ещё раз, откройте попытку-повтор."))
     mailing = attempt.mailing
     reason = mailing_send_block_reason(mailing=mailing, now=timezone.now())
     if reason:
@@ -66,7 +73,13 @@ def attempt_retry_failed(*, attempt: Attempt) -> Attempt:
     )
     if not recipient_ids:
         raise SendRefused(_("В этой попытке нет неудачных получателей, которых можно повторить."))
-    retry = attempt_start(mailing=mailing, trigger=Attempt.Trigger.RETRY, recipient_ids=recipient_ids, retry_of=attempt)
+    try:
+        retry = attempt_start(
+            mailing=mailing, trigger=Attempt.Trigger.RETRY, recipient_ids=recipient_ids, retry_of=attempt
+        )
+    except IntegrityError as exc:
+        # attempt_one_retry_per_attempt / attempt_one_person_run_at_a_time: a double click.
+        raise SendRefused(_("Эту попытку уже повторили или рассылка уже отправляется.")) from exc
     _mark_running(mailing)
     logger.info(
         "retry of failed recipients: attempt=%s retry=%s recipients=%s", attempt.pk, retry.pk, len(recipient_ids)

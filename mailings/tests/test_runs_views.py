@@ -151,3 +151,43 @@ def test_retry_failed_with_nothing_to_retry_says_so(client: Client, owner: User)
     response = client.post(reverse("mailings:attempt_retry", args=[attempt.pk]), follow=True)
     assert "нет неудачных получателей" in response.content.decode()
     assert not Attempt.objects.filter(retry_of=attempt).exists()
+
+
+def test_a_double_click_on_send_now_starts_one_run(client: Client, owner: User) -> None:
+    mailing = _mailing(owner)
+    client.force_login(owner)
+    url = reverse("mailings:mailing_send", args=[mailing.pk])
+
+    client.post(url)
+    response = client.post(url, follow=True)
+
+    assert Attempt.objects.filter(mailing=mailing).count() == 1
+    assert "уже отправляется" in response.content.decode()
+
+
+def test_send_now_works_again_once_the_previous_run_is_over(client: Client, owner: User) -> None:
+    mailing = _mailing(owner)
+    client.force_login(owner)
+    url = reverse("mailings:mailing_send", args=[mailing.pk])
+    client.post(url)
+    Attempt.objects.filter(mailing=mailing).update(status=Attempt.Status.SUCCESS)
+
+    client.post(url)
+
+    assert Attempt.objects.filter(mailing=mailing).count() == 2
+
+
+def test_an_attempt_is_retried_once_and_the_button_goes_away(client: Client, owner: User) -> None:
+    _m, attempt = make_run(owner, ["a@example.com", "b@example.com"])
+    Delivery.objects.filter(attempt=attempt).update(state=Delivery.State.FAILED)
+    Attempt.objects.filter(pk=attempt.pk).update(status=Attempt.Status.FAILURE, failed_count=2)
+    client.force_login(owner)
+    url = reverse("mailings:attempt_retry", args=[attempt.pk])
+
+    client.post(url)
+    Attempt.objects.filter(retry_of=attempt).update(status=Attempt.Status.FAILURE)
+    response = client.post(url, follow=True)
+
+    assert Attempt.objects.filter(retry_of=attempt).count() == 1
+    assert "уже повторили" in response.content.decode()
+    assert url not in client.get(reverse("mailings:attempt_detail", args=[attempt.pk])).content.decode()

@@ -10,6 +10,7 @@ import logging
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
 
+from config.params import parse_id
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from users.models import User
 
@@ -108,8 +109,8 @@ def mailing_list(*, user: User, query: str = "", owner: User | None = None) -> Q
         qs = qs.filter(owner=owner)
     if query:
         condition = _text_search(query, "message__subject")
-        if query.lstrip("#").isdigit():
-            condition |= Q(pk=int(query.lstrip("#")))
+        if (mailing_id := parse_id(query)) is not None:
+            condition |= Q(pk=mailing_id)
         qs = qs.filter(condition)
     return qs.annotate(recipient_count=Count("recipients")).order_by("-created_at", "-pk")
 

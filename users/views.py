@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
+from config.params import clean_search
 from users import selectors, services
 from users.forms import (
     AccountDeleteForm,
@@ -219,7 +220,7 @@ def _require_perm(request: HttpRequest, perm: str) -> None:
 @require_safe
 def user_list(request: HttpRequest) -> HttpResponse:
     _require_perm(request, "users.view_all_users")
-    query, state = request.GET.get("q", "").strip()[:200], request.GET.get("state", "")
+    query, state = clean_search(request.GET.get("q", "")), request.GET.get("state", "")
     users = selectors.user_list(user=request.user, query=query, state=state)
     page = Paginator(users, USERS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"page": page, "query": query, "state": state, "states": UserState.choices}

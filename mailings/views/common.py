@@ -7,6 +7,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
 
+from config.params import clean_search, parse_id
 from users.models import User
 
 PER_PAGE = 20
@@ -20,15 +21,15 @@ def paginate(request: HttpRequest, queryset: QuerySet, *, per_page: int = PER_PA
 
 
 def search_query(request: HttpRequest) -> str:
-    return request.GET.get("q", "").strip()[:200]
+    return clean_search(request.GET.get("q", ""))
 
 
 def owner_filter(request: HttpRequest, *, can_view_all: bool) -> User | None:
     """The user named by `?owner=<id>` on a list page, for someone who sees everyone's rows; else None."""
-    value = request.GET.get("owner", "")
-    if not can_view_all or not value.isdigit():
+    owner_id = parse_id(request.GET.get("owner", ""))
+    if not can_view_all or owner_id is None:
         return None
-    return User.objects.filter(pk=int(value)).first()
+    return User.objects.filter(pk=owner_id).first()
 
 
 def owned_or_refused(*, owned: QuerySet[M], visible: QuerySet[M], pk: int) -> M:

@@ -24,7 +24,8 @@ DETAIL_ATTEMPTS = 10
 
 def _no_run_in_progress(request: HttpRequest, pk: int) -> bool:
     # A run in progress shows the engine's notice (breaker pause, expected finish), which moves with the clock.
-    return not Attempt.objects.filter(mailing_id=pk, status=Attempt.Status.IN_PROGRESS).exists()
+    # mailing__pk, not mailing_id: an id too large for the database then matches nothing instead of raising.
+    return not Attempt.objects.filter(mailing__pk=pk, status=Attempt.Status.IN_PROGRESS).exists()
 
 
 @login_required

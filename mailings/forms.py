@@ -26,12 +26,10 @@ class DateTimeLocalInput(forms.DateTimeInput):
 
 
 class _OwnerScoped:
-    """Narrows the choice querysets to the owner's objects before anything validates.
+    """Narrows the choice querysets to the owner's objects as part of building the form.
 
-    BootstrapFormMixin validates a bound form inside __init__ (to mark invalid
-    fields), so querysets set after `super().__init__()` would come too late:
-    a forged id would already have been accepted. Put this class after
-    BootstrapFormMixin in the bases and set `self.owner` before calling super.
+    Every form with owner-scoped choices does it in one place (`scope_to_owner`),
+    so no caller can forget it. Set `self.owner` before calling super.
     """
 
     owner: User
@@ -54,7 +52,7 @@ class RecipientForm(BootstrapFormMixin, forms.ModelForm):
         }
 
     def __init__(self, *args: Any, owner: User, **kwargs: Any) -> None:
-        self.owner = owner  # before super(): BootstrapFormMixin validates a bound form in __init__
+        self.owner = owner  # before super(): scope_to_owner() runs inside __init__
         super().__init__(*args, **kwargs)
 
     def clean_email(self) -> str:
@@ -74,9 +72,24 @@ class MessageForm(BootstrapFormMixin, forms.ModelForm):
         widgets = {"body": forms.Textarea(attrs={"rows": 10})}
 
 
+class ScheduleDateTimeField(forms.DateTimeField):
+    """A date-time of a schedule: years a browser lets you type (0001) overflow UTC conversions; refuse them."""
+
+    first_year, last_year = 2000, 2999
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value is not None and not (self.first_year <= value.year <= self.last_year):
+            raise forms.ValidationError(
+                _("Укажите год от %(first)s до %(last)s."),
+                code="year_out_of_range",
+                params={"first": self.first_year, "last": self.last_year},
+            )
+
+
 class MailingForm(BootstrapFormMixin, _OwnerScoped, forms.ModelForm):
-    start_at = forms.DateTimeField(label=_("Начало"), widget=DateTimeLocalInput())
-    end_at = forms.DateTimeField(label=_("Окончание"), widget=DateTimeLocalInput())
+    start_at = ScheduleDateTimeField(label=_("Начало"), widget=DateTimeLocalInput())
+    end_at = ScheduleDateTimeField(label=_("Окончание"), widget=DateTimeLocalInput())
 
     class Meta:
         model = Mailing

@@ -64,7 +64,7 @@ class LoginForm(BootstrapFormMixin, auth_forms.AuthenticationForm):
         "inactive": _("Учётная запись отключена."),
     }
 
-    # Set by clean() for the resend form; BootstrapFormMixin validates inside __init__.
+    # Set by clean(): the address to offer «send the link again» for.
     unconfirmed_email = ""
 
     def clean(self) -> dict[str, Any]:

@@ -128,6 +128,17 @@ def test_it_rejects_an_end_before_the_start(client: Client, owner: User, world: 
     assert not Mailing.objects.exists()
 
 
+def test_it_rejects_a_year_out_of_range_with_a_message_not_an_error(client: Client, owner: User, world: World) -> None:
+    message, recipients = world
+    data = _form(message, recipients, timezone.now(), timezone.now())
+    data.update(start_at="0001-01-01T00:00", end_at="9999-12-31T23:59")
+    client.force_login(owner)
+    response = client.post(reverse("mailings:mailing_create"), data)
+    assert response.status_code == 200
+    assert response.content.decode().count("Укажите год от 2000 до 2999.") == 2
+    assert not Mailing.objects.exists()
+
+
 def test_it_rejects_another_users_message(client: Client, owner: User, other_user: User, world: World) -> None:
     _, recipients = world
     foreign = make_message(other_user, "Чужое")

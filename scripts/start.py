@@ -33,7 +33,8 @@ def main() -> int:
     print("  Demo login:  demo@vestnik.local  /  vestnik-demo")
     print(f"  Admin:       http://127.0.0.1:{port}/admin/  (admin@vestnik.local / vestnik-demo)")
     if not env_host:
-        print(f"  Outgoing mail is saved to {ROOT / 'var' / 'mail'} (no EMAIL_HOST set)")
+        mail_dir = os.environ.get("MAILSINK_DIR") or _dotenv_value("MAILSINK_DIR") or str(ROOT / "var" / "mail")
+        print(f"  Outgoing mail is saved to {mail_dir} (no EMAIL_HOST set)")
     print("  Stop everything with Ctrl-C.")
     print("=" * 64, flush=True)
     bindir = Path(PY).parent
@@ -45,7 +46,9 @@ def main() -> int:
     if env_host:
         # A real mail server is configured: the local mail sink is not needed.
         processes = [name for name in processes if name != "mail"]
-    os.execv(str(honcho), [str(honcho), "--procfile", procfile, "start", *processes])
+    # `-e /dev/null`: honcho would load .env itself and let it override the real environment
+    # (DEBUG=true above); the settings read .env on their own, with the environment winning.
+    os.execv(str(honcho), [str(honcho), "-e", os.devnull, "--procfile", procfile, "start", *processes])
 
 
 def _dotenv_value(name: str) -> str:

@@ -41,3 +41,27 @@ def test_production_settings_pass_the_deployment_checklist() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def _example_values() -> dict[str, str]:
+    values = {}
+    for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip()
+    return values
+
+
+def test_the_example_configuration_works_as_is_for_development() -> None:
+    probe = "from django.conf import settings as s; print(s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE)"
+    result = _manage("shell", "-c", probe, **{**_example_values(), "DEBUG": "true"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == ["True", "False", "False"]
+
+
+def test_the_example_configuration_is_secure_in_production() -> None:
+    probe = "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, "
+    probe += "s.SECURE_HSTS_SECONDS)"
+    result = _manage("shell", "-c", probe, **{**_example_values(), "SECRET_KEY": secrets.token_urlsafe(50)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == ["True", "True", "31536000"]

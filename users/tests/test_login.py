@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
@@ -111,3 +113,24 @@ def test_changing_the_case_of_the_address_does_not_buy_more_tries(client: Client
         assert client.post(URL, {"username": address, "password": "wrong"}).status_code == 200
     response = client.post(URL, {"username": "Owner@Example.com", "password": "wrong"})
     assert response.status_code == 429
+
+
+def test_behind_a_proxy_the_lockout_counts_the_client_not_the_proxy(
+    client: Client, owner: User, password: str, settings: Any
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    url = reverse("users:login")
+    attacker = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "1.2.3.4, 203.0.113.9"}
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(url, {"username": owner.email, "password": "wrong"}, **attacker)
+    assert client.post(url, {"username": owner.email, "password": "wrong"}, **attacker).status_code == 429
+
+    # The real owner comes through the same proxy from another address, and gets in.
+    owner_client = Client()
+    response = owner_client.post(
+        url,
+        {"username": owner.email, "password": password},
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_X_FORWARDED_FOR="198.51.100.7",
+    )
+    assert response.status_code == 302

@@ -371,13 +371,18 @@ def scheduler_tick(*, now: datetime) -> TickResult:
     """One pass of the scheduler: finish expired mailings, sweep leases, wake retries, start due runs."""
     # Imported here: the web process imports this module for the calendar
     # and has no use for the delivery engine's SMTP machinery.
-    from mailings.services.sending import attempts_wake_due_retries, deliveries_sweep_expired_leases
+    from mailings.services.sending import (
+        attempts_finish_stale,
+        attempts_wake_due_retries,
+        deliveries_sweep_expired_leases,
+    )
 
     finished = mailings_finish_expired(now=now)
     leases_swept = deliveries_sweep_expired_leases(now=now)
     # Before starting new runs: a run started in this tick already has its
     # delivery tasks enqueued and must not be "woken" with another one.
     retries_woken = attempts_wake_due_retries(now=now)
+    attempts_finish_stale(now=now)
     started = mailings_start_due(now=now)
     return TickResult(
         started=started.started,

@@ -157,14 +157,26 @@ class _Stop:
     def __init__(self) -> None:
         self.event = threading.Event()
         self.signum: int | None = None
+        # SIGTERM arrived and nobody else handles it: the default action is owed once cleanup is done.
+        self.default_owed = False
 
     def is_set(self) -> bool:
         return self.event.is_set()
 
+    def deliver_default(self) -> None:
+        """Terminate as SIGTERM's default action would, after the run was re-enqueued or finished."""
+        if self.default_owed:
+            self.default_owed = False
+            os.kill(os.getpid(), signal.SIGTERM)
+
 
 @contextmanager
 def _graceful_sigterm() -> Iterator[_Stop]:
-    """Finish the message in hand on SIGTERM, then stop (db_worker's own handler still runs)."""
+    """Finish the message in hand on SIGTERM, then stop (db_worker's own handler still runs).
+
+    With no other handler the default action is not taken here but owed (`stop.deliver_default()`),
+    so that the caller re-enqueues or finishes the run first.
+    """
     stop = _Stop()
     if threading.current_thread() is not threading.main_thread():
         yield stop
@@ -185,8 +197,7 @@ def _graceful_sigterm() -> Iterator[_Stop]:
         # getsignal() gives None for a handler installed outside Python: fall back to the default.
         signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
         if stop.is_set() and previous == signal.SIG_DFL:
-            # Nobody else handles it: deliver the default action now that the message is finished.
-            os.kill(os.getpid(), signal.SIGTERM)
+            stop.default_owed = True
 
 
 class _Engine:
@@ -528,27 +539,33 @@ def attempt_deliver(*, attempt_id: int, max_seconds: float | None = None) -> str
     if attempt is None or attempt.is_final:
         return StopReason.FINAL
     budget = float(settings.SEND_TASK_MAX_SECONDS if max_seconds is None else max_seconds)
-    with _graceful_sigterm() as stop:
-        engine = _Engine(attempt=attempt, stop=stop, max_seconds=budget)
-        try:
-            verdict = engine.run()
-        except Exception:
-            # Leases of the batch in hand expire and the sweep recovers them; say what happened.
-            logger.exception("delivery task failed: attempt=%s", attempt_id)
-            raise
-        finally:
-            engine.session.close()
-    logger.info("delivery task: attempt=%s sent=%s stop=%s", attempt_id, engine.sent, verdict)
-    # Claims, skips and deferrals of this run change what its pages show, not only the recorded outcomes.
-    data_version_bump(owner_id=attempt.mailing.owner_id)
-    if verdict in (StopReason.BUDGET, StopReason.STOPPED):
-        from mailings.tasks import enqueue_attempt_delivery
+    stop: _Stop | None = None
+    try:
+        with _graceful_sigterm() as stop:
+            engine = _Engine(attempt=attempt, stop=stop, max_seconds=budget)
+            try:
+                verdict = engine.run()
+            except Exception:
+                # Leases of the batch in hand expire and the sweep recovers them; say what happened.
+                logger.exception("delivery task failed: attempt=%s", attempt_id)
+                raise
+            finally:
+                engine.session.close()
+        logger.info("delivery task: attempt=%s sent=%s stop=%s", attempt_id, engine.sent, verdict)
+        # Claims, skips and deferrals of this run change what its pages show, not only the recorded outcomes.
+        data_version_bump(owner_id=attempt.mailing.owner_id)
+        if verdict in (StopReason.BUDGET, StopReason.STOPPED):
+            from mailings.tasks import enqueue_attempt_delivery
 
-        enqueue_attempt_delivery(attempt_id=attempt_id, count=1)
-    elif verdict in (StopReason.PAUSED, StopReason.LIMITED, StopReason.IDLE):
-        # Let the scheduler wake it as soon as deliveries are due again.
-        Attempt.objects.filter(pk=attempt_id).update(wake_at=None)
-    attempt_finish_if_done(attempt_id=attempt_id)
+            enqueue_attempt_delivery(attempt_id=attempt_id, count=1)
+        elif verdict in (StopReason.PAUSED, StopReason.LIMITED, StopReason.IDLE):
+            # Let the scheduler wake it as soon as deliveries are due again.
+            Attempt.objects.filter(pk=attempt_id).update(wake_at=None)
+        attempt_finish_if_done(attempt_id=attempt_id)
+    finally:
+        # A SIGTERM with the default action terminates only now: the run is re-enqueued or finished.
+        if stop is not None:
+            stop.deliver_default()
     return verdict
 
 
@@ -658,6 +675,25 @@ def deliveries_sweep_expired_leases(*, now: datetime) -> int:
         "expired leases swept: pending=%s unknown=%s attempts=%s", back, doubtful, ",".join(map(str, attempt_ids))
     )
     return back + doubtful
+
+
+def attempts_finish_stale(*, now: datetime) -> int:
+    """Finish in-progress attempts whose every delivery is final; returns how many were finished.
+
+    Normally the task that wrote the last outcome finishes its attempt; this catches the runs whose
+    task died after that write (killed worker, SIGTERM, a database error while finishing) or whose
+    enqueue was lost, which nothing else would ever look at again.
+    """
+    open_deliveries = Delivery.objects.filter(attempt_id=OuterRef("pk"), state__in=NOT_FINAL_STATES)
+    stale = list(
+        Attempt.objects.filter(status=Attempt.Status.IN_PROGRESS, started_at__lte=now)
+        .filter(~Exists(open_deliveries))
+        .values_list("pk", flat=True)
+    )
+    finished = sum(1 for attempt_id in stale if attempt_finish_if_done(attempt_id=attempt_id))
+    if finished:
+        logger.warning("finished %s attempt(s) left in progress with every delivery final", finished)
+    return finished
 
 
 def attempts_wake_due_retries(*, now: datetime) -> int:

@@ -284,3 +284,33 @@ def test_the_sweep_returns_expired_leases_and_re_enqueues(owner: User, settings:
     if settings.TASKS["default"]["BACKEND"].startswith("django_tasks_db"):
         assert DBTaskResult.objects.count() == tasks_before + 1
     assert deliveries_sweep_expired_leases(now=now) == 0
+
+
+def test_the_tick_finishes_a_run_whose_task_died_after_its_last_write(
+    server: SmtpServer, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import DatabaseError
+
+    from mailings.services import sending
+    from mailings.services.scheduling import scheduler_tick
+
+    _m, attempt = make_run(owner, ["a@example.com", "b@example.com"])
+
+    def finish_fails(*, attempt_id: int) -> bool:
+        raise DatabaseError("the task died while finishing")
+
+    monkeypatch.setattr(sending, "attempt_finish_if_done", finish_fails)
+    with pytest.raises(DatabaseError):
+        attempt_deliver(attempt_id=attempt.pk)
+    monkeypatch.undo()
+    attempt.refresh_from_db()
+    assert set(states(attempt).values()) == {S.SENT}
+    assert attempt.status == Attempt.Status.IN_PROGRESS
+
+    scheduler_tick(now=timezone.now())
+
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.Status.SUCCESS and attempt.finished_at is not None
+    assert (attempt.total_count, attempt.sent_count) == (2, 2)
+    assert "250" in attempt.server_response and "×2" in attempt.server_response
+    assert len(server.messages) == 2

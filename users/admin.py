@@ -81,6 +81,15 @@ class UserAdmin(BaseUserAdmin):
         if change:
             data_version_bump_everyone()
 
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        super().delete_model(request, obj)
+        # Managers' cached lists showed the deleted user's rows.
+        data_version_bump_everyone()
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        super().delete_queryset(request, queryset)
+        data_version_bump_everyone()
+
     @admin.display(description=_("имя"), ordering="last_name")
     def full_name(self, user: User) -> str:
         return user.get_full_name()

@@ -213,6 +213,9 @@ def user_block_refusal(*, actor: User, user: User) -> str | None:
         return _("Нельзя заблокировать самого себя.")
     if user.is_superuser:
         return _("Нельзя заблокировать суперпользователя.")
+    if not actor.is_superuser and (user.is_staff or user.has_perm("users.block_user")):
+        # Managers do not moderate each other; a superuser does.
+        return _("Менеджера может заблокировать только суперпользователь.")
     return None
 
 

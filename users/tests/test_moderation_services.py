@@ -229,3 +229,15 @@ def test_enabling_right_after_disabling_keeps_a_run_that_was_already_due(owner: 
     mailing_enable(mailing=Mailing.objects.get(pk=mailing.pk), actor=manager)
 
     assert Mailing.objects.get(pk=mailing.pk).next_run_at == due
+
+
+def test_a_manager_cannot_block_another_manager_but_a_superuser_can(manager: User) -> None:
+    from users.roles import MANAGERS_GROUP
+
+    colleague = User.objects.create_user(email="colleague@example.com", password="x", email_confirmed_at=timezone.now())
+    colleague.groups.add(manager.groups.get(name=MANAGERS_GROUP))
+    with pytest.raises(ModerationRefused):
+        user_block(user=colleague, actor=manager, reason="спор")
+    root = User.objects.create_superuser(email="root@example.com", password="x", email_confirmed_at=timezone.now())
+    user_block(user=User.objects.get(pk=colleague.pk), actor=root, reason="ушёл из компании")
+    assert User.objects.get(pk=colleague.pk).is_blocked

@@ -89,3 +89,13 @@ def test_it_requires_login(client: Client, owner: User) -> None:
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("users:login"))
+
+
+def test_reasons_written_by_the_worker_are_shown_in_the_readers_language(client: Client, owner: User) -> None:
+    attempt = make_attempt(make_mailing(owner), states=[Delivery.State.SKIPPED], status=Attempt.Status.FAILURE)
+    Delivery.objects.filter(attempt=attempt).update(reason="время рассылки истекло")
+    client.force_login(owner)
+    url = reverse("mailings:attempt_detail", args=[attempt.pk])
+    assert "время рассылки истекло" in client.get(url).content.decode()
+    client.cookies["django_language"] = "en"
+    assert "the mailing period has ended" in client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from mailings.cache import data_version_bump_everyone
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
@@ -90,7 +91,7 @@ def _plan_deliveries(
     plans = {email: _sent() for email in emails}
     for email in rejected:
         plans[email] = DeliveryPlan(
-            Delivery.State.FAILED, 550, USER_UNKNOWN.format(email=email), "Адрес отклонён сервером"
+            Delivery.State.FAILED, 550, USER_UNKNOWN.format(email=email), gettext_noop("Адрес отклонён сервером")
         )
     plans.update(extra or {})
     return plans
@@ -193,9 +194,11 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
                         emails,
                         rejected=(emails[9],),
                         extra={
-                            emails[11]: DeliveryPlan(Delivery.State.FAILED, 421, TRY_LATER, "Повторы исчерпаны", 5),
+                            emails[11]: DeliveryPlan(
+                                Delivery.State.FAILED, 421, TRY_LATER, gettext_noop("Повторы исчерпаны"), 5
+                            ),
                             emails[8]: DeliveryPlan(
-                                Delivery.State.UNKNOWN, None, "", "Сервер не ответил после точки DATA"
+                                Delivery.State.UNKNOWN, None, "", gettext_noop("Сервер не ответил после точки DATA")
                             ),
                         },
                     ),
@@ -216,10 +219,15 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
                         emails[7]: DeliveryPlan(Delivery.State.PENDING, tries=0),
                         emails[8]: DeliveryPlan(Delivery.State.PENDING, tries=0),
                         emails[9]: DeliveryPlan(
-                            Delivery.State.FAILED, 550, USER_UNKNOWN.format(email=emails[9]), "Адрес отклонён сервером"
+                            Delivery.State.FAILED,
+                            550,
+                            USER_UNKNOWN.format(email=emails[9]),
+                            gettext_noop("Адрес отклонён сервером"),
                         ),
                         emails[10]: DeliveryPlan(Delivery.State.PENDING, tries=0),
-                        emails[11]: DeliveryPlan(Delivery.State.RETRY_WAIT, 421, TRY_LATER, "Сервер просит повторить"),
+                        emails[11]: DeliveryPlan(
+                            Delivery.State.RETRY_WAIT, 421, TRY_LATER, gettext_noop("Сервер просит повторить")
+                        ),
                     },
                 ),
             ],
@@ -246,7 +254,7 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
                     31,
                     Attempt.Status.SKIPPED,
                     server_response="",
-                    note="Планировщик был остановлен: слот пропущен",
+                    note=gettext_noop("Планировщик был остановлен: слот пропущен"),
                 ),
             ],
         ),
@@ -285,7 +293,9 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
                     deliveries=_plan_deliveries(
                         emails[2:9],
                         extra={
-                            email: DeliveryPlan(Delivery.State.SKIPPED, None, "", "Рассылка отключена менеджером", 0)
+                            email: DeliveryPlan(
+                                Delivery.State.SKIPPED, None, "", gettext_noop("Рассылка отключена менеджером"), 0
+                            )
                             for email in emails[5:9]
                         },
                     ),

@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import threading
 import time
 import uuid
@@ -28,7 +29,7 @@ from types import FrameType
 
 from django.conf import settings
 from django.core.mail.utils import DNS_NAME
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -218,6 +219,7 @@ class _Engine:
         )
         self.from_addr = _envelope_sender(settings.DEFAULT_FROM_EMAIL)
         self.probe = False
+        self.abandon_reason = ""
         self.connection_failures = 0
         self.started = time.monotonic()
         self.last_check = 0.0
@@ -271,13 +273,23 @@ class _Engine:
         # Raw SQL: this runs once per message and the ORM's query compilation would cost more
         # than the SMTP exchange itself on a fast server. On SQLite even Django's cursor wrapper
         # (placeholder rewriting per call) is a measurable share, so the DB-API connection is used.
+        if timezone.now() >= self.mailing.end_at:
+            # The envelope exchange may have crossed end_at: nothing goes out after it.
+            self.abandon_reason = _("время рассылки истекло")
+            return False
         params = [True, message_id, delivery.pk, State.SENDING, self.owner]
-        if connection.vendor == "sqlite":
-            connection.ensure_connection()
-            return connection.connection.execute(_HAND_OVER_SQL_QMARK, params).rowcount == 1
-        with connection.cursor() as cursor:
-            cursor.execute(_HAND_OVER_SQL, params)
-            return cursor.rowcount == 1
+        try:
+            if connection.vendor == "sqlite":
+                connection.ensure_connection()
+                return connection.connection.execute(_HAND_OVER_SQL_QMARK, params).rowcount == 1
+            with connection.cursor() as cursor:
+                cursor.execute(_HAND_OVER_SQL, params)
+                return cursor.rowcount == 1
+        except (DatabaseError, sqlite3.Error) as exc:
+            # "database is locked" mid-DATA: without the write-ahead the message must not go out.
+            logger.warning("hand-over not recorded, message abandoned: delivery=%s error=%s", delivery.pk, exc)
+            self.abandon_reason = _("не удалось записать передачу письма")
+            return False
 
     def _flush(self, done: list[Delivery]) -> None:
         """Write a batch's outcomes, only for rows we still hold (a swept lease is never overwritten)."""
@@ -399,12 +411,21 @@ class _Engine:
         last_flush = time.monotonic()
         try:
             for i, d in enumerate(batch):
-                now = timezone.now()
                 rest = batch[i:]
                 if i and self.stop.is_set():
                     done.extend(self._release(r, until=None) for r in rest)
                     return StopReason.STOPPED
-                reason = self._blocked(now)
+                waited = False
+                if reservation.interval:
+                    # Pace first, then check: the mailing may end or be stopped during the wait.
+                    wait = (reservation.start - timezone.now()).total_seconds() + i * reservation.interval
+                    if wait > 0:
+                        waited = True
+                        if self.stop.event.wait(wait):
+                            done.extend(self._release(r, until=None) for r in rest)
+                            return StopReason.STOPPED
+                now = timezone.now()
+                reason = self._blocked(now, force=waited)
                 if reason:
                     done.extend(self._finish(r, State.SKIPPED, now=now) for r in rest)
                     for r in rest:
@@ -416,10 +437,6 @@ class _Engine:
                     # Not enough lease left to finish one more message within its deadline.
                     done.extend(self._release(r, until=None) for r in rest)
                     return None
-                if reservation.interval:
-                    wait = (reservation.start - now).total_seconds() + i * reservation.interval
-                    if wait > 0:
-                        time.sleep(wait)
                 verdict = self._send_one(d, rest=rest, done=done)
                 if verdict is not None:
                     return verdict
@@ -494,7 +511,17 @@ class _Engine:
         )
         d.message_id = message_id
         if result.outcome == Outcome.ABANDONED:
-            logger.warning("lease lost before the final dot: delivery=%s", d.pk)
+            d.tries -= 1
+            self.attempted -= 1
+            if self.abandon_reason:
+                # Still ours and never sent: back to pending (skipped at the next check if the run ended).
+                logger.warning(
+                    "message abandoned before the final dot: delivery=%s reason=%s", d.pk, self.abandon_reason
+                )
+                self.abandon_reason = ""
+                done.append(self._release(d, until=None))
+            else:
+                logger.warning("lease lost before the final dot: delivery=%s", d.pk)
             return None
         if result.outcome == Outcome.SYSTEMIC:
             d.tries -= 1

@@ -291,3 +291,48 @@ def test_a_tls_failure_opens_the_breaker(sink: ServerFactory, owner: User, setti
     assert set(states(attempt).values()) == {S.PENDING}
     assert "TLS" in SmtpAccountState.objects.get().breaker_reason
     assert sink.handler.messages == []
+
+
+def test_end_at_passing_during_the_envelope_stops_the_message_before_the_final_dot(
+    sink: ServerFactory, owner: User, settings: Any
+) -> None:
+    settings.EMAIL_TIMEOUT = 5.0
+    settings.SEND_MESSAGE_DEADLINE = 8.0
+
+    async def slow_rcpt(address: str) -> None:
+        await asyncio.sleep(1.5)
+
+    sink.handler.on_rcpt = slow_rcpt
+    _m, attempt = make_run(owner, ["a@example.com", "b@example.com"], end_in=timedelta(seconds=1))
+
+    assert attempt_deliver(attempt_id=attempt.pk) == StopReason.BLOCKED
+
+    assert states(attempt) == {"a@example.com": S.SKIPPED, "b@example.com": S.SKIPPED}
+    a = delivery(attempt, "a@example.com")
+    assert a.reason == "время рассылки истекло" and not a.handed_over and a.tries == 0
+    assert sink.handler.messages == []
+
+
+def test_a_database_error_at_the_hand_over_abandons_the_message_for_a_retry(sink: ServerFactory, owner: User) -> None:
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the lock is simulated with an SQLite trigger")
+    _m, attempt = make_run(owner, ["a@example.com"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TRIGGER hand_over_locked BEFORE UPDATE OF handed_over ON mailings_delivery "
+            "WHEN NEW.handed_over BEGIN SELECT RAISE(ABORT, 'database is locked'); END"
+        )
+    try:
+        assert attempt_deliver(attempt_id=attempt.pk, max_seconds=0.5) in (StopReason.BUDGET, StopReason.IDLE)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER hand_over_locked")
+
+    a = delivery(attempt, "a@example.com")
+    assert a.state == S.PENDING and not a.handed_over and a.tries == 0
+    assert sink.handler.messages == []
+
+    assert attempt_deliver(attempt_id=attempt.pk) == StopReason.IDLE
+    assert states(attempt) == {"a@example.com": S.SENT}

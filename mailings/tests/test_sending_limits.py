@@ -113,3 +113,18 @@ def test_only_messages_that_reach_the_server_count(settings: Any, owner: User) -
     # The reservation for the batch was given back.
     assert SmtpAccountState.objects.get().hour_count == 0
     assert set(states(attempt).values()) == {S.PENDING}
+
+
+def test_a_message_paced_past_end_at_is_skipped_not_sent(server: SmtpServer, owner: User, settings: Any) -> None:
+    settings.SEND_RATE_PER_SECOND = 1
+    _m, attempt = make_run(owner, ["a@example.com"], end_in=timedelta(seconds=1.5))
+    # Another run of the account has the next three seconds of the per-second budget.
+    SmtpAccountState.objects.create(
+        account=f"127.0.0.1:{server.controller.port}", paced_until=timezone.now() + timedelta(seconds=3)
+    )
+
+    assert attempt_deliver(attempt_id=attempt.pk) == StopReason.BLOCKED
+
+    a = Delivery.objects.get(attempt=attempt)
+    assert a.state == S.SKIPPED and a.reason == "время рассылки истекло"
+    assert server.messages == []

@@ -67,3 +67,12 @@ def test_every_page_answers_200_for_the_demo_user(client: Client) -> None:
         urls.append(reverse("mailings:attempt_detail", args=[attempt.pk]))
     for url in urls:
         assert client.get(url).status_code == 200, url
+
+
+@pytest.mark.django_db
+def test_the_demo_attempts_follow_the_engines_rule_for_success() -> None:
+    call_command("seed_demo", stdout=None)
+    for attempt in Attempt.objects.filter(status__in=[Attempt.Status.SUCCESS, Attempt.Status.FAILURE]):
+        states = set(Delivery.objects.filter(attempt=attempt).values_list("state", flat=True))
+        all_sent = states == {Delivery.State.SENT}
+        assert (attempt.status == Attempt.Status.SUCCESS) == all_sent, attempt

@@ -185,7 +185,10 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
             emails,
             [
                 AttemptPlan(
-                    3, Attempt.Status.SUCCESS, deliveries=_plan_deliveries(emails, rejected=(emails[9], emails[10]))
+                    # The engine's rule: an attempt is successful only when every recipient got the message.
+                    3,
+                    Attempt.Status.FAILURE,
+                    deliveries=_plan_deliveries(emails, rejected=(emails[9], emails[10])),
                 ),
                 AttemptPlan(
                     2,
@@ -244,11 +247,9 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
             },
             emails[:10],
             [
+                AttemptPlan(45, Attempt.Status.SUCCESS, deliveries=_plan_deliveries(emails[:9])),
                 AttemptPlan(
-                    45, Attempt.Status.SUCCESS, deliveries=_plan_deliveries(emails[:10], rejected=(emails[9],))
-                ),
-                AttemptPlan(
-                    38, Attempt.Status.SUCCESS, deliveries=_plan_deliveries(emails[:10], rejected=(emails[9],))
+                    38, Attempt.Status.FAILURE, deliveries=_plan_deliveries(emails[:10], rejected=(emails[9],))
                 ),
                 AttemptPlan(
                     31,

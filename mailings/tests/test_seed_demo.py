@@ -76,3 +76,13 @@ def test_the_demo_attempts_follow_the_engines_rule_for_success() -> None:
         states = set(Delivery.objects.filter(attempt=attempt).values_list("state", flat=True))
         all_sent = states == {Delivery.State.SENT}
         assert (attempt.status == Attempt.Status.SUCCESS) == all_sent, attempt
+
+
+@pytest.mark.django_db
+def test_the_home_page_shows_demo_articles_once_however_often_it_runs(client: Client) -> None:
+    from blog.models import Article
+
+    call_command("seed_demo", stdout=None)
+    call_command("seed_demo", stdout=None)
+    assert Article.objects.public().count() == 3
+    assert "Как не попасть в спам" in client.get(reverse("home")).content.decode()

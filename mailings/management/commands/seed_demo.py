@@ -313,6 +313,39 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
             _create_attempt(mailing, recipients, plan, base, now)
 
 
+DEMO_ARTICLES = [
+    (
+        "Как не попасть в спам: пять правил рассылки",
+        "Пишите только тем, кто согласился получать письма. Указывайте понятную тему. Не отправляйте "
+        "всю базу за минуту — Вестник сам соблюдает ограничения почтового сервера.\n\nПроверяйте "
+        "страницу попытки: адреса с ответом 550 лучше удалить из списка.",
+    ),
+    (
+        "Что значит «Неизвестно» в отчёте о доставке",
+        "Если связь с почтовым сервером оборвалась после того, как письмо было передано, сервер мог его "
+        "принять. Вестник не отправляет такое письмо повторно сам, чтобы никто не получил его дважды: "
+        "решите сами, нажав «Повторить для неудачных».",
+    ),
+    (
+        "Еженедельная рассылка за три шага",
+        "Добавьте получателей, напишите сообщение и создайте рассылку с периодичностью «Раз в неделю». "
+        "Первое письмо уйдёт в момент начала, следующие — в тот же день недели и час.",
+    ),
+]
+
+
+def _seed_articles(now: datetime) -> None:
+    from blog.models import Article
+    from blog.selectors import articles_cache_clear
+
+    for days_ago, (title, body) in enumerate(DEMO_ARTICLES, start=1):
+        Article.objects.get_or_create(
+            title=title,
+            defaults={"body": body, "is_published": True, "published_at": now - timedelta(days=days_ago * 3)},
+        )
+    transaction.on_commit(articles_cache_clear)
+
+
 class Command(BaseCommand):
     help = "Create the demo accounts and demo data (idempotent: running it again changes nothing)."
 
@@ -322,6 +355,7 @@ class Command(BaseCommand):
         _ensure_user("admin@vestnik.local", first_name="Администратор", is_staff=True, is_superuser=True)
         manager = _ensure_manager()
         _seed_owner_data(demo, manager, timezone.now())
+        _seed_articles(timezone.now())
         # Written directly, not through the services: cached pages must not outlive the old data.
         data_version_bump_everyone()
         self.stdout.write("Demo data is in place.")

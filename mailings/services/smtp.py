@@ -7,6 +7,8 @@ smtplib command by command and classify each outcome per ARCHITECTURE.md's failu
 """
 
 import contextlib
+import dataclasses
+import itertools
 import logging
 import re
 import smtplib
@@ -131,40 +133,52 @@ class _SMTP_SSL(_WholeMalformedReply, smtplib.SMTP_SSL):
 
 
 class _Watchdog:
-    """One daemon thread per process enforcing per-message deadlines.
+    """One daemon thread per process enforcing per-message and connect deadlines.
 
     EMAIL_TIMEOUT bounds each socket read, but a server that dribbles a byte per second never
-    trips it; at the deadline the watchdog shuts the socket down so the blocked read returns.
+    trips it; at the deadline the watchdog calls `on_fire`, which shuts the socket down so the
+    blocked read returns. Each arm gets its own token and firing happens under the lock, so once
+    `disarm` has returned, a late firing can no longer hit the socket reused for the next message.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._armed: dict[int, tuple[float, socket.socket, Callable[[], None]]] = {}
+        self._armed: dict[int, tuple[float, Callable[[], None]]] = {}
+        self._tokens = itertools.count(1)
         self._thread: threading.Thread | None = None
 
-    def arm(self, key: int, deadline: float, sock: socket.socket, on_fire: Callable[[], None]) -> None:
+    def arm(self, deadline: float, on_fire: Callable[[], None]) -> int:
         with self._lock:
-            self._armed[key] = (deadline, sock, on_fire)
+            token = next(self._tokens)
+            self._armed[token] = (deadline, on_fire)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="smtp-watchdog", daemon=True)
                 self._thread.start()
+            return token
 
-    def disarm(self, key: int) -> None:
+    def disarm(self, token: int) -> bool:
+        """Returns True if the deadline fired before this call."""
         with self._lock:
-            self._armed.pop(key, None)
+            return self._armed.pop(token, None) is None
 
     def _run(self) -> None:
         while True:
             time.sleep(0.1)
             now = time.monotonic()
             with self._lock:
-                due = [(k, v) for k, v in self._armed.items() if v[0] <= now]
-                for k, _v in due:
-                    del self._armed[k]
-            for _k, (_deadline, sock, on_fire) in due:
-                on_fire()
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+                due = [k for k, v in self._armed.items() if v[0] <= now]
+                for k in due:
+                    _deadline, on_fire = self._armed.pop(k)
+                    try:
+                        on_fire()
+                    except Exception:  # the watchdog thread must survive anything
+                        logger.exception("smtp watchdog callback failed")
+
+
+def _shutdown(sock: socket.socket | None) -> None:
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 _watchdog = _Watchdog()
@@ -204,15 +218,43 @@ class SmtpSession:
         return max(0.05, min(self.config.timeout, deadline - time.monotonic()))
 
     def open(self, *, deadline: float) -> None:
-        """Connect, greet, STARTTLS and log in. Raises SystemicError when the server cannot be used."""
+        """Connect, greet, STARTTLS and log in. Raises SystemicError when the server cannot be used.
+
+        The whole sequence is bounded by `deadline` (the watchdog): a server that dribbles its
+        greeting one line at a time never trips EMAIL_TIMEOUT, which bounds each read only.
+        """
         cfg = self.config
-        timeout = self._timeout(deadline)
-        smtp_class = _SMTP_SSL if cfg.use_ssl else _SMTP
+        kwargs: dict = {"local_hostname": cfg.local_hostname, "timeout": self._timeout(deadline)}
+        if cfg.use_ssl:
+            kwargs["context"] = ssl.create_default_context()
+        # Created unconnected, so that the watchdog is armed before the first byte is awaited.
+        smtp = (_SMTP_SSL if cfg.use_ssl else _SMTP)(**kwargs)
+        # What smtplib sets when given the host at construction: TLS checks the certificate against it.
+        smtp._host = cfg.host
+        self._deadline_hit = False
+        token = _watchdog.arm(deadline, lambda: self._fire(smtp))
         try:
-            kwargs: dict = {"local_hostname": cfg.local_hostname, "timeout": timeout}
-            if cfg.use_ssl:
-                kwargs["context"] = ssl.create_default_context()
-            smtp = smtp_class(cfg.host, cfg.port, **kwargs)
+            self._connect(smtp)
+        except SystemicError as exc:
+            fired = _watchdog.disarm(token)
+            if fired or self._deadline_hit:
+                raise SystemicError(_("сервер не ответил вовремя при соединении")) from exc
+            raise
+        if _watchdog.disarm(token):
+            # Fired just as the login finished: the socket is already shut down.
+            self._drop(smtp)
+            raise SystemicError(_("сервер не ответил вовремя при соединении"))
+        # RFC 2920: only when the server says it may (aiosmtpd, for one, does not).
+        self.pipelining = smtp.has_extn("pipelining")
+        self._smtp = smtp
+
+    def _connect(self, smtp: smtplib.SMTP) -> None:
+        cfg = self.config
+        try:
+            code, msg = smtp.connect(cfg.host, cfg.port)
+            if code != 220:
+                self._drop(smtp)
+                raise smtplib.SMTPConnectError(code, msg)
         except ConnectionRefusedError as exc:
             raise SystemicError(_("соединение отклонено: %(error)s") % {"error": exc}) from exc
         except ssl.SSLError as exc:
@@ -221,12 +263,15 @@ class SmtpSession:
             reply = _format_reply(exc.smtp_code, exc.smtp_error)
             raise SystemicError(_("сервер отказал при соединении"), code=exc.smtp_code, reply=reply) from exc
         except smtplib.SMTPServerDisconnected as exc:
+            self._drop(smtp)
             if isinstance(exc.__context__, TimeoutError):
                 raise SystemicError(_("нет приветствия сервера (тайм-аут)")) from exc
             raise SystemicError(_("соединение разорвано до приветствия"), immediate=False) from exc
         except TimeoutError as exc:
+            self._drop(smtp)
             raise SystemicError(_("тайм-аут соединения")) from exc
         except OSError as exc:
+            self._drop(smtp)
             raise SystemicError(_("ошибка соединения: %(error)s") % {"error": exc}, immediate=False) from exc
         try:
             if cfg.use_tls:
@@ -253,9 +298,6 @@ class SmtpSession:
         except (smtplib.SMTPException, OSError) as exc:
             self._drop(smtp)
             raise SystemicError(_("ошибка входа: %(error)s") % {"error": sanitize_reply(str(exc))}) from exc
-        # RFC 2920: only when the server says it may (aiosmtpd, for one, does not).
-        self.pipelining = smtp.has_extn("pipelining")
-        self._smtp = smtp
 
     @staticmethod
     def _drop(smtp: smtplib.SMTP) -> None:
@@ -269,12 +311,17 @@ class SmtpSession:
         smtp, self._smtp = self._smtp, None
         if smtp is None:
             return
+        quit_seconds = min(self.config.timeout, 2.0)
+        # QUIT's reply could be dribbled forever too: bounded like any other exchange.
+        token = _watchdog.arm(time.monotonic() + quit_seconds, lambda: self._fire(smtp))
         try:
             if smtp.sock is not None:
-                smtp.sock.settimeout(min(self.config.timeout, 2.0))
+                smtp.sock.settimeout(quit_seconds)
                 smtp.quit()
         except Exception:  # the server may already be gone; the socket is closed below anyway
             pass
+        finally:
+            _watchdog.disarm(token)
         self._drop(smtp)
 
     def _broken(self) -> None:
@@ -314,14 +361,21 @@ class SmtpSession:
         self._deadline_hit = False
         sock = smtp.sock
         sock.settimeout(self._timeout(deadline))
-        _watchdog.arm(id(self), deadline, sock, self._on_deadline)
+        token = _watchdog.arm(deadline, lambda: self._fire(smtp))
         try:
-            return self._transaction(smtp, from_addr=from_addr, to_addr=to_addr, data=data, before_dot=before_dot)
+            result = self._transaction(smtp, from_addr=from_addr, to_addr=to_addr, data=data, before_dot=before_dot)
         finally:
-            _watchdog.disarm(id(self))
+            fired = _watchdog.disarm(token)
+        if fired and not result.connection_broken:
+            # The deadline fired as the reply came in: the socket is shut down, do not reuse it.
+            self._broken()
+            result = dataclasses.replace(result, connection_broken=True)
+        return result
 
-    def _on_deadline(self) -> None:
+    def _fire(self, smtp: smtplib.SMTP) -> None:
+        """The watchdog's action (under its lock): shut the socket down so the blocked read returns."""
         self._deadline_hit = True
+        _shutdown(smtp.sock)
 
     def _lost(self, exc: BaseException, *, after_dot: bool) -> SendResult:
         self._broken()

@@ -5,7 +5,12 @@ worker alive (attempt_deliver returns instead of raising or hanging).
 """
 
 import asyncio
+import contextlib
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -336,3 +341,54 @@ def test_a_database_error_at_the_hand_over_abandons_the_message_for_a_retry(sink
 
     assert attempt_deliver(attempt_id=attempt.pk) == StopReason.IDLE
     assert states(attempt) == {"a@example.com": S.SENT}
+
+
+@contextmanager
+def _dribbling_greeting_server() -> Iterator[int]:
+    """A raw TCP server that sends "220-" continuation lines every 0.3 s and never completes its greeting."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.05)
+    stop = threading.Event()
+    conns: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                conn, _addr = listener.accept()
+                conns.append(conn)
+            for conn in list(conns):
+                try:
+                    conn.sendall(b"220-still greeting you\r\n")
+                except OSError:
+                    conns.remove(conn)
+            stop.wait(0.3)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join()
+        for conn in conns:
+            conn.close()
+        listener.close()
+
+
+def test_a_greeting_dribbled_forever_hits_the_deadline_and_opens_the_breaker(settings: Any, owner: User) -> None:
+    with _dribbling_greeting_server() as port:
+        fast_settings(settings, port=port)
+        settings.EMAIL_TIMEOUT = 1.0
+        settings.SEND_MESSAGE_DEADLINE = 2.0
+        _m, attempt = make_run(owner)
+        started = time.monotonic()
+
+        assert attempt_deliver(attempt_id=attempt.pk) == StopReason.PAUSED
+
+        assert time.monotonic() - started < 6
+    assert set(states(attempt).values()) == {S.PENDING}
+    assert set(Delivery.objects.filter(attempt=attempt).values_list("tries", flat=True)) == {0}
+    state = SmtpAccountState.objects.get()
+    assert state.breaker_open_until is not None and "вовремя" in state.breaker_reason

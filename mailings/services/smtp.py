@@ -419,6 +419,19 @@ class SmtpSession:
             return SendResult(
                 Outcome.SYSTEMIC, code, reply, reason=_("сервер отклонил отправителя (%(stage)s)") % {"stage": stage}
             )
+        if stage == "MAIL" and 400 <= code <= 499:
+            # Account-wide trouble ("451 4.7.1 Ratelimit exceeded"): retrying per recipient would only
+            # burn every recipient's tries; the breaker pauses the whole account instead.
+            if code == 421:
+                self._broken()
+            else:
+                self._reset_or_drop(can_reset)
+            return SendResult(
+                Outcome.SYSTEMIC,
+                code,
+                reply,
+                reason=_("сервер временно отклонил отправителя (%(stage)s)") % {"stage": stage},
+            )
         if code == 421:
             # The server is closing the channel; smtplib would keep using a dead connection.
             self._broken()

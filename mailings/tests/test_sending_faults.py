@@ -249,7 +249,15 @@ def test_an_auth_failure_opens_the_breaker(settings: Any, owner: User) -> None:
     assert "авторизации" in state.breaker_reason and "wrong" not in state.account
 
 
-@pytest.mark.parametrize("reply", ["550 5.7.1 Sender rejected", "530 5.7.0 Authentication required"])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "550 5.7.1 Sender rejected",
+        "530 5.7.0 Authentication required",
+        # Account-wide throttling: not a reason to spend any recipient's tries.
+        "451 4.7.1 Ratelimit exceeded",
+    ],
+)
 def test_a_refused_sender_opens_the_breaker(settings: Any, owner: User, reply: str) -> None:
     factory = ServerFactory()
 

@@ -145,8 +145,14 @@ def attempt_skip_rest(*, attempt_id: int, reason: str, now: datetime) -> int:
     return skipped
 
 
-def _defer_attempt(*, attempt_id: int, until: datetime) -> int:
-    """Nobody may send before `until` (breaker or limits): move due deliveries' next_try_at there."""
+def _defer_attempt(*, attempt_id: int, until: datetime, end_at: datetime) -> int:
+    """Nobody may send before `until` (breaker or limits): move due deliveries' next_try_at there.
+
+    When `until` is at or past the mailing's end the rest can never be sent: it is skipped at once,
+    so the run finishes now instead of staying in progress until end_at.
+    """
+    if until >= end_at:
+        return attempt_skip_rest(attempt_id=attempt_id, reason=_("время рассылки истекло"), now=timezone.now())
     return (
         Delivery.objects.filter(attempt_id=attempt_id, state__in=[State.PENDING, State.RETRY_WAIT])
         .filter(Q(next_try_at__isnull=True) | Q(next_try_at__lt=until))
@@ -382,13 +388,13 @@ class _Engine:
                 gate = breaker_gate(account=self.config.account, now=now, probe_seconds=self.deadline_seconds)
                 if not gate.allowed:
                     assert gate.retry_at is not None
-                    _defer_attempt(attempt_id=self.attempt.pk, until=gate.retry_at)
+                    _defer_attempt(attempt_id=self.attempt.pk, until=gate.retry_at, end_at=self.mailing.end_at)
                     return StopReason.PAUSED
                 self.probe = self.probe or gate.probe
             reservation = ratelimit_reserve(account=self.config.account, want=batch_size, now=now)
             if reservation.granted <= 0:
                 assert reservation.retry_at is not None
-                _defer_attempt(attempt_id=self.attempt.pk, until=reservation.retry_at)
+                _defer_attempt(attempt_id=self.attempt.pk, until=reservation.retry_at, end_at=self.mailing.end_at)
                 logger.info(
                     "sending limit reached: attempt=%s resumes at %s", self.attempt.pk, reservation.retry_at.isoformat()
                 )
@@ -459,7 +465,7 @@ class _Engine:
         self.probe = False
         done.extend(self._release(r, until=until) for r in rest)
         self._flush(done)
-        _defer_attempt(attempt_id=self.attempt.pk, until=until)
+        _defer_attempt(attempt_id=self.attempt.pk, until=until, end_at=self.mailing.end_at)
         return StopReason.PAUSED
 
     def _send_one(self, d: Delivery, *, rest: list[Delivery], done: list[Delivery]) -> str | None:
@@ -480,7 +486,7 @@ class _Engine:
                     assert gate.retry_at is not None
                     done.extend(self._release(r, until=gate.retry_at) for r in rest)
                     self._flush(done)
-                    _defer_attempt(attempt_id=self.attempt.pk, until=gate.retry_at)
+                    _defer_attempt(attempt_id=self.attempt.pk, until=gate.retry_at, end_at=self.mailing.end_at)
                     return StopReason.PAUSED
                 self.probe = gate.probe
             try:

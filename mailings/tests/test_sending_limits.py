@@ -10,7 +10,7 @@ import time_machine
 from django.utils import timezone
 
 from config.testing import SmtpServer
-from mailings.models import Delivery, SmtpAccountState
+from mailings.models import Attempt, Delivery, SmtpAccountState
 from mailings.services.sending import StopReason, attempt_deliver, attempts_wake_due_retries, mailing_sending_status
 from mailings.tests.sending_support import (
     assert_never_twice,
@@ -128,3 +128,32 @@ def test_a_message_paced_past_end_at_is_skipped_not_sent(server: SmtpServer, own
     a = Delivery.objects.get(attempt=attempt)
     assert a.state == S.SKIPPED and a.reason == "время рассылки истекло"
     assert server.messages == []
+
+
+def test_a_limit_that_defers_past_end_at_skips_the_rest_and_finishes_the_run(
+    server: SmtpServer, owner: User, settings: Any
+) -> None:
+    settings.SEND_RATE_PER_DAY = 1
+    with time_machine.travel(MORNING, tick=True):
+        _m, attempt = make_run(owner, ["a@example.com", "b@example.com"], end_in=timedelta(hours=2))
+
+        # The day's budget is back at midnight, after the mailing's end.
+        assert attempt_deliver(attempt_id=attempt.pk) == StopReason.LIMITED
+
+    assert states(attempt) == {"a@example.com": S.SENT, "b@example.com": S.SKIPPED}
+    assert Delivery.objects.get(attempt=attempt, email="b@example.com").reason == "время рассылки истекло"
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.Status.FAILURE and (attempt.sent_count, attempt.skipped_count) == (1, 1)
+    assert len(server.messages) == 1
+
+
+def test_a_breaker_pause_past_end_at_skips_the_rest_and_finishes_the_run(settings: Any, owner: User) -> None:
+    fast_settings(settings, port=free_port())  # nobody listens: the breaker opens for 30 s
+    settings.SEND_BREAKER_THRESHOLD = 1
+    _m, attempt = make_run(owner, ["a@example.com"], end_in=timedelta(seconds=20))
+
+    assert attempt_deliver(attempt_id=attempt.pk) == StopReason.PAUSED
+
+    assert states(attempt) == {"a@example.com": S.SKIPPED}
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.Status.FAILURE and attempt.skipped_count == 1

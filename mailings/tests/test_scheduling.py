@@ -699,3 +699,22 @@ def test_concurrent_schedulers_after_downtime_record_each_missed_slot_once(owner
     for mailing in mailings:
         assert [a.scheduled_for for a in runs(mailing)] == [mailing.start_at + timedelta(days=5)]
         assert [a.scheduled_for for a in skipped(mailing)] == [mailing.start_at + timedelta(days=d) for d in range(5)]
+
+
+@pytest.mark.django_db
+def test_one_bad_expired_mailing_does_not_stop_the_tick(owner: User) -> None:
+    start = local(MSK, 2026, 5, 4, 9, 0)
+    end = local(MSK, 2026, 5, 6, 12, 0)
+    bad = make_mailing(owner, start_at=start, end_at=end, periodicity=Mailing.Periodicity.DAILY, created_at=start)
+    good = make_mailing(owner, start_at=start, end_at=end, periodicity=Mailing.Periodicity.DAILY, created_at=start)
+    # A value no calendar knows (written past the form's choices): computing its slots raises.
+    Mailing.objects.filter(pk=bad.pk).update(periodicity="hourly")
+    due = make_mailing(owner, start_at=end + timedelta(hours=1), end_at=end + timedelta(days=1), created_at=start)
+
+    # The scheduler was away for the whole window of the first two.
+    result = tick_at(end + timedelta(hours=1, seconds=1))
+
+    assert result.finished == 2 and result.started == 1
+    assert {m.status for m in Mailing.objects.filter(pk__in=[bad.pk, good.pk])} == {Mailing.Status.FINISHED}
+    assert len(skipped(good)) == 3 and skipped(bad) == []
+    assert len(runs(due)) == 1

@@ -41,5 +41,10 @@ def enqueue_attempt_delivery(*, attempt_id: int, count: int | None = None) -> No
     Attempt.objects.filter(pk=attempt_id).update(
         wake_at=timezone.now() + timedelta(seconds=int(settings.SEND_WAKE_INTERVAL))
     )
-    for _n in range(count):
-        deliver_attempt.enqueue(attempt_id)
+    try:
+        for _n in range(count):
+            deliver_attempt.enqueue(attempt_id)
+    except Exception:
+        # The queue is away (Redis down): the run exists and wake_at is set, so the scheduler
+        # enqueues it again later. The caller (a web request's on_commit, the sweep) must not fail.
+        logger.exception("could not enqueue delivery: attempt=%s", attempt_id)

@@ -314,3 +314,29 @@ def test_the_tick_finishes_a_run_whose_task_died_after_its_last_write(
     assert (attempt.total_count, attempt.sent_count) == (2, 2)
     assert "250" in attempt.server_response and "×2" in attempt.server_response
     assert len(server.messages) == 2
+
+
+def test_send_now_survives_a_task_queue_that_is_away(
+    owner: User, settings: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    from mailings import tasks
+    from mailings.services.triggers import mailing_send_now
+
+    fast_settings(settings, port=9)
+    mailing, first = make_run(owner)
+    Attempt.objects.filter(pk=first.pk).delete()
+
+    class QueueAway:
+        @staticmethod
+        def enqueue(*args: Any) -> None:
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    # Monkeypatched: in the default (SQLite, database queue) leg nothing real can make the enqueue fail.
+    monkeypatch.setattr(tasks, "deliver_attempt", QueueAway)
+    with django_capture_on_commit_callbacks(execute=True):
+        attempt = mailing_send_now(mailing=mailing)
+
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.Status.IN_PROGRESS and attempt.total_count == 3
+    # The scheduler wakes it once the queue is back.
+    assert attempt.wake_at is not None and attempt.wake_at > timezone.now()

@@ -10,6 +10,7 @@ the run's summary once every recipient is final. --timeout bounds the wait.
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -47,19 +48,27 @@ class Command(BaseCommand):
         )
         if not wait:
             return
-        started = time.monotonic()
+        give_up_at = None if timeout is None else time.monotonic() + timeout
+        budget = float(settings.SEND_TASK_MAX_SECONDS)
         while True:
-            verdict = attempt_deliver(attempt_id=attempt.pk)
+            remaining = None if give_up_at is None else give_up_at - time.monotonic()
+            # The budget is checked between batches; a message in hand still ends by its own deadline.
+            verdict = attempt_deliver(
+                attempt_id=attempt.pk, max_seconds=budget if remaining is None else max(0.0, min(budget, remaining))
+            )
             attempt.refresh_from_db()
             if attempt.is_final:
                 break
-            if timeout is not None and time.monotonic() - started >= timeout:
+            if give_up_at is not None and time.monotonic() >= give_up_at:
                 raise CommandError(
                     _("Попытка #%(pk)s ещё не завершена (ожидание прервано по --timeout).") % {"pk": attempt.pk}
                 )
             if verdict not in (StopReason.BUDGET, StopReason.STOPPED):
                 # Waiting for a retry's back-off, the breaker or a sending limit: nap until it is due.
-                time.sleep(self._nap(attempt))
+                nap = self._nap(attempt)
+                if give_up_at is not None:
+                    nap = max(0.0, min(nap, give_up_at - time.monotonic()))
+                time.sleep(nap)
         self.stdout.write(self._summary(attempt))
 
     @staticmethod

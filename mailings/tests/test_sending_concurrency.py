@@ -249,3 +249,50 @@ def test_a_mailing_stopped_mid_run_sends_nothing_more(fast: Any, owner: User, ch
 def _no_leftover_threads() -> Iterator[None]:
     yield
     connections.close_all()
+
+
+def _queued_tasks() -> int | None:
+    """Tasks in the database queue (None with RQ)."""
+    if _uses_rq():
+        return None
+    from django_tasks_db.models import DBTaskResult
+
+    return DBTaskResult.objects.count()
+
+
+@pytest.mark.slow
+def test_sigterm_to_send_mailing_wait_re_enqueues_the_rest_before_the_process_ends(
+    fast: Any, owner: User, tmp_path: Path
+) -> None:
+    # No handler of its own in this process: SIGTERM's default action is due, after the cleanup.
+    handler = HoldingHandler(hold={"c@example.com"}, seconds=1.5)
+    with serving(ServerFactory(handler)) as factory:
+        fast.EMAIL_PORT = factory.port
+        mailing, first = make_run(owner, FIVE)
+        first.delete()
+        log = tmp_path / "command.log"
+        with log.open("wb") as out:
+            command = subprocess.Popen(
+                [sys.executable, str(BASE_DIR / "manage.py"), "send_mailing", str(mailing.pk), "--wait"],
+                env=_worker_env(factory.port),
+                cwd=BASE_DIR,
+                stdout=out,
+                stderr=out,
+            )
+        try:
+            assert handler.holding.wait(60), log.read_text()
+            queued_before = _queued_tasks()
+            command.send_signal(signal.SIGTERM)
+            assert command.wait(30) == -signal.SIGTERM, log.read_text()
+        finally:
+            if command.poll() is None:
+                command.kill()
+        close_old_connections()
+        if queued_before is not None:
+            assert _queued_tasks() == queued_before + 1
+        attempt = Attempt.objects.get(mailing=mailing)
+        got = states(attempt)
+        assert [got[e] for e in FIVE] == [S.SENT, S.SENT, S.SENT, S.PENDING, S.PENDING]
+        run_tasks()  # enqueued before the process ended
+    assert set(states(attempt).values()) == {S.SENT}
+    assert _copies(handler) == dict.fromkeys(FIVE, 1)

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from config.testing import SmtpServer, run_tasks
 from mailings.models import Attempt, Delivery, Mailing, SmtpAccountState
@@ -96,7 +97,7 @@ def test_the_mailing_page_has_the_button_and_shows_a_paused_run(client: Client, 
     )
     html = client.get(reverse("mailings:mailing_detail", args=[mailing.pk])).content.decode()
     assert "Отправка приостановлена: почтовый сервер недоступен" in html
-    assert timezone.localtime(until).strftime("%d.%m.%Y %H:%M:%S") in html
+    assert date_format(timezone.localtime(until), "SHORT_DATETIME_FORMAT") in html
 
 
 def test_the_page_shows_the_expected_finish_under_sending_limits(client: Client, owner: User, settings: Any) -> None:

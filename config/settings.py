@@ -106,6 +106,10 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
 }
+SQLITE_SYNCHRONOUS = env.str("SQLITE_SYNCHRONOUS", default="FULL").upper()
+if SQLITE_SYNCHRONOUS not in {"FULL", "NORMAL"}:
+    sys.stderr.write("Vestnik cannot start: SQLITE_SYNCHRONOUS must be FULL or NORMAL.\n")
+    raise SystemExit(2)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker, scheduler) write to one file: IMMEDIATE
     # transactions take the write lock up front instead of failing on upgrade
@@ -113,7 +117,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        # FULL: a committed write (e.g. "this message was handed to the server") survives a power
+        # loss too, not only a crash of the process; NORMAL trades that for speed.
+        "init_command": f"PRAGMA journal_mode=WAL; PRAGMA synchronous={SQLITE_SYNCHRONOUS};",
     }
     DATABASES["default"].setdefault("TEST", {})
 else:

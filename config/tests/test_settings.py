@@ -65,3 +65,18 @@ def test_the_example_configuration_is_secure_in_production() -> None:
     result = _manage("shell", "-c", probe, **{**_example_values(), "SECRET_KEY": secrets.token_urlsafe(50)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1].split() == ["True", "True", "31536000"]
+
+
+def test_sqlite_commits_survive_a_power_loss_by_default() -> None:
+    probe = "from django.db import connection; c = connection.cursor(); c.execute('PRAGMA synchronous'); "
+    probe += "print(c.fetchone()[0])"
+    result = _manage("shell", "-c", probe, DEBUG="true", DATABASE_URL="sqlite:///:memory:")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "2"  # FULL
+
+
+def test_a_wrong_sqlite_durability_setting_stops_start_up_clearly() -> None:
+    result = _manage("check", DEBUG="true", SQLITE_SYNCHRONOUS="sometimes")
+    assert result.returncode != 0
+    assert "SQLITE_SYNCHRONOUS must be FULL or NORMAL" in result.stderr
+    assert "Traceback" not in result.stderr

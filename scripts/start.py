@@ -31,6 +31,7 @@ def main() -> int:
     print("=" * 64)
     print(f"  Vestnik is starting at  http://127.0.0.1:{port}/")
     print("  Demo login:  demo@vestnik.local  /  vestnik-demo")
+    print("  Manager:     manager@vestnik.local  /  vestnik-demo")
     print(f"  Admin:       http://127.0.0.1:{port}/admin/  (admin@vestnik.local / vestnik-demo)")
     if not env_host:
         mail_dir = os.environ.get("MAILSINK_DIR") or _dotenv_value("MAILSINK_DIR") or str(ROOT / "var" / "mail")

@@ -252,6 +252,7 @@ SEND_MESSAGE_DEADLINE = env.float("SEND_MESSAGE_DEADLINE", default=120.0)
 # before it re-enqueues itself (keeps SIGTERM and fairness between attempts prompt).
 SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=50)
 SEND_TASK_MAX_SECONDS = env.float("SEND_TASK_MAX_SECONDS", default=60.0)
+SEND_HANDOVER_GROUP = env.int("SEND_HANDOVER_GROUP", default=25)  # hand-over marks per commit; 1: one per message
 # Tasks enqueued when a run starts: how many workers may share one attempt from the start.
 SEND_TASKS_PER_ATTEMPT = env.int("SEND_TASKS_PER_ATTEMPT", default=2)
 # Circuit breaker: consecutive connection failures that open it, and how long it stays open

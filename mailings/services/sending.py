@@ -7,7 +7,9 @@ SEND_TASK_MAX_SECONDS (or on SIGTERM, after the message in hand) and re-enqueues
 several workers can share one attempt and no task runs for hours.
 
 Before a message's final dot the delivery is marked `handed_over` in the database; a worker
-killed after that point leaves a delivery the sweep reports as unknown instead of resending.
+killed after that point leaves a delivery the sweep reports as unknown instead of resending. The
+mark is written for up to SEND_HANDOVER_GROUP deliveries of the batch at once (one commit); the ones
+the worker then does not send while alive are written back with handed_over cleared.
 """
 
 import logging
@@ -65,6 +67,12 @@ _HAND_OVER_SQL = (
     f"UPDATE {_TABLE} SET handed_over = %s, message_id = %s WHERE id = %s AND state = %s AND lease_owner = %s"
 )
 _HAND_OVER_SQL_QMARK = _HAND_OVER_SQL.replace("%s", "?")
+# The group mark: one conditional UPDATE for the next deliveries of the batch (ids appended).
+_GROUP_MARK_SQL = (
+    f"UPDATE {_TABLE} SET handed_over = %s WHERE state = %s AND lease_owner = %s AND lease_until > %s AND id IN "
+)
+_GROUP_UNMARK_SQL = f"UPDATE {_TABLE} SET handed_over = %s WHERE state = %s AND lease_owner = %s AND id IN "
+_GROUP_MARKED_SQL = f"SELECT id FROM {_TABLE} WHERE handed_over = %s AND state = %s AND lease_owner = %s AND id IN "
 _FLUSH_SQL = (
     f"UPDATE {_TABLE} SET state = %s, tries = %s, next_try_at = %s, lease_until = NULL, lease_owner = '', "
     "handed_over = %s, smtp_code = %s, smtp_reply = %s, reason = %s, message_id = %s, finished_at = %s "
@@ -232,6 +240,9 @@ class _Engine:
         self.last_heartbeat = 0.0
         self.sent = 0
         self.attempted = 0
+        self.handover_group = max(1, int(getattr(settings, "SEND_HANDOVER_GROUP", 25)))
+        # Deliveries marked handed_over in the database whose message has not reached its final dot yet.
+        self.marked: set[int] = set()
 
     # --- bookkeeping ----------------------------------------------------------------------
 
@@ -274,15 +285,81 @@ class _Engine:
             .order_by("pk")
         )
 
-    def _hand_over(self, delivery: Delivery, message_id: str) -> bool:
-        """Write-ahead before the final dot; False if our lease was swept meanwhile (then do not send)."""
-        # Raw SQL: this runs once per message and the ORM's query compilation would cost more
-        # than the SMTP exchange itself on a fast server. On SQLite even Django's cursor wrapper
-        # (placeholder rewriting per call) is a measurable share, so the DB-API connection is used.
+    def _hand_over(self, delivery: Delivery, message_id: str, rest: list[Delivery]) -> bool:
+        """Write-ahead before the final dot; False if our lease was swept meanwhile (then do not send).
+
+        A delivery already marked by an earlier group mark goes out with no write. Otherwise the next
+        up-to-SEND_HANDOVER_GROUP deliveries of the batch (`rest`, starting with this one) are marked
+        with one conditional UPDATE. Marked ones the worker does not send while alive are written back
+        with handed_over cleared by `_flush` (their in-memory `handed_over` stays False) or `_unmark`.
+        """
         if timezone.now() >= self.mailing.end_at:
             # The envelope exchange may have crossed end_at: nothing goes out after it.
             self.abandon_reason = _("время рассылки истекло")
             return False
+        if delivery.pk in self.marked:
+            self.marked.discard(delivery.pk)
+            return True
+        if self.handover_group == 1:
+            return self._hand_over_one(delivery, message_id)
+        ids = [r.pk for r in rest[: self.handover_group]]
+        if not ids or ids[0] != delivery.pk:
+            ids = [delivery.pk, *(pk for pk in ids if pk != delivery.pk)][: self.handover_group]
+        try:
+            marked = self._mark_group(ids)
+        except (DatabaseError, sqlite3.Error) as exc:
+            # "database is locked" mid-DATA: without the write-ahead the message must not go out.
+            logger.warning("hand-over not recorded, message abandoned: delivery=%s error=%s", delivery.pk, exc)
+            self.abandon_reason = _("не удалось записать передачу письма")
+            return False
+        if delivery.pk not in marked:
+            return False
+        marked.discard(delivery.pk)
+        self.marked |= marked
+        return True
+
+    def _execute(self, sql: str, params: list[object]) -> int:
+        """Raw SQL with %s placeholders; returns the row count (the DB-API connection on SQLite: cheaper)."""
+        if connection.vendor == "sqlite":
+            connection.ensure_connection()
+            return int(connection.connection.execute(sql.replace("%s", "?"), params).rowcount)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return int(cursor.rowcount)
+
+    def _mark_group(self, ids: list[int]) -> set[int]:
+        """One conditional UPDATE marking `ids` handed over; returns the ids marked (those still ours)."""
+        in_list = "(" + ", ".join(["%s"] * len(ids)) + ")"
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        params: list[object] = [True, State.SENDING, self.owner, now, *ids]
+        count = self._execute(_GROUP_MARK_SQL + in_list, params)
+        if count == len(ids):
+            return set(ids)
+        if count == 0:
+            return set()
+        # Some leases were lost meanwhile (rare): find out which rows carry our mark.
+        with connection.cursor() as cursor:
+            cursor.execute(_GROUP_MARKED_SQL + in_list, [True, State.SENDING, self.owner, *ids])
+            return {int(row[0]) for row in cursor.fetchall()}
+
+    def _unmark(self, ids: list[int]) -> None:
+        """Clear the mark of deliveries that were marked but will not be sent by this run (best effort)."""
+        ids = [pk for pk in ids if pk in self.marked]
+        self.marked.difference_update(ids)
+        if not ids:
+            return
+        in_list = "(" + ", ".join(["%s"] * len(ids)) + ")"
+        try:
+            self._execute(_GROUP_UNMARK_SQL + in_list, [False, State.SENDING, self.owner, *ids])
+        except (DatabaseError, sqlite3.Error) as exc:
+            # Left marked: the sweep reports them unknown, never resent (as after a crash).
+            logger.warning("hand-over marks not cleared: deliveries=%s error=%s", ids, exc)
+
+    def _hand_over_one(self, delivery: Delivery, message_id: str) -> bool:
+        """SEND_HANDOVER_GROUP=1: the per-message write-ahead (with the Message-ID)."""
+        # Raw SQL: this runs once per message and the ORM's query compilation would cost more
+        # than the SMTP exchange itself on a fast server. On SQLite even Django's cursor wrapper
+        # (placeholder rewriting per call) is a measurable share, so the DB-API connection is used.
         params = [True, message_id, delivery.pk, State.SENDING, self.owner]
         try:
             if connection.vendor == "sqlite":
@@ -321,6 +398,8 @@ class _Engine:
         ]
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(_FLUSH_SQL, rows)
+        # Marked but released, skipped or failed before their dot: the flush wrote handed_over = False.
+        self.marked.difference_update(d.pk for d in done)
         data_version_bump(owner_id=self.mailing.owner_id)
         done.clear()
 
@@ -451,6 +530,9 @@ class _Engine:
                     last_flush = time.monotonic()
         finally:
             self._flush(done)
+            if self.marked:
+                # Left the batch some other way (an unexpected error): those were never sent.
+                self._unmark(list(self.marked))
             # Reserved sends that never reached the server (released, skipped, not buildable) go back.
             unused = len(batch) - (self.attempted - attempted_before)
             if unused:
@@ -513,7 +595,7 @@ class _Engine:
             to_addr=to_addr,
             data=data,
             deadline=deadline,
-            before_dot=lambda: self._hand_over(d, message_id),
+            before_dot=lambda: self._hand_over(d, message_id, rest),
         )
         d.message_id = message_id
         if result.outcome == Outcome.ABANDONED:

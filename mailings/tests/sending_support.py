@@ -7,27 +7,24 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as AioSMTP
 from django.utils import timezone
 
-from config.testing import SinkHandler, SmtpServer
+from config.testing import FreePortController, SinkHandler, SmtpServer
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from mailings.services.runs import attempt_start
 from users.models import User
 
 
 def free_port() -> int:
-    """A port nobody listens on right now (aiosmtpd 1.4.6 cannot start on port 0: it probes the port it was given)."""
+    """A port nobody listens on right now (for "the server is away" tests)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 def smtp_server_on_free_port() -> SmtpServer:
-    server = SmtpServer()
-    server.controller = Controller(server.handler, hostname="127.0.0.1", port=free_port())
-    return server.start()
+    return SmtpServer().start()
 
 
 def fast_settings(settings: Any, *, port: int) -> None:
@@ -132,7 +129,7 @@ class ServerFactory:
         self.handler = handler or SinkHandler()
         self.smtp_kwargs = smtp_kwargs
         self.smtp_class: type[AioSMTP] = AioSMTP
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=free_port())
+        self.controller = FreePortController(self.handler, hostname="127.0.0.1", port=0)
         self.controller.factory = self._factory  # type: ignore[method-assign]
 
     def _factory(self) -> AioSMTP:

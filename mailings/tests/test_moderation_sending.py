@@ -2,7 +2,6 @@
 and not the rest of a run already going. Blocking and disabling go through the managers' services."""
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
 from typing import Any
@@ -25,7 +24,6 @@ from mailings.tests.sending_support import (
     fast_settings,
     make_run,
     serving,
-    smtp_server_on_free_port,
     states,
 )
 from users.models import User
@@ -33,16 +31,6 @@ from users.services import user_block, user_unblock
 
 S = Delivery.State
 FIVE = [f"{x}@example.com" for x in "abcde"]
-
-
-@pytest.fixture
-def server(settings: Any) -> Iterator[SmtpServer]:
-    smtp_server = smtp_server_on_free_port()
-    fast_settings(settings, port=smtp_server.controller.port)
-    try:
-        yield smtp_server
-    finally:
-        smtp_server.stop()
 
 
 def _due_mailing(owner: User) -> Mailing:

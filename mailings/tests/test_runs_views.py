@@ -1,6 +1,5 @@
 """«Отправить сейчас» and «Повторить для неудачных»: POST only, owner only, returns at once, the worker sends."""
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,21 +12,10 @@ from django.utils.formats import date_format
 from config.testing import SmtpServer, run_tasks
 from mailings.models import Attempt, Delivery, Mailing, SmtpAccountState
 from mailings.services.sending import attempt_deliver
-from mailings.tests.sending_support import assert_never_twice, fast_settings, make_run, smtp_server_on_free_port
+from mailings.tests.sending_support import fast_settings, make_run
 from users.models import User
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def server(settings: Any) -> Iterator[SmtpServer]:
-    smtp_server = smtp_server_on_free_port()
-    fast_settings(settings, port=smtp_server.controller.port)
-    try:
-        yield smtp_server
-    finally:
-        smtp_server.stop()
-    assert_never_twice(smtp_server.handler)
 
 
 def _mailing(owner: User) -> Mailing:

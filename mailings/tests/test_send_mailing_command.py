@@ -1,6 +1,5 @@
 """`manage.py send_mailing <id> [--wait]`."""
 
-from collections.abc import Iterator
 from io import StringIO
 from typing import Any
 
@@ -10,21 +9,10 @@ from django.utils import timezone
 
 from config.testing import SmtpServer
 from mailings.models import Attempt, Mailing
-from mailings.tests.sending_support import assert_never_twice, fast_settings, make_run, smtp_server_on_free_port
+from mailings.tests.sending_support import make_run
 from users.models import User
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def server(settings: Any) -> Iterator[SmtpServer]:
-    smtp_server = smtp_server_on_free_port()
-    fast_settings(settings, port=smtp_server.controller.port)
-    try:
-        yield smtp_server
-    finally:
-        smtp_server.stop()
-    assert_never_twice(smtp_server.handler)
 
 
 def _mailing(owner: User) -> Mailing:

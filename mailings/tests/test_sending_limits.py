@@ -1,7 +1,6 @@
 """Sending limits per SMTP account (SEND_RATE_PER_SECOND / _HOUR / _DAY), counted in the database."""
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,11 +12,9 @@ from config.testing import SmtpServer
 from mailings.models import Attempt, Delivery, SmtpAccountState
 from mailings.services.sending import StopReason, attempt_deliver, attempts_wake_due_retries, mailing_sending_status
 from mailings.tests.sending_support import (
-    assert_never_twice,
     fast_settings,
     free_port,
     make_run,
-    smtp_server_on_free_port,
     states,
 )
 from users.models import User
@@ -27,17 +24,6 @@ pytestmark = pytest.mark.django_db
 S = Delivery.State
 FIVE = [f"{x}@example.com" for x in "abcde"]
 MORNING = datetime(2026, 11, 23, 7, 15, tzinfo=UTC)  # 10:15 in Moscow
-
-
-@pytest.fixture
-def server(settings: Any) -> Iterator[SmtpServer]:
-    smtp_server = smtp_server_on_free_port()
-    fast_settings(settings, port=smtp_server.controller.port)
-    try:
-        yield smtp_server
-    finally:
-        smtp_server.stop()
-    assert_never_twice(smtp_server.handler)
 
 
 def test_an_hourly_limit_spreads_a_run_over_hours_and_shows_the_expected_finish(

@@ -15,7 +15,6 @@ case for a once-a-second tick); `--whole-seconds` puts them on whole seconds, as
 import argparse
 import json
 import math
-import os
 import signal
 import statistics
 import subprocess
@@ -27,7 +26,7 @@ from typing import Any
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from config.testing import SinkHandler, SmtpServer  # noqa: E402
+from config.testing import SinkHandler, SmtpServer, process_env  # noqa: E402
 
 BENCH_DIR = BASE_DIR / "var" / "bench"
 FIRST_START_IN = 8.0  # seconds: room for the processes to start
@@ -78,22 +77,7 @@ class Sink(SinkHandler):
 
 
 def env_for(db_path: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TASKS_BACKEND", "DATABASE_URL")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        SECRET_KEY="bench-only-not-a-secret",
-        DEBUG="false",
-        DATABASE_URL=f"sqlite:///{db_path}",
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=str(port),
-        EMAIL_HOST_USER="",
-        EMAIL_HOST_PASSWORD="",
-        EMAIL_USE_TLS="false",
-        EMAIL_USE_SSL="false",
-        LOG_LEVEL="WARNING",
-        LOG_FORMAT="plain",
-    )
-    return env
+    return process_env(database_url=f"sqlite:///{db_path}", smtp_port=port, LOG_LEVEL="WARNING")
 
 
 def manage(env: dict[str, str], *args: str, **extra_env: str) -> str:

@@ -3,6 +3,7 @@
 import asyncio
 import email
 import email.policy
+import os
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -184,3 +185,36 @@ def worker_argv(*, burst: bool = False) -> list[str]:
         return [*argv, "--burst"] if burst else argv
     argv = ["db_worker", "--no-reload", "--no-startup-delay", "--queue-name", "*", "--interval", "0.2"]
     return [*argv, "--batch"] if burst else argv
+
+
+def process_env(
+    *, database_url: str, smtp_port: int, keep_task_backend: bool = False, **overrides: str
+) -> dict[str, str]:
+    """The environment of a real Vestnik process (worker, scheduler, `manage.py shell`) started by a test.
+
+    Production settings (DEBUG off) with a throwaway secret, the given database, mail to the
+    SMTP server on 127.0.0.1:`smtp_port`, readable logs. The test settings' relaxed values in
+    os.environ are left out; so are REDIS_URL and TASKS_BACKEND unless `keep_task_backend`.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SECURE_", "SESSION_", "CSRF_"))}
+    if not keep_task_backend:
+        env.pop("REDIS_URL", None)
+        env.pop("TASKS_BACKEND", None)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        SECRET_KEY="tests-only-not-a-secret",
+        DEBUG="false",
+        DATABASE_URL=database_url,
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(smtp_port),
+        EMAIL_HOST_USER="",
+        EMAIL_HOST_PASSWORD="",
+        EMAIL_USE_TLS="false",
+        EMAIL_USE_SSL="false",
+        EMAIL_TIMEOUT="5",
+        LOG_LEVEL="INFO",
+        LOG_FORMAT="plain",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(overrides)
+    return env

@@ -6,7 +6,6 @@ database and a Redis database of its own, with the production commands from the 
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from config.testing import SmtpServer
+from config.testing import SmtpServer, process_env
 
 pytestmark = [
     pytest.mark.slow,
@@ -96,23 +95,9 @@ def scratch_redis() -> Iterator[str]:
 
 
 def _env(database_url: str, redis_url: str, smtp_port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SECURE_", "SESSION_", "CSRF_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        TASKS_BACKEND="rq",
-        SECRET_KEY="tests-only-not-a-secret",
-        DEBUG="false",
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=str(smtp_port),
-        EMAIL_HOST_USER="",
-        EMAIL_HOST_PASSWORD="",
-        EMAIL_TIMEOUT="10",
-        LOG_FORMAT="plain",
-        PYTHONUNBUFFERED="1",
+    return process_env(
+        database_url=database_url, smtp_port=smtp_port, REDIS_URL=redis_url, TASKS_BACKEND="rq", EMAIL_TIMEOUT="10"
     )
-    return env
 
 
 def _manage(env: dict[str, str], *args: str, **extra: str) -> str:

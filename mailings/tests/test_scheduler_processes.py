@@ -5,7 +5,6 @@ database task backend and cache, and send to a real SMTP server in this process.
 """
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from config import testing
 from config.testing import SinkHandler, SmtpServer
 
 pytestmark = pytest.mark.slow
@@ -79,24 +79,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def process_env(database: Path, *, smtp_port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "TASKS_BACKEND", "DATABASE_URL"}}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=f"sqlite:///{database}",
-        SECRET_KEY="tests-only-not-a-secret",
-        DEBUG="false",
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=str(smtp_port),
-        EMAIL_HOST_USER="",
-        EMAIL_HOST_PASSWORD="",
-        EMAIL_USE_TLS="false",
-        EMAIL_USE_SSL="false",
-        EMAIL_TIMEOUT="5",
-        LOG_LEVEL="INFO",
-        LOG_FORMAT="plain",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+    return testing.process_env(database_url=f"sqlite:///{database}", smtp_port=smtp_port)
 
 
 @pytest.fixture

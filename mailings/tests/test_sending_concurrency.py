@@ -5,7 +5,6 @@ SQLite test database (or PostgreSQL when DATABASE_URL is set, with RQ when REDIS
 """
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from django.conf import settings as django_settings
 from django.db import close_old_connections, connection, connections
 from django.utils import timezone
 
+from config import testing
 from config.testing import SinkHandler, run_tasks
 from mailings.models import Attempt, Delivery, Mailing
 from mailings.services.sending import attempt_deliver, deliveries_sweep_expired_leases
@@ -61,25 +61,9 @@ def _worker_env(port: int, **extra: str) -> dict[str, str]:
     else:
         host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
         url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}/{db['NAME']}"
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        SECRET_KEY="tests-only-not-a-secret",
-        DEBUG="false",
-        DATABASE_URL=url,
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=str(port),
-        EMAIL_HOST_USER="",
-        EMAIL_HOST_PASSWORD="",
-        EMAIL_USE_TLS="false",
-        EMAIL_USE_SSL="false",
-        EMAIL_TIMEOUT="5",
-        SEND_MESSAGE_DEADLINE="10",
-        SEND_BATCH_SIZE="10",
-        LOG_LEVEL="INFO",
-    )
-    env.update(extra)
-    return env
+    # The workers use this suite's task backend (RQ in the server leg) and database.
+    overrides = {"SEND_MESSAGE_DEADLINE": "10", "SEND_BATCH_SIZE": "10", **extra}
+    return testing.process_env(database_url=url, smtp_port=port, keep_task_backend=True, **overrides)
 
 
 def _worker(env: dict[str, str], log: Path, *, batch: bool) -> subprocess.Popen[bytes]:

@@ -32,9 +32,13 @@ _drop_empty_settings()
 
 DEBUG = env.bool("DEBUG", default=False)
 
+# Development commands that never serve a request nor sign anything need no secret.
+_OFFLINE_COMMANDS = {"makemigrations", "makemessages", "compilemessages"}
+_OFFLINE = Path(sys.argv[0]).name == "manage.py" and len(sys.argv) > 1 and sys.argv[1] in _OFFLINE_COMMANDS
+
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not DEBUG:
+    if not DEBUG and not _OFFLINE:
         # A clear message and a non-zero exit instead of a traceback.
         sys.stderr.write(
             "Vestnik cannot start: SECRET_KEY is not set. Set SECRET_KEY in the environment or in .env "

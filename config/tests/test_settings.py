@@ -80,3 +80,9 @@ def test_a_wrong_sqlite_durability_setting_stops_start_up_clearly() -> None:
     assert result.returncode != 0
     assert "SQLITE_SYNCHRONOUS must be FULL or NORMAL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_migration_check_needs_no_secret() -> None:
+    result = _manage("makemigrations", "--check", "--dry-run", DEBUG="false")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout

@@ -273,7 +273,8 @@ class Delivery(models.Model):
         ]
         indexes = [
             # Worker: claims pending / due retry_wait deliveries of an attempt.
-            models.Index(fields=["attempt", "state", "next_try_at"], name="delivery_claim_idx"),
+            # Ends in id so that "pending, never tried" comes out in id order straight from the index.
+            models.Index(fields=["attempt", "state", "next_try_at", "id"], name="delivery_claim_idx"),
             # Scheduler: sweeps expired leases and wakes due retries.
             models.Index(fields=["state", "lease_until"], name="delivery_lease_idx"),
             models.Index(fields=["state", "next_try_at"], name="delivery_retry_idx"),

@@ -4,11 +4,12 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F, QuerySet, Value
 from django.utils import timezone
 
 from mailings.cache import data_version_bump
-from mailings.models import Attempt, Delivery, Mailing
+from mailings.models import Attempt, Delivery, Mailing, Recipient
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +39,10 @@ def attempt_start(
             retry_of=retry_of,
             started_at=timezone.now(),
         )
-        recipients = mailing.recipients.all().only("pk", "email", "full_name").order_by("pk")
+        recipients = mailing.recipients.all()
         if recipient_ids is not None:
             recipients = recipients.filter(pk__in=list(recipient_ids))
-        deliveries = [
-            Delivery(attempt=attempt, recipient=r, email=r.email, full_name=r.full_name) for r in recipients.iterator()
-        ]
-        Delivery.objects.bulk_create(deliveries, batch_size=1000)
-        attempt.total_count = len(deliveries)
+        attempt.total_count = _snapshot_deliveries(attempt=attempt, recipients=recipients)
         attempt.save(update_fields=["total_count"])
         transaction.on_commit(lambda: enqueue_attempt_delivery(attempt_id=attempt.pk))
         data_version_bump(owner_id=mailing.owner_id)
@@ -57,3 +54,34 @@ def attempt_start(
         attempt.total_count,
     )
     return attempt
+
+
+# Copied from the recipient into its delivery; every other column gets the field's default.
+_FROM_RECIPIENT = {"attempt": None, "recipient": "pk", "email": "email", "full_name": "full_name"}
+
+
+def _snapshot_deliveries(*, attempt: Attempt, recipients: QuerySet[Recipient]) -> int:
+    """One INSERT ... SELECT of a Delivery per recipient, in recipient id order; returns how many.
+
+    The database copies the rows itself: building 10,000 model instances for bulk_create took a
+    second, longer than sending them to a fast server.
+    """
+    columns: list[str] = []
+    select: dict[str, object] = {}
+    for field in Delivery._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(connection.ops.quote_name(field.column))
+        alias = f"snapshot_{field.column}"
+        if field.name == "attempt":
+            select[alias] = Value(attempt.pk, output_field=field.target_field)
+        elif field.name in _FROM_RECIPIENT:
+            select[alias] = F(_FROM_RECIPIENT[field.name])
+        else:
+            select[alias] = Value(field.get_default(), output_field=field)
+    source = recipients.order_by().annotate(**select).values_list(*select).order_by("pk")
+    sql, params = source.query.sql_with_params()
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) {sql}", params)
+        return int(cursor.rowcount)

@@ -32,7 +32,7 @@ from types import FrameType
 from django.conf import settings
 from django.core.mail.utils import DNS_NAME
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -60,6 +60,8 @@ RECHECK_SECONDS = 1.0
 # most this much of already-answered messages to be reported as unknown by the sweep.
 FLUSH_SECONDS = 0.5
 HEARTBEAT_SECONDS = 5.0
+# The owner's pages show a run's progress at most this much late (cached pages, mailings/cache.py).
+PROGRESS_BUMP_SECONDS = 1.0
 
 
 _TABLE = Delivery._meta.db_table
@@ -73,6 +75,14 @@ _GROUP_MARK_SQL = (
 )
 _GROUP_UNMARK_SQL = f"UPDATE {_TABLE} SET handed_over = %s WHERE state = %s AND lease_owner = %s AND id IN "
 _GROUP_MARKED_SQL = f"SELECT id FROM {_TABLE} WHERE handed_over = %s AND state = %s AND lease_owner = %s AND id IN "
+# The claim: "due now" re-checked per row, for the ids picked by claimable_fresh / claimable_due.
+# `state || ''` keeps SQLite's planner (which has no statistics) from walking delivery_retry_idx over
+# every pending delivery of the service instead of looking the few ids up by primary key.
+_CLAIM_SQL = (
+    f"UPDATE {_TABLE} SET state = %s, lease_owner = %s, lease_until = %s "
+    "WHERE ((state || '' = %s AND (next_try_at IS NULL OR next_try_at <= %s)) "
+    "OR (state || '' = %s AND next_try_at <= %s)) AND id IN "
+)
 _FLUSH_SQL = (
     f"UPDATE {_TABLE} SET state = %s, tries = %s, next_try_at = %s, lease_until = NULL, lease_owner = '', "
     "handed_over = %s, smtp_code = %s, smtp_reply = %s, reason = %s, message_id = %s, finished_at = %s "
@@ -103,10 +113,28 @@ def smtp_config() -> SmtpConfig:
     )
 
 
-def _due_q(now: datetime) -> Q:
-    """Deliveries a worker may claim now (uses delivery_claim_idx)."""
-    return (Q(state=State.PENDING) & (Q(next_try_at__isnull=True) | Q(next_try_at__lte=now))) | Q(
-        state=State.RETRY_WAIT, next_try_at__lte=now
+def claimable_fresh(*, attempt_id: int) -> "QuerySet[Delivery, int]":
+    """Ids of the attempt's never-tried deliveries, in id order, straight from delivery_claim_idx.
+
+    The claim reads two narrow index ranges instead of one query with the whole "due" OR, which
+    made SQLite walk every delivery of the attempt: a claim costs the same at the end of a
+    100,000-recipient run as at its start.
+    """
+    return (
+        Delivery.objects.filter(attempt_id=attempt_id, state=State.PENDING, next_try_at__isnull=True)
+        .order_by("next_try_at", "pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def claimable_due(*, attempt_id: int, now: datetime) -> "QuerySet[Delivery, int]":
+    """Ids of retries whose back-off is over and of deliveries deferred (breaker, limits) until now or earlier."""
+    return (
+        Delivery.objects.filter(
+            attempt_id=attempt_id, state__in=[State.PENDING, State.RETRY_WAIT], next_try_at__lte=now
+        )
+        .order_by("next_try_at", "pk")
+        .values_list("pk", flat=True)
     )
 
 
@@ -238,6 +266,7 @@ class _Engine:
         self.started = time.monotonic()
         self.last_check = 0.0
         self.last_heartbeat = 0.0
+        self.last_bump = 0.0
         self.sent = 0
         self.attempted = 0
         self.handover_group = max(1, int(getattr(settings, "SEND_HANDOVER_GROUP", 25)))
@@ -263,27 +292,39 @@ class _Engine:
         self.last_check = time.monotonic()
         return run_block_reason(attempt_id=self.attempt.pk, now=now)
 
+    def _candidates(self, *, limit: int, now: datetime) -> list[int]:
+        """Up to `limit` due delivery ids of the attempt: never-tried ones in id order, then due retries."""
+        ids = list(claimable_fresh(attempt_id=self.attempt.pk)[:limit])
+        if len(ids) < limit:
+            ids += claimable_due(attempt_id=self.attempt.pk, now=now)[: limit - len(ids)]
+        return ids
+
     def _claim(self, *, limit: int, now: datetime, lease_until: datetime) -> list[Delivery]:
         """One conditional UPDATE; the rows carrying our lease_owner afterwards are the ones we won."""
-        due = _due_q(now)
-        mine = Delivery.objects.filter(due, attempt_id=self.attempt.pk)
+        adapt = connection.ops.adapt_datetimefield_value
+        won: list[int] = []
         for _try in range(5):
-            candidates = mine.order_by("pk").values("pk")[:limit]
-            won = Delivery.objects.filter(due, pk__in=candidates).update(
-                state=State.SENDING, lease_owner=self.owner, lease_until=lease_until
-            )
-            # On PostgreSQL two workers' subqueries can pick the same rows; the loser's UPDATE
-            # re-checks them after the winner commits and gets none. Try the next rows instead
-            # of going idle while work remains.
-            if won or not mine.exists():
+            candidates = self._candidates(limit=limit, now=now)
+            if not candidates:
+                return []
+            # The due condition is checked again row by row by the UPDATE itself: of two workers
+            # that picked the same rows, the second finds them claimed (SQLite serialises the
+            # writes; PostgreSQL re-evaluates the WHERE once the winner commits).
+            in_list = "(" + ", ".join(["%s"] * len(candidates)) + ")"
+            params: list[object] = [State.SENDING, self.owner, adapt(lease_until)]
+            params += [State.PENDING, adapt(now), State.RETRY_WAIT, adapt(now), *candidates]
+            if self._execute(_CLAIM_SQL + in_list, params):
+                won = candidates
                 break
+            # Lost every row to another worker: try the next ones instead of going idle while work remains.
         if not won:
             return []
-        return list(
-            Delivery.objects.filter(attempt_id=self.attempt.pk, state=State.SENDING, lease_owner=self.owner)
+        rows = (
+            Delivery.objects.filter(pk__in=won, lease_owner=self.owner)
             .only("pk", "email", "full_name", "tries", "state", "handed_over", "next_try_at", "attempt_id")
             .order_by("pk")
         )
+        return [d for d in rows if d.state == State.SENDING]
 
     def _hand_over(self, delivery: Delivery, message_id: str, rest: list[Delivery]) -> bool:
         """Write-ahead before the final dot; False if our lease was swept meanwhile (then do not send).
@@ -400,8 +441,19 @@ class _Engine:
             cursor.executemany(_FLUSH_SQL, rows)
         # Marked but released, skipped or failed before their dot: the flush wrote handed_over = False.
         self.marked.difference_update(d.pk for d in done)
-        data_version_bump(owner_id=self.mailing.owner_id)
+        self.progress_bump()
         done.clear()
+
+    def progress_bump(self, *, force: bool = False) -> None:
+        """New data version for the owner's pages: at most every PROGRESS_BUMP_SECONDS while sending.
+
+        On the database cache a bump is two write transactions; once per flush it cost more than the
+        flush. `attempt_deliver` bumps once more (forced) when the task run ends, however it ends.
+        """
+        if not force and time.monotonic() - self.last_bump < PROGRESS_BUMP_SECONDS:
+            return
+        self.last_bump = time.monotonic()
+        data_version_bump(owner_id=self.mailing.owner_id)
 
     @staticmethod
     def _release(d: Delivery, *, until: datetime | None) -> Delivery:
@@ -666,9 +718,9 @@ def attempt_deliver(*, attempt_id: int, max_seconds: float | None = None) -> str
                 raise
             finally:
                 engine.session.close()
+                # Claims, skips, deferrals and the last outcomes of this run change what its pages show.
+                engine.progress_bump(force=True)
         logger.info("delivery task: attempt=%s sent=%s stop=%s", attempt_id, engine.sent, verdict)
-        # Claims, skips and deferrals of this run change what its pages show, not only the recorded outcomes.
-        data_version_bump(owner_id=attempt.mailing.owner_id)
         if verdict in (StopReason.BUDGET, StopReason.STOPPED):
             from mailings.tasks import enqueue_attempt_delivery
 

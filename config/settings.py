@@ -245,7 +245,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SEND_RATE_PER_SECOND = env.float("SEND_RATE_PER_SECOND", default=0)
 SEND_RATE_PER_HOUR = env.int("SEND_RATE_PER_HOUR", default=0)
 SEND_RATE_PER_DAY = env.int("SEND_RATE_PER_DAY", default=0)
-# Delivery engine (mailings/services/sending.py). Back-off between retries of a transient
+# Delivery engine (mailings/services/sending.py, ledger.py). Back-off between retries of a transient
 # failure, seconds (the last value repeats); retries stop at the mailing's end_at or after
 # SEND_RETRY_MAX_AGE seconds since the run started, and the delivery becomes failed.
 SEND_RETRY_BACKOFF = env.list("SEND_RETRY_BACKOFF", cast=int, default=[60, 300, 1800, 7200, 21600])

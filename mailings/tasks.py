@@ -33,7 +33,7 @@ def enqueue_attempt_delivery(*, attempt_id: int, count: int | None = None) -> No
     from mailings.models import Attempt
 
     if count is None:
-        from mailings.services.sending import tasks_for
+        from mailings.services.recovery import tasks_for
 
         total = Attempt.objects.filter(pk=attempt_id).values_list("total_count", flat=True).first() or 0
         count = tasks_for(total=total)

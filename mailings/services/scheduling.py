@@ -23,6 +23,7 @@ from django.utils.translation import gettext
 
 from mailings.cache import data_version_bump, data_versions_bump
 from mailings.models import Attempt, Mailing
+from mailings.services.recovery import attempts_finish_stale, attempts_wake_due_retries, deliveries_sweep_expired_leases
 from mailings.services.runs import attempt_start
 
 logger = logging.getLogger(__name__)
@@ -379,14 +380,6 @@ def mailing_reschedule(*, mailing: Mailing, now: datetime) -> datetime | None:
 
 def scheduler_tick(*, now: datetime) -> TickResult:
     """One pass of the scheduler: finish expired mailings, sweep leases, wake retries, start due runs."""
-    # Imported here: the web process imports this module for the calendar
-    # and has no use for the delivery engine's SMTP machinery.
-    from mailings.services.sending import (
-        attempts_finish_stale,
-        attempts_wake_due_retries,
-        deliveries_sweep_expired_leases,
-    )
-
     finished = mailings_finish_expired(now=now)
     leases_swept = deliveries_sweep_expired_leases(now=now)
     # Before starting new runs: a run started in this tick already has its

@@ -5,7 +5,7 @@ from typing import Any
 from django import template
 
 from mailings.models import Mailing
-from mailings.services.sending import mailing_sending_status
+from mailings.services.sending_status import mailing_sending_status
 
 register = template.Library()
 

@@ -221,7 +221,7 @@ def test_a_finished_delivery_shows_on_the_next_load(
 
 
 def test_an_engine_outcome_bumps_the_owners_version_only(owner: User, other_user: User) -> None:
-    from mailings.services.sending import attempt_finish_if_done
+    from mailings.services.run_finish import attempt_finish_if_done
 
     mailing = make_mailing(owner)
     attempt = make_attempt(mailing, states=[Delivery.State.SENT], status=Attempt.Status.IN_PROGRESS)

@@ -513,8 +513,8 @@ class TestClaims:
     def test_the_tick_sweeps_leases_and_wakes_retries_through_the_engine(self, owner: User) -> None:
         now = local(MSK, 2026, 5, 4, 9, 0)
         with (
-            mock.patch("mailings.services.sending.deliveries_sweep_expired_leases", return_value=3) as sweep,
-            mock.patch("mailings.services.sending.attempts_wake_due_retries", return_value=2) as wake,
+            mock.patch("mailings.services.scheduling.deliveries_sweep_expired_leases", return_value=3) as sweep,
+            mock.patch("mailings.services.scheduling.attempts_wake_due_retries", return_value=2) as wake,
         ):
             result = tick_at(now)
         assert (result.leases_swept, result.retries_woken) == (3, 2)

@@ -9,7 +9,8 @@ from django.urls import reverse
 
 from config.testing import SmtpServer
 from mailings.models import Attempt, Delivery
-from mailings.services.sending import attempt_deliver, attempt_finish_if_done
+from mailings.services.run_finish import attempt_finish_if_done
+from mailings.services.sending import attempt_deliver
 from mailings.tests.sending_support import fast_settings, make_run, smtp_server_on_free_port
 from users.models import User
 

@@ -10,13 +10,9 @@ from django.utils import timezone
 
 from config.testing import SmtpServer
 from mailings.models import Attempt, Delivery, Mailing, Message
-from mailings.services.sending import (
-    StopReason,
-    attempt_deliver,
-    attempt_finish_if_done,
-    attempts_wake_due_retries,
-    deliveries_sweep_expired_leases,
-)
+from mailings.services.recovery import attempts_wake_due_retries, deliveries_sweep_expired_leases
+from mailings.services.run_finish import attempt_finish_if_done
+from mailings.services.sending import StopReason, attempt_deliver
 from mailings.tests.sending_support import (
     assert_never_twice,
     copies,

@@ -14,16 +14,9 @@ from django.utils import timezone
 from config.testing import SmtpServer
 from mailings.models import Attempt, Delivery, Recipient
 from mailings.services import sending
+from mailings.services.ledger import _CLAIM_SQL, DeliveryLedger, claimable_due, claimable_fresh
 from mailings.services.runs import attempt_start
-from mailings.services.sending import (
-    _CLAIM_SQL,
-    StopReason,
-    _Engine,
-    _Stop,
-    attempt_deliver,
-    claimable_due,
-    claimable_fresh,
-)
+from mailings.services.sending import StopReason, _Engine, attempt_deliver
 from mailings.tests.sending_support import make_run
 from users.models import User
 
@@ -32,14 +25,14 @@ pytestmark = pytest.mark.django_db
 S = Delivery.State
 
 
-def _engine(attempt: Attempt) -> _Engine:
-    attempt = Attempt.objects.select_related("mailing__message").get(pk=attempt.pk)
-    return _Engine(attempt=attempt, stop=_Stop(), max_seconds=30.0)
+def _ledger(attempt: Attempt) -> DeliveryLedger:
+    attempt = Attempt.objects.select_related("mailing").get(pk=attempt.pk)
+    return DeliveryLedger(attempt=attempt)
 
 
-def _claim(engine: _Engine, limit: int) -> list[str]:
+def _claim(ledger: DeliveryLedger, limit: int) -> list[str]:
     now = timezone.now()
-    batch = engine._claim(limit=limit, now=now, lease_until=now + timedelta(minutes=5))
+    batch = ledger.claim(limit=limit, now=now, lease_until=now + timedelta(minutes=5))
     return [d.email for d in batch]
 
 
@@ -103,17 +96,17 @@ def test_a_claim_takes_never_tried_deliveries_in_order_then_due_retries_and_neve
     Delivery.objects.filter(attempt=attempt, email="r2@example.com").update(next_try_at=now - timedelta(seconds=1))
     Delivery.objects.filter(attempt=attempt, email="r3@example.com").update(next_try_at=now + timedelta(hours=1))
     Delivery.objects.filter(attempt=attempt, email="r5@example.com").update(state=S.SENT, finished_at=now)
-    engine = _engine(attempt)
+    ledger = _ledger(attempt)
 
-    assert _claim(engine, 10) == ["r0@example.com", "r2@example.com", "r4@example.com"]
-    claimed = Delivery.objects.filter(attempt=attempt, lease_owner=engine.owner)
+    assert _claim(ledger, 10) == ["r0@example.com", "r2@example.com", "r4@example.com"]
+    claimed = Delivery.objects.filter(attempt=attempt, lease_owner=ledger.owner)
     assert set(claimed.values_list("state", flat=True)) == {S.SENDING}
-    assert _claim(_engine(attempt), 10) == []
+    assert _claim(_ledger(attempt), 10) == []
 
 
 def test_two_workers_claim_disjoint_batches_until_nothing_is_left(owner: User) -> None:
     _m, attempt = make_run(owner, [f"r{i}@example.com" for i in range(7)])
-    first, second = _engine(attempt), _engine(attempt)
+    first, second = _ledger(attempt), _ledger(attempt)
 
     a = _claim(first, 3)
     b = _claim(second, 3)
@@ -130,18 +123,18 @@ def test_a_claim_loses_rows_another_worker_took_after_they_were_picked(
 ) -> None:
     """The UPDATE re-checks "due" row by row: ids picked before another worker's claim are not taken twice."""
     _m, attempt = make_run(owner, [f"r{i}@example.com" for i in range(4)])
-    slow, fast = _engine(attempt), _engine(attempt)
+    slow, fast = _ledger(attempt), _ledger(attempt)
     picked = slow._candidates(limit=2, now=timezone.now())
     calls: list[int] = []
-    real = _Engine._candidates
+    real = DeliveryLedger._candidates
 
-    def stale_first(self: _Engine, *, limit: int, now: Any) -> list[int]:
+    def stale_first(self: DeliveryLedger, *, limit: int, now: Any) -> list[int]:
         calls.append(1)
         # The first look returns what was due before the other worker's claim; later looks are fresh.
         return picked if len(calls) == 1 else real(self, limit=limit, now=now)
 
     assert _claim(fast, 2) == ["r0@example.com", "r1@example.com"]
-    monkeypatch.setattr(_Engine, "_candidates", stale_first)
+    monkeypatch.setattr(DeliveryLedger, "_candidates", stale_first)
 
     assert _claim(slow, 2) == ["r2@example.com", "r3@example.com"]
     assert len(calls) == 2
@@ -223,10 +216,10 @@ def test_a_task_that_fails_mid_run_still_tells_the_page_cache(
     _m, attempt = make_run(owner, [f"r{i}@example.com" for i in range(3)])
     bumps = _count_bumps(monkeypatch)
 
-    def broken(self: _Engine, **kwargs: Any) -> list[Delivery]:
+    def broken(self: DeliveryLedger, **kwargs: Any) -> list[Delivery]:
         raise DatabaseError("disk I/O error")
 
-    monkeypatch.setattr(_Engine, "_claim", broken)
+    monkeypatch.setattr(DeliveryLedger, "claim", broken)
 
     with pytest.raises(DatabaseError):
         attempt_deliver(attempt_id=attempt.pk)

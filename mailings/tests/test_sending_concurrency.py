@@ -22,7 +22,8 @@ from django.utils import timezone
 from config import testing
 from config.testing import SinkHandler, run_tasks
 from mailings.models import Attempt, Delivery, Mailing
-from mailings.services.sending import attempt_deliver, deliveries_sweep_expired_leases
+from mailings.services.recovery import deliveries_sweep_expired_leases
+from mailings.services.sending import attempt_deliver
 from mailings.tests.sending_support import ServerFactory, fast_settings, make_run, serving, states
 from users.models import User
 

@@ -21,7 +21,8 @@ from django.utils import timezone
 from config.testing import SinkHandler, run_tasks
 from mailings.models import Delivery, Mailing
 from mailings.services import sending
-from mailings.services.sending import StopReason, attempt_deliver, deliveries_sweep_expired_leases
+from mailings.services.recovery import deliveries_sweep_expired_leases
+from mailings.services.sending import StopReason, attempt_deliver
 from mailings.tests.sending_support import ServerFactory, fast_settings, make_run, serving, states
 from mailings.tests.test_sending_concurrency import HoldingHandler, _copies, _worker, _worker_env
 from users.models import User

@@ -10,7 +10,9 @@ from django.utils import timezone
 
 from config.testing import SmtpServer
 from mailings.models import Attempt, Delivery, SmtpAccountState
-from mailings.services.sending import StopReason, attempt_deliver, attempts_wake_due_retries, mailing_sending_status
+from mailings.services.recovery import attempts_wake_due_retries
+from mailings.services.sending import StopReason, attempt_deliver
+from mailings.services.sending_status import mailing_sending_status
 from mailings.tests.sending_support import (
     fast_settings,
     free_port,

@@ -1,0 +1,273 @@
+"""The delivery engine's writes to one task run's deliveries (the engine is in mailings/services/sending.py).
+
+A `DeliveryLedger` claims a batch of due deliveries under its lease owner, marks them `handed_over`
+before their final dots (for up to SEND_HANDOVER_GROUP of them with one commit), and writes their
+outcomes back. Every write is conditional on the lease owner: a lease the sweep took away from a
+worker that was too slow is never overwritten by it.
+"""
+
+import logging
+import os
+import socket
+import sqlite3
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mailings.models import Attempt, Delivery
+from mailings.services.smtp import Outcome, SendResult
+
+logger = logging.getLogger(__name__)
+
+State = Delivery.State
+
+_TABLE = Delivery._meta.db_table
+_HAND_OVER_SQL = (
+    f"UPDATE {_TABLE} SET handed_over = %s, message_id = %s WHERE id = %s AND state = %s AND lease_owner = %s"
+)
+_HAND_OVER_SQL_QMARK = _HAND_OVER_SQL.replace("%s", "?")
+# The group mark: one conditional UPDATE for the next deliveries of the batch (ids appended).
+_GROUP_MARK_SQL = (
+    f"UPDATE {_TABLE} SET handed_over = %s WHERE state = %s AND lease_owner = %s AND lease_until > %s AND id IN "
+)
+_GROUP_UNMARK_SQL = f"UPDATE {_TABLE} SET handed_over = %s WHERE state = %s AND lease_owner = %s AND id IN "
+_GROUP_MARKED_SQL = f"SELECT id FROM {_TABLE} WHERE handed_over = %s AND state = %s AND lease_owner = %s AND id IN "
+# The claim: "due now" re-checked per row, for the ids picked by claimable_fresh / claimable_due.
+# `state || ''` keeps SQLite's planner (which has no statistics) from walking delivery_retry_idx over
+# every pending delivery of the service instead of looking the few ids up by primary key.
+_CLAIM_SQL = (
+    f"UPDATE {_TABLE} SET state = %s, lease_owner = %s, lease_until = %s "
+    "WHERE ((state || '' = %s AND (next_try_at IS NULL OR next_try_at <= %s)) "
+    "OR (state || '' = %s AND next_try_at <= %s)) AND id IN "
+)
+_FLUSH_SQL = (
+    f"UPDATE {_TABLE} SET state = %s, tries = %s, next_try_at = %s, lease_until = NULL, lease_owner = '', "
+    "handed_over = %s, smtp_code = %s, smtp_reply = %s, reason = %s, message_id = %s, finished_at = %s "
+    "WHERE id = %s AND state = %s AND lease_owner = %s"
+)
+
+
+def claimable_fresh(*, attempt_id: int) -> "QuerySet[Delivery, int]":
+    """Ids of the attempt's never-tried deliveries, in id order, straight from delivery_claim_idx.
+
+    The claim reads two narrow index ranges instead of one query with the whole "due" OR, which
+    made SQLite walk every delivery of the attempt: a claim costs the same at the end of a
+    100,000-recipient run as at its start.
+    """
+    return (
+        Delivery.objects.filter(attempt_id=attempt_id, state=State.PENDING, next_try_at__isnull=True)
+        .order_by("next_try_at", "pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def claimable_due(*, attempt_id: int, now: datetime) -> "QuerySet[Delivery, int]":
+    """Ids of retries whose back-off is over and of deliveries deferred (breaker, limits) until now or earlier."""
+    return (
+        Delivery.objects.filter(
+            attempt_id=attempt_id, state__in=[State.PENDING, State.RETRY_WAIT], next_try_at__lte=now
+        )
+        .order_by("next_try_at", "pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _lease_owner() -> str:
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+class DeliveryLedger:
+    """The deliveries one task run holds under its own lease owner, and their rows in the database."""
+
+    def __init__(self, *, attempt: Attempt) -> None:
+        self.attempt = attempt
+        self.mailing = attempt.mailing
+        self.owner = _lease_owner()
+        self.handover_group = max(1, int(getattr(settings, "SEND_HANDOVER_GROUP", 25)))
+        # Deliveries marked handed_over in the database whose message has not reached its final dot yet.
+        self.marked: set[int] = set()
+
+    def _candidates(self, *, limit: int, now: datetime) -> list[int]:
+        """Up to `limit` due delivery ids of the attempt: never-tried ones in id order, then due retries."""
+        ids = list(claimable_fresh(attempt_id=self.attempt.pk)[:limit])
+        if len(ids) < limit:
+            ids += claimable_due(attempt_id=self.attempt.pk, now=now)[: limit - len(ids)]
+        return ids
+
+    def claim(self, *, limit: int, now: datetime, lease_until: datetime) -> list[Delivery]:
+        """One conditional UPDATE; the rows carrying our lease_owner afterwards are the ones we won."""
+        adapt = connection.ops.adapt_datetimefield_value
+        won: list[int] = []
+        for _try in range(5):
+            candidates = self._candidates(limit=limit, now=now)
+            if not candidates:
+                return []
+            # The due condition is checked again row by row by the UPDATE itself: of two workers
+            # that picked the same rows, the second finds them claimed (SQLite serialises the
+            # writes; PostgreSQL re-evaluates the WHERE once the winner commits).
+            in_list = "(" + ", ".join(["%s"] * len(candidates)) + ")"
+            params: list[object] = [State.SENDING, self.owner, adapt(lease_until)]
+            params += [State.PENDING, adapt(now), State.RETRY_WAIT, adapt(now), *candidates]
+            if self._execute(_CLAIM_SQL + in_list, params):
+                won = candidates
+                break
+            # Lost every row to another worker: try the next ones instead of going idle while work remains.
+        if not won:
+            return []
+        rows = (
+            Delivery.objects.filter(pk__in=won, lease_owner=self.owner)
+            .only("pk", "email", "full_name", "tries", "state", "handed_over", "next_try_at", "attempt_id")
+            .order_by("pk")
+        )
+        return [d for d in rows if d.state == State.SENDING]
+
+    def hand_over(self, delivery: Delivery, *, message_id: str, rest: list[Delivery]) -> bool:
+        """Write-ahead before the final dot; False if our lease was swept meanwhile (then do not send).
+
+        A delivery already marked by an earlier group mark goes out with no write. Otherwise the next
+        up-to-SEND_HANDOVER_GROUP deliveries of the batch (`rest`, starting with this one) are marked
+        with one conditional UPDATE. Marked ones the worker does not send while alive are written back
+        with handed_over cleared by `flush` (their in-memory `handed_over` stays False) or `unmark`.
+        A database error is raised: the caller must then not send the message.
+        """
+        if delivery.pk in self.marked:
+            self.marked.discard(delivery.pk)
+            return True
+        if self.handover_group == 1:
+            return self._hand_over_one(delivery, message_id)
+        ids = [r.pk for r in rest[: self.handover_group]]
+        if not ids or ids[0] != delivery.pk:
+            ids = [delivery.pk, *(pk for pk in ids if pk != delivery.pk)][: self.handover_group]
+        marked = self._mark_group(ids)
+        if delivery.pk not in marked:
+            return False
+        marked.discard(delivery.pk)
+        self.marked |= marked
+        return True
+
+    def _execute(self, sql: str, params: list[object]) -> int:
+        """Raw SQL with %s placeholders; returns the row count (the DB-API connection on SQLite: cheaper)."""
+        if connection.vendor == "sqlite":
+            connection.ensure_connection()
+            return int(connection.connection.execute(sql.replace("%s", "?"), params).rowcount)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return int(cursor.rowcount)
+
+    def _mark_group(self, ids: list[int]) -> set[int]:
+        """One conditional UPDATE marking `ids` handed over; returns the ids marked (those still ours)."""
+        in_list = "(" + ", ".join(["%s"] * len(ids)) + ")"
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        params: list[object] = [True, State.SENDING, self.owner, now, *ids]
+        count = self._execute(_GROUP_MARK_SQL + in_list, params)
+        if count == len(ids):
+            return set(ids)
+        if count == 0:
+            return set()
+        # Some leases were lost meanwhile (rare): find out which rows carry our mark.
+        with connection.cursor() as cursor:
+            cursor.execute(_GROUP_MARKED_SQL + in_list, [True, State.SENDING, self.owner, *ids])
+            return {int(row[0]) for row in cursor.fetchall()}
+
+    def unmark(self, ids: list[int]) -> None:
+        """Clear the mark of deliveries that were marked but will not be sent by this run (best effort)."""
+        ids = [pk for pk in ids if pk in self.marked]
+        self.marked.difference_update(ids)
+        if not ids:
+            return
+        in_list = "(" + ", ".join(["%s"] * len(ids)) + ")"
+        try:
+            self._execute(_GROUP_UNMARK_SQL + in_list, [False, State.SENDING, self.owner, *ids])
+        except (DatabaseError, sqlite3.Error) as exc:
+            # Left marked: the sweep reports them unknown, never resent (as after a crash).
+            logger.warning("hand-over marks not cleared: deliveries=%s error=%s", ids, exc)
+
+    def _hand_over_one(self, delivery: Delivery, message_id: str) -> bool:
+        """SEND_HANDOVER_GROUP=1: the per-message write-ahead (with the Message-ID)."""
+        # Raw SQL: this runs once per message and the ORM's query compilation would cost more
+        # than the SMTP exchange itself on a fast server. On SQLite even Django's cursor wrapper
+        # (placeholder rewriting per call) is a measurable share, so the DB-API connection is used.
+        params = [True, message_id, delivery.pk, State.SENDING, self.owner]
+        if connection.vendor == "sqlite":
+            connection.ensure_connection()
+            return connection.connection.execute(_HAND_OVER_SQL_QMARK, params).rowcount == 1
+        with connection.cursor() as cursor:
+            cursor.execute(_HAND_OVER_SQL, params)
+            return cursor.rowcount == 1
+
+    def flush(self, done: list[Delivery]) -> None:
+        """Write a batch's outcomes, only for rows we still hold (a swept lease is never overwritten)."""
+        if not done:
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        rows = [
+            [
+                d.state,
+                d.tries,
+                adapt(d.next_try_at),
+                d.handed_over,
+                d.smtp_code,
+                d.smtp_reply,
+                d.reason,
+                d.message_id,
+                adapt(d.finished_at),
+                d.pk,
+                State.SENDING,
+                self.owner,
+            ]
+            for d in done
+        ]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(_FLUSH_SQL, rows)
+        # Marked but released, skipped or failed before their dot: the flush wrote handed_over = False.
+        self.marked.difference_update(d.pk for d in done)
+
+    @staticmethod
+    def release(d: Delivery, *, until: datetime | None) -> Delivery:
+        d.state = State.PENDING
+        d.next_try_at = until
+        d.lease_until = None
+        d.lease_owner = ""
+        d.handed_over = False
+        return d
+
+    @staticmethod
+    def finish(d: Delivery, state: str, *, now: datetime, result: SendResult | None = None) -> Delivery:
+        d.state = state
+        d.lease_until = None
+        d.lease_owner = ""
+        d.next_try_at = None
+        d.finished_at = now if state in Delivery.FINAL_STATES else None
+        if result is not None:
+            d.smtp_code = result.code
+            d.smtp_reply = result.reply
+            d.reason = result.reason[:255]
+        return d
+
+    def apply(self, d: Delivery, result: SendResult, *, now: datetime) -> Delivery:
+        if result.outcome == Outcome.SENT:
+            d.handed_over = True
+            return self.finish(d, State.SENT, now=now, result=result)
+        if result.outcome == Outcome.FAILED:
+            d.handed_over = False
+            return self.finish(d, State.FAILED, now=now, result=result)
+        if result.outcome == Outcome.UNKNOWN:
+            d.handed_over = True
+            return self.finish(d, State.UNKNOWN, now=now, result=result)
+        # Transient: back-off until end_at or the maximum age, then failed.
+        d.handed_over = False
+        backoff = list(settings.SEND_RETRY_BACKOFF) or [60]
+        next_try = now + timedelta(seconds=int(backoff[min(max(d.tries, 1) - 1, len(backoff) - 1)]))
+        max_age_end = self.attempt.started_at + timedelta(seconds=int(settings.SEND_RETRY_MAX_AGE))
+        if next_try >= self.mailing.end_at or next_try > max_age_end:
+            self.finish(d, State.FAILED, now=now, result=result)
+            d.reason = (_("повторы исчерпаны: %(reason)s") % {"reason": result.reason})[:255]
+            return d
+        self.finish(d, State.RETRY_WAIT, now=now, result=result)
+        d.next_try_at = next_try
+        return d

@@ -1,0 +1,111 @@
+"""Keeping runs moving from outside the delivery engine (mailings/services/sending.py).
+
+How many delivery tasks a new run gets, and what the scheduler does every second: recover the
+leases of killed workers, finish the runs whose task died after the last write, and wake the runs
+with deliveries due again (retries, the end of a pause) when no task is working on them.
+"""
+
+import logging
+import math
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext as _
+
+from mailings.cache import data_version_bump_for_attempts
+from mailings.models import Attempt, Delivery
+from mailings.services.run_finish import NOT_FINAL_STATES, attempt_finish_if_done
+
+logger = logging.getLogger(__name__)
+
+State = Delivery.State
+
+
+def tasks_for(*, total: int) -> int:
+    """How many delivery tasks to enqueue for a new run of `total` recipients."""
+    per_attempt = max(1, int(settings.SEND_TASKS_PER_ATTEMPT))
+    return max(1, min(per_attempt, math.ceil(total / max(1, int(settings.SEND_BATCH_SIZE)))))
+
+
+# --- called by the scheduler every second ---------------------------------------------------
+
+
+def deliveries_sweep_expired_leases(*, now: datetime) -> int:
+    """Recover the leases of killed workers; returns how many deliveries were recovered.
+
+    Never handed to the server → pending (sent again); handed over (final dot may have gone out)
+    → unknown, never resent. Then re-enqueue delivery for the affected attempts.
+    """
+    expired = Delivery.objects.filter(state=State.SENDING, lease_until__lt=now)
+    attempt_ids = sorted(set(expired.values_list("attempt_id", flat=True)))
+    if not attempt_ids:
+        return 0
+    back = expired.filter(handed_over=False).update(
+        state=State.PENDING, lease_until=None, lease_owner="", next_try_at=None
+    )
+    doubtful = Delivery.objects.filter(state=State.SENDING, lease_until__lt=now, handed_over=True).update(
+        state=State.UNKNOWN,
+        lease_until=None,
+        lease_owner="",
+        finished_at=now,
+        reason=_("обработчик остановлен после передачи письма серверу: возможна доставка"),
+    )
+    data_version_bump_for_attempts(attempt_ids=attempt_ids)
+    from mailings.tasks import enqueue_attempt_delivery
+
+    for attempt_id in attempt_ids:
+        if not attempt_finish_if_done(attempt_id=attempt_id):
+            enqueue_attempt_delivery(attempt_id=attempt_id, count=1)
+    logger.warning(
+        "expired leases swept: pending=%s unknown=%s attempts=%s", back, doubtful, ",".join(map(str, attempt_ids))
+    )
+    return back + doubtful
+
+
+def attempts_finish_stale(*, now: datetime) -> int:
+    """Finish in-progress attempts whose every delivery is final; returns how many were finished.
+
+    Normally the task that wrote the last outcome finishes its attempt; this catches the runs whose
+    task died after that write (killed worker, SIGTERM, a database error while finishing) or whose
+    enqueue was lost, which nothing else would ever look at again.
+    """
+    open_deliveries = Delivery.objects.filter(attempt_id=OuterRef("pk"), state__in=NOT_FINAL_STATES)
+    stale = list(
+        Attempt.objects.filter(status=Attempt.Status.IN_PROGRESS, started_at__lte=now)
+        .filter(~Exists(open_deliveries))
+        .values_list("pk", flat=True)
+    )
+    finished = sum(1 for attempt_id in stale if attempt_finish_if_done(attempt_id=attempt_id))
+    if finished:
+        logger.warning("finished %s attempt(s) left in progress with every delivery final", finished)
+    return finished
+
+
+def attempts_wake_due_retries(*, now: datetime) -> int:
+    """Enqueue delivery for in-progress attempts with deliveries due now; returns how many were woken.
+
+    An attempt is woken at most once per SEND_WAKE_INTERVAL: its `wake_at` is advanced by a
+    conditional UPDATE and only the winner enqueues. Working tasks keep `wake_at` in the future.
+    """
+    due = Delivery.objects.filter(attempt_id=OuterRef("pk")).filter(
+        Q(state=State.PENDING, next_try_at__isnull=True)
+        | Q(state__in=[State.PENDING, State.RETRY_WAIT], next_try_at__lte=now)
+    )
+    wakeable = Q(wake_at__isnull=True) | Q(wake_at__lte=now)
+    candidates = list(
+        Attempt.objects.filter(wakeable, status=Attempt.Status.IN_PROGRESS)
+        .filter(Exists(due))
+        .values_list("pk", flat=True)
+    )
+    from mailings.tasks import enqueue_attempt_delivery
+
+    woken = 0
+    interval = timedelta(seconds=int(settings.SEND_WAKE_INTERVAL))
+    for attempt_id in candidates:
+        if Attempt.objects.filter(wakeable, pk=attempt_id).update(wake_at=now + interval):
+            enqueue_attempt_delivery(attempt_id=attempt_id, count=1)
+            woken += 1
+    if woken:
+        logger.info("woke %s attempt(s) with due deliveries", woken)
+    return woken

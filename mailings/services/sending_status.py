@@ -1,0 +1,46 @@
+"""What a mailing's page shows of its runs in progress: a breaker pause and the expected finish."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from mailings.models import Attempt, Delivery, Mailing
+from mailings.services.breaker import account_state_peek
+from mailings.services.ratelimit import ratelimit_expected_finish
+from mailings.services.run_finish import NOT_FINAL_STATES
+from mailings.services.sending import smtp_config
+
+
+@dataclass(frozen=True)
+class SendingStatus:
+    in_progress: bool
+    paused: bool
+    paused_reason: str
+    next_probe_at: datetime | None
+    remaining: int
+    expected_finish_at: datetime | None
+
+
+def mailing_sending_status(*, mailing: Mailing, now: datetime | None = None) -> SendingStatus:
+    """Breaker pause and expected finish (under the sending limits) for a mailing's runs in progress."""
+    now = now or timezone.now()
+    remaining = Delivery.objects.filter(
+        attempt__mailing=mailing, attempt__status=Attempt.Status.IN_PROGRESS, state__in=NOT_FINAL_STATES
+    ).count()
+    if not remaining:
+        return SendingStatus(False, False, "", None, 0, None)
+    account = smtp_config().account
+    state = account_state_peek(account=account)
+    paused = state.breaker_open_until is not None
+    expected = ratelimit_expected_finish(account=account, remaining=remaining, now=now)
+    if paused and expected is not None and state.breaker_open_until and state.breaker_open_until > now:
+        expected = expected + (state.breaker_open_until - now)
+    return SendingStatus(
+        in_progress=True,
+        paused=paused,
+        paused_reason=state.breaker_reason,
+        next_probe_at=state.breaker_open_until,
+        remaining=remaining,
+        expected_finish_at=expected,
+    )

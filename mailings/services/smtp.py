@@ -6,24 +6,20 @@ dot" (safe to retry) from "lost after it" (the server may have the message). So 
 smtplib command by command and classify each outcome per ARCHITECTURE.md's failure table.
 """
 
-import contextlib
 import dataclasses
-import itertools
 import logging
 import re
 import smtplib
-import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from django.utils.translation import gettext as _
 
 from config.logs import redact
+from mailings.services.smtp_wire import SMTP, SMTP_SSL, shutdown, watchdog
 
 logger = logging.getLogger(__name__)
 
@@ -93,97 +89,6 @@ def _is_invented_line_too_long(exc: smtplib.SMTPResponseException) -> bool:
     return exc.smtp_code == 500 and exc.smtp_error in (b"Line too long.", "Line too long.")
 
 
-class _WholeMalformedReply:
-    """smtplib's getreply, except that an unparsable line is returned whole (smtplib cuts 4 characters)."""
-
-    file: Any
-    sock: Any
-
-    def getreply(self) -> tuple[int, bytes]:
-        resp: list[bytes] = []
-        if self.file is None:
-            self.file = self.sock.makefile("rb")
-        while True:
-            try:
-                line = self.file.readline(smtplib._MAXLINE + 1)
-            except OSError as exc:
-                self.close()  # type: ignore[attr-defined]
-                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed: " + str(exc)) from exc
-            if not line:
-                self.close()  # type: ignore[attr-defined]
-                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
-            if len(line) > smtplib._MAXLINE:
-                self.close()  # type: ignore[attr-defined]
-                raise smtplib.SMTPResponseException(500, "Line too long.")
-            code = line[:3]
-            if not (code.isdigit() and line[3:4] in (b" ", b"-", b"\r", b"\n", b"")):
-                resp.append(line.strip(b" \t\r\n"))
-                return -1, b"\n".join(resp)
-            resp.append(line[4:].strip(b" \t\r\n"))
-            if line[3:4] != b"-":
-                return int(code), b"\n".join(resp)
-
-
-class _SMTP(_WholeMalformedReply, smtplib.SMTP):
-    pass
-
-
-class _SMTP_SSL(_WholeMalformedReply, smtplib.SMTP_SSL):
-    pass
-
-
-class _Watchdog:
-    """One daemon thread per process enforcing per-message and connect deadlines.
-
-    EMAIL_TIMEOUT bounds each socket read, but a server that dribbles a byte per second never
-    trips it; at the deadline the watchdog calls `on_fire`, which shuts the socket down so the
-    blocked read returns. Each arm gets its own token and firing happens under the lock, so once
-    `disarm` has returned, a late firing can no longer hit the socket reused for the next message.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._armed: dict[int, tuple[float, Callable[[], None]]] = {}
-        self._tokens = itertools.count(1)
-        self._thread: threading.Thread | None = None
-
-    def arm(self, deadline: float, on_fire: Callable[[], None]) -> int:
-        with self._lock:
-            token = next(self._tokens)
-            self._armed[token] = (deadline, on_fire)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="smtp-watchdog", daemon=True)
-                self._thread.start()
-            return token
-
-    def disarm(self, token: int) -> bool:
-        """Returns True if the deadline fired before this call."""
-        with self._lock:
-            return self._armed.pop(token, None) is None
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(0.1)
-            now = time.monotonic()
-            with self._lock:
-                due = [k for k, v in self._armed.items() if v[0] <= now]
-                for k in due:
-                    _deadline, on_fire = self._armed.pop(k)
-                    try:
-                        on_fire()
-                    except Exception:  # the watchdog thread must survive anything
-                        logger.exception("smtp watchdog callback failed")
-
-
-def _shutdown(sock: socket.socket | None) -> None:
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-_watchdog = _Watchdog()
-
-
 @dataclass(frozen=True)
 class SmtpConfig:
     host: str
@@ -228,19 +133,19 @@ class SmtpSession:
         if cfg.use_ssl:
             kwargs["context"] = ssl.create_default_context()
         # Created unconnected, so that the watchdog is armed before the first byte is awaited.
-        smtp = (_SMTP_SSL if cfg.use_ssl else _SMTP)(**kwargs)
+        smtp = (SMTP_SSL if cfg.use_ssl else SMTP)(**kwargs)
         # What smtplib sets when given the host at construction: TLS checks the certificate against it.
         smtp._host = cfg.host
         self._deadline_hit = False
-        token = _watchdog.arm(deadline, lambda: self._fire(smtp))
+        token = watchdog.arm(deadline, lambda: self._fire(smtp))
         try:
             self._connect(smtp)
         except SystemicError as exc:
-            fired = _watchdog.disarm(token)
+            fired = watchdog.disarm(token)
             if fired or self._deadline_hit:
                 raise SystemicError(_("сервер не ответил вовремя при соединении")) from exc
             raise
-        if _watchdog.disarm(token):
+        if watchdog.disarm(token):
             # Fired just as the login finished: the socket is already shut down.
             self._drop(smtp)
             raise SystemicError(_("сервер не ответил вовремя при соединении"))
@@ -313,7 +218,7 @@ class SmtpSession:
             return
         quit_seconds = min(self.config.timeout, 2.0)
         # QUIT's reply could be dribbled forever too: bounded like any other exchange.
-        token = _watchdog.arm(time.monotonic() + quit_seconds, lambda: self._fire(smtp))
+        token = watchdog.arm(time.monotonic() + quit_seconds, lambda: self._fire(smtp))
         try:
             if smtp.sock is not None:
                 smtp.sock.settimeout(quit_seconds)
@@ -321,7 +226,7 @@ class SmtpSession:
         except Exception:  # the server may already be gone; the socket is closed below anyway
             pass
         finally:
-            _watchdog.disarm(token)
+            watchdog.disarm(token)
         self._drop(smtp)
 
     def _broken(self) -> None:
@@ -361,11 +266,11 @@ class SmtpSession:
         self._deadline_hit = False
         sock = smtp.sock
         sock.settimeout(self._timeout(deadline))
-        token = _watchdog.arm(deadline, lambda: self._fire(smtp))
+        token = watchdog.arm(deadline, lambda: self._fire(smtp))
         try:
             result = self._transaction(smtp, from_addr=from_addr, to_addr=to_addr, data=data, before_dot=before_dot)
         finally:
-            fired = _watchdog.disarm(token)
+            fired = watchdog.disarm(token)
         if fired and not result.connection_broken:
             # The deadline fired as the reply came in: the socket is shut down, do not reuse it.
             self._broken()
@@ -375,7 +280,7 @@ class SmtpSession:
     def _fire(self, smtp: smtplib.SMTP) -> None:
         """The watchdog's action (under its lock): shut the socket down so the blocked read returns."""
         self._deadline_hit = True
-        _shutdown(smtp.sock)
+        shutdown(smtp.sock)
 
     def _lost(self, exc: BaseException, *, after_dot: bool) -> SendResult:
         self._broken()

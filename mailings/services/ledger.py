@@ -55,9 +55,9 @@ _FLUSH_SQL = (
 def claimable_fresh(*, attempt_id: int) -> "QuerySet[Delivery, int]":
     """Ids of the attempt's never-tried deliveries, in id order, straight from delivery_claim_idx.
 
-    The claim reads two narrow index ranges instead of one query with the whole "due" OR, which
-    made SQLite walk every delivery of the attempt: a claim costs the same at the end of a
-    100,000-recipient run as at its start.
+    A claim reads narrow ranges of that index (attempt, state, next_try_at, id), each already in the
+    order wanted, instead of one query with the whole "due" OR, which made SQLite walk every delivery
+    of the attempt: a claim costs the same at the end of a 100,000-recipient run as at its start.
     """
     return (
         Delivery.objects.filter(attempt_id=attempt_id, state=State.PENDING, next_try_at__isnull=True)
@@ -66,12 +66,11 @@ def claimable_fresh(*, attempt_id: int) -> "QuerySet[Delivery, int]":
     )
 
 
-def claimable_due(*, attempt_id: int, now: datetime) -> "QuerySet[Delivery, int]":
-    """Ids of retries whose back-off is over and of deliveries deferred (breaker, limits) until now or earlier."""
+def claimable_due(*, attempt_id: int, state: str, now: datetime) -> "QuerySet[Delivery, int]":
+    """Ids in `state` whose time has come: retries after their back-off (retry_wait), or deliveries
+    deferred by the breaker or the limits (pending with a time), earliest first, from the same index."""
     return (
-        Delivery.objects.filter(
-            attempt_id=attempt_id, state__in=[State.PENDING, State.RETRY_WAIT], next_try_at__lte=now
-        )
+        Delivery.objects.filter(attempt_id=attempt_id, state=state, next_try_at__lte=now)
         .order_by("next_try_at", "pk")
         .values_list("pk", flat=True)
     )
@@ -93,10 +92,17 @@ class DeliveryLedger:
         self.marked: set[int] = set()
 
     def _candidates(self, *, limit: int, now: datetime) -> list[int]:
-        """Up to `limit` due delivery ids of the attempt: never-tried ones in id order, then due retries."""
-        ids = list(claimable_fresh(attempt_id=self.attempt.pk)[:limit])
+        """Up to `limit` due delivery ids of the attempt.
+
+        Due retries first (their back-off is what the recipient was promised, however long the list),
+        then deliveries deferred by the breaker or the limits, then never-tried ones in id order.
+        """
+        attempt_id = self.attempt.pk
+        ids = list(claimable_due(attempt_id=attempt_id, state=State.RETRY_WAIT, now=now)[:limit])
         if len(ids) < limit:
-            ids += claimable_due(attempt_id=self.attempt.pk, now=now)[: limit - len(ids)]
+            ids += claimable_due(attempt_id=attempt_id, state=State.PENDING, now=now)[: limit - len(ids)]
+        if len(ids) < limit:
+            ids += claimable_fresh(attempt_id=attempt_id)[: limit - len(ids)]
         return ids
 
     def claim(self, *, limit: int, now: datetime, lease_until: datetime) -> list[Delivery]:

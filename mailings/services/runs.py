@@ -4,6 +4,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.db.models import F, QuerySet, Value
 from django.utils import timezone
@@ -77,6 +78,13 @@ def _snapshot_deliveries(*, attempt: Attempt, recipients: QuerySet[Recipient]) -
             select[alias] = Value(attempt.pk, output_field=field.target_field)
         elif field.name in _FROM_RECIPIENT:
             select[alias] = F(_FROM_RECIPIENT[field.name])
+        elif (
+            (field.has_default() and callable(field.default))
+            or getattr(field, "auto_now", False)
+            or getattr(field, "auto_now_add", False)
+        ):
+            # One value for every row would be wrong (a uuid4, a timestamp): copy it from somewhere instead.
+            raise ImproperlyConfigured(f"Delivery.{field.name} has a per-row default; the run snapshot cannot fill it")
         else:
             select[alias] = Value(field.get_default(), output_field=field)
     source = recipients.order_by().annotate(**select).values_list(*select).order_by("pk")

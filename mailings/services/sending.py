@@ -159,6 +159,8 @@ class _Engine:
         self.last_check = 0.0
         self.last_heartbeat = 0.0
         self.last_bump = 0.0
+        # Outcomes were written since the last bump, which was too recent to bump again then.
+        self.bump_owed = False
         self.sent = 0
         self.attempted = 0
 
@@ -207,12 +209,25 @@ class _Engine:
         """New data version for the owner's pages: at most every PROGRESS_BUMP_SECONDS while sending.
 
         On the database cache a bump is two write transactions; once per flush it cost more than the
-        flush. `attempt_deliver` bumps once more (forced) when the task run ends, however it ends.
+        flush. A bump skipped for that is owed, and paid by `_catch_up` as soon as the interval has
+        passed or before the task idles; `attempt_deliver` bumps once more (forced) when the task run
+        ends, however it ends.
         """
         if not force and time.monotonic() - self.last_bump < PROGRESS_BUMP_SECONDS:
+            self.bump_owed = True
             return
         self.last_bump = time.monotonic()
+        self.bump_owed = False
         data_version_bump(owner_id=self.mailing.owner_id)
+
+    def _catch_up(self, done: list[Delivery], *, idling: bool) -> None:
+        """Pay an owed bump once its interval has passed; before idling (a pacing wait), write and pay now."""
+        if idling:
+            self._flush(done)
+            if self.bump_owed:
+                self.progress_bump(force=True)
+        elif self.bump_owed and time.monotonic() - self.last_bump >= PROGRESS_BUMP_SECONDS:
+            self.progress_bump()
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -268,11 +283,16 @@ class _Engine:
                     done.extend(self.ledger.release(r, until=None) for r in rest)
                     return StopReason.STOPPED
                 waited = False
+                self._catch_up(done, idling=False)
                 if reservation.interval:
                     # Pace first, then check: the mailing may end or be stopped during the wait.
                     wait = (reservation.start - timezone.now()).total_seconds() + i * reservation.interval
                     if wait > 0:
                         waited = True
+                        if wait >= PROGRESS_BUMP_SECONDS:
+                            # The pages show what went out before the pause, not a second later.
+                            self._catch_up(done, idling=True)
+                            last_flush = time.monotonic()
                         if self.stop.event.wait(wait):
                             done.extend(self.ledger.release(r, until=None) for r in rest)
                             return StopReason.STOPPED

@@ -82,26 +82,42 @@ def test_a_run_for_chosen_recipients_copies_only_those_and_an_empty_mailing_copi
 # --- claims -------------------------------------------------------------------------------
 
 
-def test_a_claim_takes_never_tried_deliveries_in_order_then_due_retries_and_never_future_ones(owner: User) -> None:
+def _set(attempt: Attempt, email: str, **fields: Any) -> None:
+    Delivery.objects.filter(attempt=attempt, email=email).update(**fields)
+
+
+def _retry_at(attempt: Attempt, email: str, when: Any) -> None:
+    _set(attempt, email, state=S.RETRY_WAIT, tries=1, next_try_at=when)
+
+
+def test_a_claim_takes_due_retries_deferred_ones_and_never_tried_ones_but_never_future_ones(owner: User) -> None:
     emails = [f"r{i}@example.com" for i in range(6)]
     _m, attempt = make_run(owner, emails)
     now = timezone.now()
-    Delivery.objects.filter(attempt=attempt, email="r0@example.com").update(
-        state=S.RETRY_WAIT, tries=1, next_try_at=now - timedelta(seconds=5)
-    )
-    Delivery.objects.filter(attempt=attempt, email="r1@example.com").update(
-        state=S.RETRY_WAIT, tries=1, next_try_at=now + timedelta(hours=1)
-    )
+    _retry_at(attempt, "r0@example.com", now - timedelta(seconds=5))
+    _retry_at(attempt, "r1@example.com", now + timedelta(hours=1))
     # Deferred by the breaker or the limits: pending with a time, due once it has passed.
-    Delivery.objects.filter(attempt=attempt, email="r2@example.com").update(next_try_at=now - timedelta(seconds=1))
-    Delivery.objects.filter(attempt=attempt, email="r3@example.com").update(next_try_at=now + timedelta(hours=1))
-    Delivery.objects.filter(attempt=attempt, email="r5@example.com").update(state=S.SENT, finished_at=now)
+    _set(attempt, "r2@example.com", next_try_at=now - timedelta(seconds=1))
+    _set(attempt, "r3@example.com", next_try_at=now + timedelta(hours=1))
+    _set(attempt, "r5@example.com", state=S.SENT, finished_at=now)
     ledger = _ledger(attempt)
 
     assert _claim(ledger, 10) == ["r0@example.com", "r2@example.com", "r4@example.com"]
     claimed = Delivery.objects.filter(attempt=attempt, lease_owner=ledger.owner)
     assert set(claimed.values_list("state", flat=True)) == {S.SENDING}
     assert _claim(_ledger(attempt), 10) == []
+
+
+def test_a_due_retry_is_claimed_first_however_many_never_tried_deliveries_wait(owner: User) -> None:
+    """A recipient promised a retry in a minute is not put behind the rest of a long list."""
+    emails = [f"r{i}@example.com" for i in range(30)]
+    _m, attempt = make_run(owner, emails)
+    now = timezone.now()
+    _retry_at(attempt, "r29@example.com", now - timedelta(seconds=1))
+    _set(attempt, "r28@example.com", next_try_at=now - timedelta(seconds=2))
+
+    assert _claim(_ledger(attempt), 3) == ["r0@example.com", "r28@example.com", "r29@example.com"]
+    assert _claim(_ledger(attempt), 2) == ["r1@example.com", "r2@example.com"]
 
 
 def test_two_workers_claim_disjoint_batches_until_nothing_is_left(owner: User) -> None:
@@ -157,8 +173,11 @@ def test_on_sqlite_a_claim_reads_index_ranges_and_primary_keys_not_the_whole_att
     fresh = queryset_plan(claimable_fresh(attempt_id=attempt.pk)[:50])
     assert "COVERING INDEX delivery_claim_idx (attempt_id=? AND state=? AND next_try_at=?)" in fresh
     assert "TEMP B-TREE" not in fresh  # id order comes from the index itself
-    due = queryset_plan(claimable_due(attempt_id=attempt.pk, now=timezone.now())[:50])
-    assert "INDEX delivery_claim_idx (attempt_id=? AND state=? AND next_try_at<?)" in due
+    for state in (S.RETRY_WAIT, S.PENDING):
+        # Every pending delivery has a time after the breaker or a limit deferred the run: still no sort.
+        due = queryset_plan(claimable_due(attempt_id=attempt.pk, state=state, now=timezone.now())[:50])
+        assert "COVERING INDEX delivery_claim_idx (attempt_id=? AND state=? AND next_try_at<?)" in due
+        assert "TEMP B-TREE" not in due
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     # A batch's worth of ids: with a couple the planner takes the primary key whatever the WHERE says.
     ids = list(range(1, 51))
@@ -224,3 +243,47 @@ def test_a_task_that_fails_mid_run_still_tells_the_page_cache(
     with pytest.raises(DatabaseError):
         attempt_deliver(attempt_id=attempt.pk)
     assert len(bumps) == 1
+
+
+def test_a_bump_skipped_inside_the_interval_is_paid_once_it_has_passed_or_before_a_pause(
+    owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailings.services.stopping import Stop
+
+    _m, attempt = make_run(owner)
+    engine = _Engine(
+        attempt=Attempt.objects.select_related("mailing__message").get(pk=attempt.pk), stop=Stop(), max_seconds=30
+    )
+    bumps = _count_bumps(monkeypatch)
+
+    engine.progress_bump()  # the first flush of the run
+    engine.progress_bump()  # the next flush, within the second: owed, not paid
+    assert len(bumps) == 1 and engine.bump_owed
+    engine._catch_up([], idling=False)
+    assert len(bumps) == 1  # still within the second
+
+    engine.last_bump -= sending.PROGRESS_BUMP_SECONDS  # the second has passed
+    engine._catch_up([], idling=False)
+    assert len(bumps) == 2 and not engine.bump_owed
+    engine._catch_up([], idling=False)
+    assert len(bumps) == 2  # nothing owed, nothing paid
+
+    engine.progress_bump()  # owed again
+    engine._catch_up([], idling=True)  # about to wait for the rate limit: paid at once
+    assert len(bumps) == 3 and not engine.bump_owed
+
+
+def test_a_field_with_a_per_row_default_cannot_slip_into_the_snapshot(
+    owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new Delivery field whose default differs per row must be copied explicitly, not given one value for all."""
+    import uuid
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    mailing, first = make_run(owner)
+    Attempt.objects.filter(pk=first.pk).update(status=Attempt.Status.SUCCESS)
+    monkeypatch.setattr(Delivery._meta.get_field("message_id"), "default", lambda: uuid.uuid4().hex)
+
+    with pytest.raises(ImproperlyConfigured, match="message_id"):
+        attempt_start(mailing=mailing, trigger=Attempt.Trigger.SCHEDULE, scheduled_for=timezone.now())

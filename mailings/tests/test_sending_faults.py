@@ -323,11 +323,15 @@ def test_end_at_passing_during_the_envelope_stops_the_message_before_the_final_d
     assert sink.handler.messages == []
 
 
-def test_a_database_error_at_the_hand_over_abandons_the_message_for_a_retry(sink: ServerFactory, owner: User) -> None:
+@pytest.mark.parametrize("group", [25, 1], ids=["grouped marks", "one mark per message"])
+def test_a_database_error_at_the_hand_over_abandons_the_message_for_a_retry(
+    sink: ServerFactory, owner: User, settings: Any, group: int
+) -> None:
     from django.db import connection
 
     if connection.vendor != "sqlite":
         pytest.skip("the lock is simulated with an SQLite trigger")
+    settings.SEND_HANDOVER_GROUP = group
     _m, attempt = make_run(owner, ["a@example.com"])
     with connection.cursor() as cursor:
         cursor.execute(

@@ -95,9 +95,10 @@ MEASURE = r"""
     const thead = table.querySelector('thead');
     const headers = [...table.querySelectorAll('thead th')].map(th => th.textContent.trim());
     const cells = [];
+    let hidden = 0;
     for (const row of table.querySelectorAll('tbody tr')) {
       [...row.children].forEach((td, column) => {
-        if (td.getClientRects().length === 0) return;  // hidden at this width (d-none d-lg-table-cell)
+        if (td.getClientRects().length === 0) { hidden += 1; return; }  // hidden at this width (d-none d-lg-table-cell)
         const before = getComputedStyle(td, '::before');
         cells.push({
           header: headers[column] ?? null,
@@ -110,7 +111,7 @@ MEASURE = r"""
         });
       });
     }
-    return {headerShown: !!thead && thead.getClientRects().length > 0, cells};
+    return {headerShown: !!thead && thead.getClientRects().length > 0, cells, hidden};
   });
   return {scrollWidth: root.scrollWidth, innerWidth: window.innerWidth, boxes, tables};
 }
@@ -185,6 +186,8 @@ def test_on_a_phone_every_list_stacks_its_rows_with_labels_and_nothing_scrolls_s
         too_wide = [box for box in seen["boxes"] if box["scroll"] > box["client"]]
         assert not too_wide, f"{where}: scrolls sideways inside {too_wide}"
         assert not any(table["headerShown"] for table in seen["tables"]), f"{where}: a header row is still shown"
+        # A card has room for every column, including those a narrow table hides (d-none d-lg-table-cell).
+        assert not any(table["hidden"] for table in seen["tables"]), f"{where}: a column is hidden on the phone"
         for cell in shown_cells(seen):
             assert cell["display"] in ("block", "flow-root"), f"{where}: a cell is not stacked: {cell}"
             assert cell["right"] <= PHONE["width"], f"{where}: a cell reaches past the screen: {cell}"

@@ -30,7 +30,6 @@ _TABLE = Delivery._meta.db_table
 _HAND_OVER_SQL = (
     f"UPDATE {_TABLE} SET handed_over = %s, message_id = %s WHERE id = %s AND state = %s AND lease_owner = %s"
 )
-_HAND_OVER_SQL_QMARK = _HAND_OVER_SQL.replace("%s", "?")
 # The group mark: one conditional UPDATE for the next deliveries of the batch (ids appended).
 _GROUP_MARK_SQL = (
     f"UPDATE {_TABLE} SET handed_over = %s WHERE state = %s AND lease_owner = %s AND lease_until > %s AND id IN "
@@ -76,6 +75,11 @@ def claimable_due(*, attempt_id: int, state: str, now: datetime) -> "QuerySet[De
     )
 
 
+def _in_list(ids: list[int]) -> str:
+    """`(%s, %s, …)` for an `id IN` of these ids (appended to the SQL constants above)."""
+    return "(" + ", ".join(["%s"] * len(ids)) + ")"
+
+
 def _lease_owner() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
@@ -87,7 +91,7 @@ class DeliveryLedger:
         self.attempt = attempt
         self.mailing = attempt.mailing
         self.owner = _lease_owner()
-        self.handover_group = max(1, int(getattr(settings, "SEND_HANDOVER_GROUP", 25)))
+        self.handover_group = max(1, int(settings.SEND_HANDOVER_GROUP))
         # Deliveries marked handed_over in the database whose message has not reached its final dot yet.
         self.marked: set[int] = set()
 
@@ -116,10 +120,9 @@ class DeliveryLedger:
             # The due condition is checked again row by row by the UPDATE itself: of two workers
             # that picked the same rows, the second finds them claimed (SQLite serialises the
             # writes; PostgreSQL re-evaluates the WHERE once the winner commits).
-            in_list = "(" + ", ".join(["%s"] * len(candidates)) + ")"
             params: list[object] = [State.SENDING, self.owner, adapt(lease_until)]
             params += [State.PENDING, adapt(now), State.RETRY_WAIT, adapt(now), *candidates]
-            if self._execute(_CLAIM_SQL + in_list, params):
+            if self._execute(_CLAIM_SQL + _in_list(candidates), params):
                 won = candidates
                 break
             # Lost every row to another worker: try the next ones instead of going idle while work remains.
@@ -167,7 +170,7 @@ class DeliveryLedger:
 
     def _mark_group(self, ids: list[int]) -> set[int]:
         """One conditional UPDATE marking `ids` handed over; returns the ids marked (those still ours)."""
-        in_list = "(" + ", ".join(["%s"] * len(ids)) + ")"
+        in_list = _in_list(ids)
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         params: list[object] = [True, State.SENDING, self.owner, now, *ids]
         count = self._execute(_GROUP_MARK_SQL + in_list, params)
@@ -186,25 +189,17 @@ class DeliveryLedger:
         self.marked.difference_update(ids)
         if not ids:
             return
-        in_list = "(" + ", ".join(["%s"] * len(ids)) + ")"
         try:
-            self._execute(_GROUP_UNMARK_SQL + in_list, [False, State.SENDING, self.owner, *ids])
+            self._execute(_GROUP_UNMARK_SQL + _in_list(ids), [False, State.SENDING, self.owner, *ids])
         except (DatabaseError, sqlite3.Error) as exc:
             # Left marked: the sweep reports them unknown, never resent (as after a crash).
             logger.warning("hand-over marks not cleared: deliveries=%s error=%s", ids, exc)
 
     def _hand_over_one(self, delivery: Delivery, message_id: str) -> bool:
         """SEND_HANDOVER_GROUP=1: the per-message write-ahead (with the Message-ID)."""
-        # Raw SQL: this runs once per message and the ORM's query compilation would cost more
-        # than the SMTP exchange itself on a fast server. On SQLite even Django's cursor wrapper
-        # (placeholder rewriting per call) is a measurable share, so the DB-API connection is used.
-        params = [True, message_id, delivery.pk, State.SENDING, self.owner]
-        if connection.vendor == "sqlite":
-            connection.ensure_connection()
-            return connection.connection.execute(_HAND_OVER_SQL_QMARK, params).rowcount == 1
-        with connection.cursor() as cursor:
-            cursor.execute(_HAND_OVER_SQL, params)
-            return cursor.rowcount == 1
+        # Raw SQL through `_execute`: this runs once per message and the ORM's query compilation
+        # would cost more than the SMTP exchange itself on a fast server.
+        return self._execute(_HAND_OVER_SQL, [True, message_id, delivery.pk, State.SENDING, self.owner]) == 1
 
     def flush(self, done: list[Delivery]) -> None:
         """Write a batch's outcomes, only for rows we still hold (a swept lease is never overwritten)."""

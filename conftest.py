@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from django.utils import timezone
 
-from config.testing import SmtpServer
+from tests.support import SmtpServer
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -68,7 +68,7 @@ def _shared_state_is_fresh(settings) -> Iterator[None]:  # type: ignore[no-untyp
     if settings.REDIS_URL:
         from django.core.cache import cache
 
-        from config.testing import clear_tasks
+        from tests.support import clear_tasks
 
         cache.clear()
         clear_tasks()

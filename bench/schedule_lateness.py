@@ -26,7 +26,7 @@ from typing import Any
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from config.testing import SinkHandler, SmtpServer, process_env  # noqa: E402
+from tests.support import SinkHandler, SmtpServer, process_env  # noqa: E402
 
 BENCH_DIR = BASE_DIR / "var" / "bench"
 FIRST_START_IN = 8.0  # seconds: room for the processes to start
@@ -37,7 +37,7 @@ import json, os, sys
 from datetime import timedelta
 from django.utils import timezone
 from mailings.models import Mailing, Message, Recipient
-from mailings.services.scheduling import mailing_initial_next_run
+from mailings.delivery.schedule import mailing_initial_next_run
 from users.models import User
 
 n = int(os.environ["B_MAILINGS"])

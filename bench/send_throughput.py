@@ -117,7 +117,7 @@ django.setup()
 from django.utils import timezone
 from datetime import timedelta
 from mailings.models import Attempt, Mailing, Message, Recipient
-from mailings.services.runs import attempt_start
+from mailings.delivery.runs import attempt_start
 from users.models import User
 
 n = int(sys.argv[1])

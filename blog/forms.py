@@ -1,7 +1,7 @@
 from django import forms
 
 from blog.models import Article
-from config.forms import BootstrapFormMixin
+from core.forms import BootstrapFormMixin
 
 
 class ArticleForm(BootstrapFormMixin, forms.ModelForm):

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "django_apscheduler",
+    "core",
     "users",
     "mailings",
     "blog",
@@ -78,7 +79,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Cache-Control: private, no-cache on every signed-in page that does not set its own.
-    "config.middleware.private_when_signed_in",
+    "core.middleware.private_when_signed_in",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After auth and messages: ends a blocked user's session with a message.
     "users.middleware.BlockedUserLogoutMiddleware",
@@ -172,7 +173,7 @@ else:
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "vestnik_cache",
             "KEY_PREFIX": "vestnik",
-            # The default 300 entries is a few users' pages (mailings/cache.py): culling would empty it constantly.
+            # The default 300 entries is a few users' pages (core/data_versions.py): culling would empty it constantly.
             "OPTIONS": {"MAX_ENTRIES": 5000},
         }
     }
@@ -245,7 +246,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SEND_RATE_PER_SECOND = env.float("SEND_RATE_PER_SECOND", default=0)
 SEND_RATE_PER_HOUR = env.int("SEND_RATE_PER_HOUR", default=0)
 SEND_RATE_PER_DAY = env.int("SEND_RATE_PER_DAY", default=0)
-# Delivery engine (mailings/services/sending.py, ledger.py). Back-off between retries of a transient
+# Delivery engine (mailings/delivery/engine.py, ledger.py). Back-off between retries of a transient
 # failure, seconds (the last value repeats); retries stop at the mailing's end_at or after
 # SEND_RETRY_MAX_AGE seconds since the run started, and the delivery becomes failed.
 SEND_RETRY_BACKOFF = env.list("SEND_RETRY_BACKOFF", cast=int, default=[60, 300, 1800, 7200, 21600])
@@ -307,10 +308,10 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "config.logs.RedactSecretsFilter"}},
+    "filters": {"redact": {"()": "core.logs.RedactSecretsFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
-        "json": {"()": "config.logs.JsonFormatter"},
+        "json": {"()": "core.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact"]},

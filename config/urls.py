@@ -3,7 +3,7 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
-from config.health import health
+from core.health import health
 
 urlpatterns = [
     path("health/", health, name="health"),

@@ -7,15 +7,15 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from mailings.cache import data_versions_bump
+from core.data_versions import data_versions_bump
+from mailings.delivery.breaker import breaker_close
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient, SmtpAccountState
-from mailings.services.breaker import breaker_close
 
 logger = logging.getLogger(__name__)
 
 
 class BumpsDataVersion(admin.ModelAdmin):
-    """Admin edits bypass the services: bump the owners' data versions so cached pages follow (mailings/cache.py)."""
+    """Admin edits bypass the services: bump the owners' data versions so cached pages follow (core.data_versions)."""
 
     owner_lookup = "owner_id"
 

@@ -5,7 +5,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from config.forms import BootstrapFormMixin
+from core.forms import BootstrapFormMixin
 from mailings.models import Attempt, Mailing, Message, Recipient
 from mailings.selectors import can_view_all_mailings, mailing_choices_for, messages_for, recipients_for
 from users.models import User

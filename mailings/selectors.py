@@ -10,7 +10,7 @@ import logging
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
 
-from config.params import parse_id
+from core.params import parse_id
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from users.models import User
 

@@ -15,8 +15,8 @@ from typing import Any
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from config.testing import SmtpServer  # noqa: E402
 from tests.e2e.live import LiveSite, chromium_path, launch_chromium  # noqa: E402
+from tests.support import SmtpServer  # noqa: E402
 
 OUT_DIR = BASE_DIR / "docs" / "screenshots"
 PASSWORD = "vestnik-demo"

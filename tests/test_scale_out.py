@@ -21,7 +21,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from config.testing import SmtpServer, process_env
+from tests.support import SmtpServer, process_env
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,7 +40,7 @@ import json, os
 from datetime import timedelta
 from django.utils import timezone
 from mailings.models import Mailing, Message, Recipient
-from mailings.services.scheduling import mailing_initial_next_run
+from mailings.delivery.schedule import mailing_initial_next_run
 from users.models import User
 
 now = timezone.now()

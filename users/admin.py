@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from mailings.cache import data_version_bump_everyone
+from core.data_versions import data_version_bump_everyone
 from users.models import AuditEvent, User
 
 
@@ -77,7 +77,7 @@ class UserAdmin(BaseUserAdmin):
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        # Pages show people by name; the pages' cached copies follow (mailings/cache.py).
+        # Pages show people by name; the pages' cached copies follow (core/data_versions.py).
         if change:
             data_version_bump_everyone()
 

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from config.forms import BootstrapFormMixin
+from core.forms import BootstrapFormMixin
 from users import services
 from users.models import User
 from users.validators import validate_avatar

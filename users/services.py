@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailings.cache import data_version_bump, data_version_bump_everyone
+from core.data_versions import data_version_bump, data_version_bump_everyone
 from users.models import AuditEvent, User
 from users.tasks import send_account_email
 from users.tokens import confirmation_token_make
@@ -259,8 +259,8 @@ def user_unblock(*, user: User, actor: User, reason: str = "") -> User:
     Runs that fell due while the owner was blocked are not made up for: each
     mailing whose next run passed meanwhile continues from its first slot after now.
     """
+    from mailings.delivery.schedule import mailing_reschedule
     from mailings.models import Mailing
-    from mailings.services.scheduling import mailing_reschedule
 
     reason = reason.strip()
     now = timezone.now()

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
-from config.params import clean_search
+from core.params import clean_search
 from users import selectors, services
 from users.forms import (
     AccountDeleteForm,

@@ -11,9 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailings.cache import data_version_bump
+from core.data_versions import data_version_bump
+from mailings.delivery.schedule import mailing_initial_next_run, mailing_reschedule
 from mailings.models import Mailing, Message, Recipient
-from mailings.services.scheduling import mailing_initial_next_run, mailing_reschedule
 from users.models import AuditEvent, User
 from users.services import ModerationRefused, audit_event_record
 

@@ -4,7 +4,7 @@ import logging
 
 from django.db.models import ProtectedError
 
-from mailings.cache import data_version_bump
+from core.data_versions import data_version_bump
 from mailings.models import Message
 from users.models import User
 

@@ -4,7 +4,7 @@ import logging
 
 from django.db import transaction
 
-from mailings.cache import data_version_bump
+from core.data_versions import data_version_bump
 from mailings.models import Recipient
 from users.models import User
 

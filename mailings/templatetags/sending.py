@@ -4,8 +4,8 @@ from typing import Any
 
 from django import template
 
+from mailings.delivery.status import mailing_sending_status
 from mailings.models import Mailing
-from mailings.services.sending_status import mailing_sending_status
 
 register = template.Library()
 

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from config.testing import SmtpServer
 from mailings.tests.sending_support import assert_never_twice, fast_settings
+from tests.support import SmtpServer
 
 
 @pytest.fixture

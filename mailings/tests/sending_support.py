@@ -10,9 +10,9 @@ from typing import Any
 from aiosmtpd.smtp import SMTP as AioSMTP
 from django.utils import timezone
 
-from config.testing import FreePortController, SinkHandler, SmtpServer
+from mailings.delivery.runs import attempt_start
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
-from mailings.services.runs import attempt_start
+from tests.support import FreePortController, SinkHandler, SmtpServer
 from users.models import User
 
 

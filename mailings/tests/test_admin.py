@@ -36,8 +36,8 @@ def test_the_admin_cannot_disable_a_mailing_around_the_audit_log(client: Client,
 def test_the_admin_lists_smtp_accounts_and_closes_an_open_breaker(client: Client) -> None:
     from django.utils import timezone
 
+    from mailings.delivery.breaker import breaker_open
     from mailings.models import SmtpAccountState
-    from mailings.services.breaker import breaker_open
 
     breaker_open(account="smtp.example.com:465:news", reason="connection refused", now=timezone.now())
     client.force_login(User.objects.create_superuser(email="root@example.com", password="x"))

@@ -1,5 +1,5 @@
 """Server and browser caching of the mailings pages: per user, never stale, never shared, harmless when the cache
-is away (mailings/cache.py, mailings/views/caching.py)."""
+is away (core/data_versions.py, core/page_cache.py)."""
 
 import logging
 from collections.abc import Iterator
@@ -12,12 +12,12 @@ from django.db import transaction
 from django.test import Client, TestCase
 from django.urls import reverse
 
-from config.testing import SmtpServer, run_tasks
-from mailings import cache as data_cache
+from core import data_versions as data_cache
 from mailings.models import Attempt, Delivery, Mailing, Recipient
 from mailings.selectors import home_figures
 from mailings.tests.sending_support import fast_settings, smtp_server_on_free_port
 from mailings.tests.world import make_attempt, make_mailing, make_message, make_recipient
+from tests.support import SmtpServer, run_tasks
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -221,7 +221,7 @@ def test_a_finished_delivery_shows_on_the_next_load(
 
 
 def test_an_engine_outcome_bumps_the_owners_version_only(owner: User, other_user: User) -> None:
-    from mailings.services.run_finish import attempt_finish_if_done
+    from mailings.delivery.run_finish import attempt_finish_if_done
 
     mailing = make_mailing(owner)
     attempt = make_attempt(mailing, states=[Delivery.State.SENT], status=Attempt.Status.IN_PROGRESS)
@@ -365,7 +365,7 @@ def test_pages_work_from_the_database_when_the_cache_is_away(
         mailing = Mailing.objects.get(owner=owner)
         response = client.post(reverse("mailings:mailing_delete", args=[mailing.pk]))
         assert response.status_code == 302 and not Mailing.objects.filter(pk=mailing.pk).exists()
-    logger_name = "django_redis.cache" if caches is REDIS_AWAY else "mailings.cache"
+    logger_name = "django_redis.cache" if caches is REDIS_AWAY else "core.data_versions"
     assert any(r.name == logger_name for r in caplog.records)
 
 

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from mailings.delivery.breaker import breaker_close, breaker_open
+from mailings.delivery.engine import attempt_deliver
 from mailings.models import Mailing
-from mailings.services.breaker import breaker_close, breaker_open
 from mailings.services.mailings import mailing_create, mailing_disable
-from mailings.services.sending import attempt_deliver
 from mailings.tests.sending_support import fast_settings, make_run, smtp_server_on_free_port
 from mailings.tests.world import make_message, make_recipient
 from users.models import User

@@ -14,11 +14,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from config.testing import SinkHandler, SmtpServer
+from mailings.delivery.engine import attempt_deliver
+from mailings.delivery.schedule import scheduler_tick
 from mailings.models import Attempt, Delivery, Mailing
 from mailings.services.mailings import mailing_disable, mailing_enable
-from mailings.services.scheduling import scheduler_tick
-from mailings.services.sending import attempt_deliver
 from mailings.tests.sending_support import (
     ServerFactory,
     fast_settings,
@@ -26,6 +25,7 @@ from mailings.tests.sending_support import (
     serving,
     states,
 )
+from tests.support import SinkHandler, SmtpServer
 from users.models import User
 from users.services import user_block, user_unblock
 

@@ -9,10 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from config.testing import SmtpServer, run_tasks
+from mailings.delivery.engine import attempt_deliver
 from mailings.models import Attempt, Delivery, Mailing, SmtpAccountState
-from mailings.services.sending import attempt_deliver
 from mailings.tests.sending_support import fast_settings, make_run
+from tests.support import SmtpServer, run_tasks
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -13,9 +13,9 @@ from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.db import InterfaceError, OperationalError
 
+from mailings.delivery.schedule import LAST_TICK_CACHE_KEY, TickResult, scheduler_last_tick
 from mailings.management.commands import runscheduler
 from mailings.models import Attempt, Mailing, Message, Recipient
-from mailings.services.scheduling import LAST_TICK_CACHE_KEY, TickResult, scheduler_last_tick
 from users.models import User
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -66,7 +66,7 @@ def test_a_tick_logs_each_run_it_starts(owner: User, caplog: pytest.LogCaptureFi
         runscheduler.run_tick()
 
     assert any(
-        r.name == "mailings.services.scheduling" and f"mailing={mailing.pk}" in r.getMessage() for r in caplog.records
+        r.name == "mailings.delivery.schedule" and f"mailing={mailing.pk}" in r.getMessage() for r in caplog.records
     )
 
 

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from config import testing
-from config.testing import SinkHandler, SmtpServer
+from tests import support as testing
+from tests.support import SinkHandler, SmtpServer
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ import json, os
 from datetime import timedelta
 from django.utils import timezone
 from mailings.models import Mailing, Message, Recipient
-from mailings.services.scheduling import mailing_initial_next_run
+from mailings.delivery.schedule import mailing_initial_next_run
 from users.models import User
 
 now = timezone.now()

@@ -1,4 +1,4 @@
-"""The scheduler's calendar and tick (mailings/services/scheduling.py), with time moved by time-machine."""
+"""The scheduler's calendar and tick (mailings/delivery/schedule.py), with time moved by time-machine."""
 
 import threading
 from collections.abc import Callable, Iterator
@@ -12,9 +12,8 @@ from django.db import connection
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
-from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
-from mailings.services import scheduling
-from mailings.services.scheduling import (
+from mailings.delivery import schedule as scheduling
+from mailings.delivery.schedule import (
     MISSED_SLOTS_RECORDED,
     TickResult,
     mailing_initial_next_run,
@@ -24,6 +23,7 @@ from mailings.services.scheduling import (
     next_occurrence,
     scheduler_tick,
 )
+from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from users.models import User
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -513,8 +513,8 @@ class TestClaims:
     def test_the_tick_sweeps_leases_and_wakes_retries_through_the_engine(self, owner: User) -> None:
         now = local(MSK, 2026, 5, 4, 9, 0)
         with (
-            mock.patch("mailings.services.scheduling.deliveries_sweep_expired_leases", return_value=3) as sweep,
-            mock.patch("mailings.services.scheduling.attempts_wake_due_retries", return_value=2) as wake,
+            mock.patch("mailings.delivery.schedule.deliveries_sweep_expired_leases", return_value=3) as sweep,
+            mock.patch("mailings.delivery.schedule.attempts_wake_due_retries", return_value=2) as wake,
         ):
             result = tick_at(now)
         assert (result.leases_swept, result.retries_woken) == (3, 2)
@@ -633,7 +633,7 @@ def _in_threads(count: int, target: Callable[[int], None]) -> None:
 def no_enqueue() -> Iterator[None]:
     # The delivery task is not under test here; a real enqueue would need the
     # task backend in every thread (and Redis on the server leg).
-    with mock.patch("mailings.tasks.enqueue_attempt_delivery"):
+    with mock.patch("mailings.delivery.tasks.enqueue_attempt_delivery"):
         yield
 
 

@@ -7,11 +7,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from config.testing import SmtpServer
+from mailings.delivery.engine import attempt_deliver
+from mailings.delivery.run_finish import attempt_finish_if_done
 from mailings.models import Attempt, Delivery
-from mailings.services.run_finish import attempt_finish_if_done
-from mailings.services.sending import attempt_deliver
 from mailings.tests.sending_support import fast_settings, make_run, smtp_server_on_free_port
+from tests.support import SmtpServer
 from users.models import User
 
 pytestmark = pytest.mark.django_db

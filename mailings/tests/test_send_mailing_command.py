@@ -7,9 +7,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from config.testing import SmtpServer
 from mailings.models import Attempt, Mailing
 from mailings.tests.sending_support import make_run
+from tests.support import SmtpServer
 from users.models import User
 
 pytestmark = pytest.mark.django_db

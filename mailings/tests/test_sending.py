@@ -8,11 +8,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from config.testing import SmtpServer
+from mailings.delivery.engine import StopReason, attempt_deliver
+from mailings.delivery.recovery import attempts_wake_due_retries, deliveries_sweep_expired_leases
+from mailings.delivery.run_finish import attempt_finish_if_done
 from mailings.models import Attempt, Delivery, Mailing, Message
-from mailings.services.recovery import attempts_wake_due_retries, deliveries_sweep_expired_leases
-from mailings.services.run_finish import attempt_finish_if_done
-from mailings.services.sending import StopReason, attempt_deliver
 from mailings.tests.sending_support import (
     assert_never_twice,
     copies,
@@ -22,6 +21,7 @@ from mailings.tests.sending_support import (
     smtp_server_on_free_port,
     states,
 )
+from tests.support import SmtpServer
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -287,8 +287,8 @@ def test_the_tick_finishes_a_run_whose_task_died_after_its_last_write(
 ) -> None:
     from django.db import DatabaseError
 
-    from mailings.services import sending
-    from mailings.services.scheduling import scheduler_tick
+    from mailings.delivery import engine as sending
+    from mailings.delivery.schedule import scheduler_tick
 
     _m, attempt = make_run(owner, ["a@example.com", "b@example.com"])
 
@@ -315,8 +315,8 @@ def test_the_tick_finishes_a_run_whose_task_died_after_its_last_write(
 def test_send_now_survives_a_task_queue_that_is_away(
     owner: User, settings: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from mailings import tasks
-    from mailings.services.triggers import mailing_send_now
+    from mailings.delivery import tasks
+    from mailings.delivery.manual_runs import mailing_send_now
 
     fast_settings(settings, port=9)
     mailing, first = make_run(owner)

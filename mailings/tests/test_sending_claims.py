@@ -11,13 +11,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from config.testing import SmtpServer
+from mailings.delivery import engine as sending
+from mailings.delivery.engine import StopReason, _Engine, attempt_deliver
+from mailings.delivery.ledger import _CLAIM_SQL, DeliveryLedger, claimable_due, claimable_fresh
+from mailings.delivery.runs import attempt_start
 from mailings.models import Attempt, Delivery, Recipient
-from mailings.services import sending
-from mailings.services.ledger import _CLAIM_SQL, DeliveryLedger, claimable_due, claimable_fresh
-from mailings.services.runs import attempt_start
-from mailings.services.sending import StopReason, _Engine, attempt_deliver
 from mailings.tests.sending_support import make_run
+from tests.support import SmtpServer
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -204,7 +204,7 @@ def _count_bumps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 def test_a_run_tells_the_page_cache_about_progress_at_most_once_a_second_and_once_at_the_end(
     server: SmtpServer, owner: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mailings.cache import data_version
+    from core.data_versions import data_version
 
     _m, attempt = make_run(owner, [f"r{i}@example.com" for i in range(40)])  # 4 batches of 10, 4+ flushes
     flushes: list[int] = []
@@ -248,7 +248,7 @@ def test_a_task_that_fails_mid_run_still_tells_the_page_cache(
 def test_a_bump_skipped_inside_the_interval_is_paid_once_it_has_passed_or_before_a_pause(
     owner: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mailings.services.stopping import Stop
+    from mailings.delivery.stopping import Stop
 
     _m, attempt = make_run(owner)
     engine = _Engine(

@@ -19,12 +19,12 @@ from django.conf import settings as django_settings
 from django.db import close_old_connections, connection, connections
 from django.utils import timezone
 
-from config import testing
-from config.testing import SinkHandler, run_tasks
+from mailings.delivery.engine import attempt_deliver
+from mailings.delivery.recovery import deliveries_sweep_expired_leases
 from mailings.models import Attempt, Delivery, Mailing
-from mailings.services.recovery import deliveries_sweep_expired_leases
-from mailings.services.sending import attempt_deliver
 from mailings.tests.sending_support import ServerFactory, fast_settings, make_run, serving, states
+from tests import support as testing
+from tests.support import SinkHandler, run_tasks
 from users.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)

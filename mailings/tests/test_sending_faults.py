@@ -20,11 +20,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from django.utils import timezone
 
-from config.testing import SinkHandler
+from mailings.delivery.engine import StopReason, attempt_deliver
+from mailings.delivery.recovery import attempts_wake_due_retries
+from mailings.delivery.status import mailing_sending_status
 from mailings.models import Delivery, SmtpAccountState
-from mailings.services.recovery import attempts_wake_due_retries
-from mailings.services.sending import StopReason, attempt_deliver
-from mailings.services.sending_status import mailing_sending_status
 from mailings.tests.sending_support import (
     DroppingHandler,
     FaultySMTP,
@@ -37,6 +36,7 @@ from mailings.tests.sending_support import (
     serving,
     states,
 )
+from tests.support import SinkHandler
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -18,13 +18,13 @@ from django.db import close_old_connections, connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from config.testing import SinkHandler, run_tasks
+from mailings.delivery import engine as sending
+from mailings.delivery.engine import StopReason, attempt_deliver
+from mailings.delivery.recovery import deliveries_sweep_expired_leases
 from mailings.models import Delivery, Mailing
-from mailings.services import sending
-from mailings.services.recovery import deliveries_sweep_expired_leases
-from mailings.services.sending import StopReason, attempt_deliver
 from mailings.tests.sending_support import ServerFactory, fast_settings, make_run, serving, states
 from mailings.tests.test_sending_concurrency import HoldingHandler, _copies, _worker, _worker_env
+from tests.support import SinkHandler, run_tasks
 from users.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,17 +8,17 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from config.testing import SmtpServer
+from mailings.delivery.engine import StopReason, attempt_deliver
+from mailings.delivery.recovery import attempts_wake_due_retries
+from mailings.delivery.status import mailing_sending_status
 from mailings.models import Attempt, Delivery, SmtpAccountState
-from mailings.services.recovery import attempts_wake_due_retries
-from mailings.services.sending import StopReason, attempt_deliver
-from mailings.services.sending_status import mailing_sending_status
 from mailings.tests.sending_support import (
     fast_settings,
     free_port,
     make_run,
     states,
 )
+from tests.support import SmtpServer
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ from mailings.tests.world import make_attempt, make_mailing, make_message, make_
 from users.models import User
 
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
-SERVICES = Path(settings.BASE_DIR) / "mailings" / "services"
+SERVICES = Path(__file__).resolve().parents[1] / "delivery"
 # Sample parameters as the engine fills them: some are engine texts themselves, some are not ours.
 SAMPLES = {
     "error": "[Errno 111] Connection refused",

@@ -5,11 +5,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
+from core.page_cache import private_page
 from mailings.forms import AttemptFilterForm
 from mailings.models import Attempt
 from mailings.selectors import attempt_deliveries, attempts_visible_to, can_view_all_mailings, delivery_state_counts
 from mailings.selectors import attempt_list as select_attempts
-from mailings.views.caching import private_page
 from mailings.views.common import owner_filter, paginate
 
 logger = logging.getLogger(__name__)

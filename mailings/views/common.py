@@ -7,7 +7,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
 
-from config.params import clean_search, parse_id
+from core.params import clean_search, parse_id
 from users.models import User
 
 PER_PAGE = 20

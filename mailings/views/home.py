@@ -5,9 +5,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from blog.selectors import article_random_public
-from mailings.cache import cached_for
+from core.data_versions import cached_for
+from core.page_cache import private_page
 from mailings.selectors import home_figures
-from mailings.views.caching import private_page
 
 logger = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
+from core.page_cache import private_page
 from mailings.forms import MailingForm
 from mailings.models import Attempt
 from mailings.selectors import can_view_all_mailings, mailings_for, mailings_visible_to
@@ -14,7 +15,6 @@ from mailings.selectors import mailing_list as select_mailings
 from mailings.services.mailings import mailing_create as create
 from mailings.services.mailings import mailing_delete as delete
 from mailings.services.mailings import mailing_update as update
-from mailings.views.caching import private_page
 from mailings.views.common import owned_or_refused, owner_filter, paginate, search_query
 
 logger = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_safe
 
+from core.page_cache import private_page
 from mailings.forms import MessageForm
 from mailings.selectors import can_view_all_messages, messages_for, messages_visible_to
 from mailings.selectors import message_list as select_messages
@@ -15,7 +16,6 @@ from mailings.services.messages import MessageInUse
 from mailings.services.messages import message_create as create
 from mailings.services.messages import message_delete as delete
 from mailings.services.messages import message_update as update
-from mailings.views.caching import private_page
 from mailings.views.common import owned_or_refused, owner_filter, paginate, search_query
 
 logger = logging.getLogger(__name__)

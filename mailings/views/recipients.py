@@ -8,13 +8,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
+from core.page_cache import private_page
 from mailings.forms import DUPLICATE_EMAIL, RecipientForm
 from mailings.selectors import can_view_all_recipients, recipients_for, recipients_visible_to
 from mailings.selectors import recipient_list as select_recipients
 from mailings.services.recipients import recipient_create as create
 from mailings.services.recipients import recipient_delete as delete
 from mailings.services.recipients import recipient_update as update
-from mailings.views.caching import private_page
 from mailings.views.common import owned_or_refused, owner_filter, paginate, search_query
 
 logger = logging.getLogger(__name__)

@@ -7,9 +7,9 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from mailings.delivery.manual_runs import SendRefused, attempt_retry_failed, mailing_send_now
 from mailings.models import Attempt
 from mailings.selectors import attempts_for, attempts_visible_to, mailings_for, mailings_visible_to
-from mailings.services.triggers import SendRefused, attempt_retry_failed, mailing_send_now
 from mailings.views.common import owned_or_refused
 
 

@@ -5,9 +5,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from mailings.cache import cached_for
+from core.data_versions import cached_for
+from core.page_cache import private_page
 from mailings.selectors import can_view_all_mailings, stats_per_mailing, stats_totals
-from mailings.views.caching import private_page
 from mailings.views.common import owner_filter, paginate
 
 logger = logging.getLogger(__name__)

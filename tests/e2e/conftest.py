@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from config.testing import SinkHandler, SmtpServer
 from tests.e2e.live import LiveSite, chromium_path, launch_chromium
+from tests.support import SinkHandler, SmtpServer
 
 # The sink refuses these addresses the way a real server refuses an unknown mailbox.
 UNKNOWN_MAILBOX = "nobody@"

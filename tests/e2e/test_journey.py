@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from config.testing import SmtpServer
 from tests.e2e.live import LiveSite, wait_for
+from tests.support import SmtpServer
 
 pytestmark = pytest.mark.browser
 

@@ -38,7 +38,7 @@ import json
 from datetime import timedelta
 from django.utils import timezone
 from blog.models import Article
-from mailings.cache import data_version_bump_everyone
+from core.data_versions import data_version_bump_everyone
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from users.models import AuditEvent, User
 from users.services import audit_event_record, user_block

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-from config.testing import clear_tasks
+from tests.support import clear_tasks
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ import re
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from config.testing import ReceivedMessage
+from tests.support import ReceivedMessage
 
 
 def image_upload(

@@ -182,8 +182,8 @@ def _daily_mailing_that_ran(owner: User) -> Mailing:
 
 
 def _assert_continues_on_the_calendar_without_making_up_runs(mailing: Mailing) -> None:
+    from mailings.delivery.schedule import scheduler_tick
     from mailings.models import Attempt
-    from mailings.services.scheduling import scheduler_tick
 
     mailing.refresh_from_db()
     now = timezone.now()

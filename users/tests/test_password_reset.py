@@ -4,7 +4,7 @@ from typing import Any
 from django.test import Client
 from django.urls import reverse
 
-from config.testing import SmtpServer, run_tasks
+from tests.support import SmtpServer, run_tasks
 from users.models import User
 from users.tests.factories import link_in
 

@@ -6,7 +6,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from config.testing import SmtpServer, run_tasks
+from tests.support import SmtpServer, run_tasks
 from users.models import User
 from users.tests.factories import link_in
 

@@ -4,7 +4,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from config.testing import SmtpServer
+from tests.support import SmtpServer
 from users import services
 from users.models import User
 from users.tasks import send_account_email

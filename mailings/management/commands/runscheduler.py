@@ -1,6 +1,6 @@
 """`manage.py runscheduler`: the scheduler process (ARCHITECTURE.md, Processes).
 
-Every second it runs one tick (mailings.services.scheduling.scheduler_tick).
+Every second it runs one tick (mailings.delivery.schedule.scheduler_tick).
 Several schedulers may run at once: every claim in the tick is a conditional
 UPDATE, so correctness never depends on there being only one.
 """
@@ -20,7 +20,7 @@ from django.db import Error as DjangoDatabaseError
 from django.db import close_old_connections
 from django.utils import timezone
 
-from mailings.services.scheduling import TickResult, scheduler_record_tick, scheduler_tick
+from mailings.delivery.schedule import TickResult, scheduler_record_tick, scheduler_tick
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from mailings.cache import data_version_bump_everyone
+from core.data_versions import data_version_bump_everyone
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from users.models import User
 from users.roles import MANAGERS_GROUP, groups_ensure

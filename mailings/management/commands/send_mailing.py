@@ -15,9 +15,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mailings.delivery.engine import StopReason, attempt_deliver
+from mailings.delivery.manual_runs import SendRefused, mailing_send_now
 from mailings.models import Attempt, Delivery, Mailing
-from mailings.services.sending import StopReason, attempt_deliver
-from mailings.services.triggers import SendRefused, mailing_send_now
 
 POLL_SECONDS = 1.0
 

@@ -6,7 +6,7 @@ from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from config.mailsink import FolderHandler
+from core.mailsink import FolderHandler
 
 
 class Command(BaseCommand):

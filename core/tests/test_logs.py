@@ -1,7 +1,7 @@
 import json
 import logging
 
-from config.logs import JsonFormatter, RedactSecretsFilter
+from core.logs import JsonFormatter, RedactSecretsFilter
 
 
 def _record(message: str, *args: object) -> logging.LogRecord:

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from mailings.delivery.breaker import account_state_get, account_state_peek
 from mailings.models import SmtpAccountState
-from mailings.services.breaker import account_state_get, account_state_peek
 
 logger = logging.getLogger(__name__)
 

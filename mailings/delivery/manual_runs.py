@@ -10,9 +10,9 @@ from django.db import IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailings.cache import data_version_bump
+from core.data_versions import data_version_bump
+from mailings.delivery.runs import attempt_start
 from mailings.models import Attempt, Delivery, Mailing
-from mailings.services.runs import attempt_start
 
 logger = logging.getLogger(__name__)
 

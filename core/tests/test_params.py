@@ -1,6 +1,6 @@
 import pytest
 
-from config.params import clean_search, parse_id
+from core.params import clean_search, parse_id
 
 
 @pytest.mark.parametrize(

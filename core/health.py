@@ -46,7 +46,7 @@ def _check_queue() -> dict[str, Any]:
 
 
 def _check_scheduler() -> dict[str, Any]:
-    from mailings.services.scheduling import scheduler_last_tick
+    from mailings.delivery.schedule import scheduler_last_tick
 
     last_tick = scheduler_last_tick()
     if last_tick is None:
@@ -56,8 +56,8 @@ def _check_scheduler() -> dict[str, Any]:
 
 
 def _check_smtp_breaker() -> dict[str, Any]:
-    from mailings.services.breaker import account_state_peek
-    from mailings.services.sending import smtp_config
+    from mailings.delivery.breaker import account_state_peek
+    from mailings.delivery.engine import smtp_config
 
     state = account_state_peek(account=smtp_config().account)
     now = timezone.now()

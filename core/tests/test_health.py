@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from mailings.services.scheduling import LAST_TICK_CACHE_KEY as SCHEDULER_TICK_KEY
+from mailings.delivery.schedule import LAST_TICK_CACHE_KEY as SCHEDULER_TICK_KEY
 
 
 @pytest.fixture(autouse=True)
@@ -36,12 +36,12 @@ def test_it_answers_503_when_the_scheduler_is_silent(client) -> None:  # type: i
 
 @pytest.mark.django_db
 def test_it_counts_queued_tasks(client, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
-    from mailings.tasks import deliver_attempt
+    from mailings.delivery.tasks import deliver_attempt
 
     deliver_attempt.enqueue(12345)
     cache.set(SCHEDULER_TICK_KEY, timezone.now().isoformat())
     assert client.get("/health/").json()["checks"]["queue"]["depth"] == 1
-    from config.testing import clear_tasks
+    from tests.support import clear_tasks
 
     clear_tasks()
 
@@ -61,8 +61,8 @@ def test_it_refuses_post(client) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.django_db
 def test_it_reports_an_open_breaker_without_failing(client) -> None:  # type: ignore[no-untyped-def]
-    from mailings.services.breaker import breaker_open
-    from mailings.services.sending import smtp_config
+    from mailings.delivery.breaker import breaker_open
+    from mailings.delivery.engine import smtp_config
 
     cache.set(SCHEDULER_TICK_KEY, timezone.now().isoformat())
     breaker_open(account=smtp_config().account, reason="connection refused", now=timezone.now())

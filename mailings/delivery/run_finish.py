@@ -1,7 +1,7 @@
 """Finishing a run of a mailing: its status, counts and the server's replies, grouped (ARCHITECTURE.md, step 5).
 
-The task run that writes a run's last outcome finishes it (mailings/services/sending.py); the
-scheduler finishes the runs whose task died after that write (mailings/services/recovery.py).
+The task run that writes a run's last outcome finishes it (mailings/delivery/engine.py); the
+scheduler finishes the runs whose task died after that write (mailings/delivery/recovery.py).
 """
 
 import logging
@@ -12,7 +12,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailings.cache import data_version_bump_for_attempts
+from core.data_versions import data_version_bump_for_attempts
 from mailings.models import Attempt, Delivery
 
 logger = logging.getLogger(__name__)

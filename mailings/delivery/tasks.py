@@ -14,7 +14,7 @@ def deliver_attempt(attempt_id: int) -> None:
     Each run is bounded (SEND_TASK_MAX_SECONDS, or the message in hand on SIGTERM) and
     re-enqueues itself while work remains.
     """
-    from mailings.services.sending import attempt_deliver
+    from mailings.delivery.engine import attempt_deliver
 
     attempt_deliver(attempt_id=attempt_id)
 
@@ -33,7 +33,7 @@ def enqueue_attempt_delivery(*, attempt_id: int, count: int | None = None) -> No
     from mailings.models import Attempt
 
     if count is None:
-        from mailings.services.recovery import tasks_for
+        from mailings.delivery.recovery import tasks_for
 
         total = Attempt.objects.filter(pk=attempt_id).values_list("total_count", flat=True).first() or 0
         count = tasks_for(total=total)

@@ -28,20 +28,20 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailings.cache import data_version_bump
-from mailings.models import Attempt, Delivery, Mailing
-from mailings.services.breaker import breaker_close, breaker_gate, breaker_open
-from mailings.services.compose import BuildError, MessageComposer
-from mailings.services.ledger import DeliveryLedger
-from mailings.services.ratelimit import (
+from core.data_versions import data_version_bump
+from mailings.delivery.breaker import breaker_close, breaker_gate, breaker_open
+from mailings.delivery.compose import BuildError, MessageComposer
+from mailings.delivery.ledger import DeliveryLedger
+from mailings.delivery.ratelimit import (
     Reservation,
     batch_size_for_rate,
     ratelimit_refund,
     ratelimit_reserve,
 )
-from mailings.services.run_finish import attempt_finish_if_done
-from mailings.services.smtp import Outcome, SmtpConfig, SmtpSession, SystemicError, sanitize_reply
-from mailings.services.stopping import Stop, graceful_sigterm
+from mailings.delivery.run_finish import attempt_finish_if_done
+from mailings.delivery.smtp import Outcome, SmtpConfig, SmtpSession, SystemicError, sanitize_reply
+from mailings.delivery.stopping import Stop, graceful_sigterm
+from mailings.models import Attempt, Delivery, Mailing
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ RECHECK_SECONDS = 1.0
 # most this much of already-answered messages to be reported as unknown by the sweep.
 FLUSH_SECONDS = 0.5
 HEARTBEAT_SECONDS = 5.0
-# The owner's pages show a run's progress at most this much late (cached pages, mailings/cache.py).
+# The owner's pages show a run's progress at most this much late (cached pages, core/data_versions.py).
 PROGRESS_BUMP_SECONDS = 1.0
 
 
@@ -421,7 +421,7 @@ def _envelope_sender(from_email: str) -> str:
     """MAIL FROM address of DEFAULT_FROM_EMAIL; written into the command as is, so validated here."""
     from email.utils import parseaddr
 
-    from mailings.services.compose import smtp_address
+    from mailings.delivery.compose import smtp_address
 
     try:
         return smtp_address(parseaddr(from_email)[1] or from_email)
@@ -457,7 +457,7 @@ def attempt_deliver(*, attempt_id: int, max_seconds: float | None = None) -> str
                 engine.progress_bump(force=True)
         logger.info("delivery task: attempt=%s sent=%s stop=%s", attempt_id, engine.sent, verdict)
         if verdict in (StopReason.BUDGET, StopReason.STOPPED):
-            from mailings.tasks import enqueue_attempt_delivery
+            from mailings.delivery.tasks import enqueue_attempt_delivery
 
             enqueue_attempt_delivery(attempt_id=attempt_id, count=1)
         elif verdict in (StopReason.PAUSED, StopReason.LIMITED, StopReason.IDLE):

@@ -18,8 +18,8 @@ from enum import StrEnum
 
 from django.utils.translation import gettext as _
 
-from config.logs import redact
-from mailings.services.smtp_wire import SMTP, SMTP_SSL, shutdown, watchdog
+from core.logs import redact
+from mailings.delivery.smtp_wire import SMTP, SMTP_SSL, shutdown, watchdog
 
 logger = logging.getLogger(__name__)
 

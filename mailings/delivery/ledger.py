@@ -1,4 +1,4 @@
-"""The delivery engine's writes to one task run's deliveries (the engine is in mailings/services/sending.py).
+"""The delivery engine's writes to one task run's deliveries (the engine is in mailings/delivery/engine.py).
 
 A `DeliveryLedger` claims a batch of due deliveries under its lease owner, marks them `handed_over`
 before their final dots (for up to SEND_HANDOVER_GROUP of them with one commit), and writes their
@@ -19,8 +19,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mailings.delivery.smtp import Outcome, SendResult
 from mailings.models import Attempt, Delivery
-from mailings.services.smtp import Outcome, SendResult
 
 logger = logging.getLogger(__name__)
 

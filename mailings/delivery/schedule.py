@@ -21,10 +21,10 @@ from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 
-from mailings.cache import data_version_bump, data_versions_bump
+from core.data_versions import data_version_bump, data_versions_bump
+from mailings.delivery.recovery import attempts_finish_stale, attempts_wake_due_retries, deliveries_sweep_expired_leases
+from mailings.delivery.runs import attempt_start
 from mailings.models import Attempt, Mailing
-from mailings.services.recovery import attempts_finish_stale, attempts_wake_due_retries, deliveries_sweep_expired_leases
-from mailings.services.runs import attempt_start
 
 logger = logging.getLogger(__name__)
 

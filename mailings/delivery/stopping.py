@@ -1,4 +1,4 @@
-"""Graceful SIGTERM for a delivery task run (mailings/services/sending.py): the message in hand is finished first."""
+"""Graceful SIGTERM for a delivery task run (mailings/delivery/engine.py): the message in hand is finished first."""
 
 import os
 import signal

@@ -5,11 +5,11 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from mailings.delivery.breaker import account_state_peek
+from mailings.delivery.engine import smtp_config
+from mailings.delivery.ratelimit import ratelimit_expected_finish
+from mailings.delivery.run_finish import NOT_FINAL_STATES
 from mailings.models import Attempt, Delivery, Mailing
-from mailings.services.breaker import account_state_peek
-from mailings.services.ratelimit import ratelimit_expected_finish
-from mailings.services.run_finish import NOT_FINAL_STATES
-from mailings.services.sending import smtp_config
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The wire side of the SMTP client: whole malformed replies, and deadlines a slow server cannot dodge.
 
-Used by `mailings.services.smtp.SmtpSession`; nothing here knows about deliveries.
+Used by `mailings.delivery.smtp.SmtpSession`; nothing here knows about deliveries.
 """
 
 import contextlib

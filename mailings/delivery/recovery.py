@@ -1,4 +1,4 @@
-"""Keeping runs moving from outside the delivery engine (mailings/services/sending.py).
+"""Keeping runs moving from outside the delivery engine (mailings/delivery/engine.py).
 
 How many delivery tasks a new run gets, and what the scheduler does every second: recover the
 leases of killed workers, finish the runs whose task died after the last write, and wake the runs
@@ -13,9 +13,9 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 
-from mailings.cache import data_version_bump_for_attempts
+from core.data_versions import data_version_bump_for_attempts
+from mailings.delivery.run_finish import NOT_FINAL_STATES, attempt_finish_if_done
 from mailings.models import Attempt, Delivery
-from mailings.services.run_finish import NOT_FINAL_STATES, attempt_finish_if_done
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def deliveries_sweep_expired_leases(*, now: datetime) -> int:
         reason=_("обработчик остановлен после передачи письма серверу: возможна доставка"),
     )
     data_version_bump_for_attempts(attempt_ids=attempt_ids)
-    from mailings.tasks import enqueue_attempt_delivery
+    from mailings.delivery.tasks import enqueue_attempt_delivery
 
     for attempt_id in attempt_ids:
         if not attempt_finish_if_done(attempt_id=attempt_id):
@@ -98,7 +98,7 @@ def attempts_wake_due_retries(*, now: datetime) -> int:
         .filter(Exists(due))
         .values_list("pk", flat=True)
     )
-    from mailings.tasks import enqueue_attempt_delivery
+    from mailings.delivery.tasks import enqueue_attempt_delivery
 
     woken = 0
     interval = timedelta(seconds=int(settings.SEND_WAKE_INTERVAL))

@@ -1,7 +1,7 @@
 import pytest
 from django import forms
 
-from config.forms import BootstrapFormMixin
+from core.forms import BootstrapFormMixin
 from users.models import User
 
 

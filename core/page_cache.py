@@ -1,7 +1,7 @@
 """Signed-in pages cached in the browser (ETag, 304) and on the server (the rendered page), never shared.
 
 `private_page` wraps a GET view of a signed-in user. Its validator is computed before the view runs and
-costs no query of the page's data: the data version of what the user sees (mailings/cache.py), the user
+costs no query of the page's data: the data version of what the user sees (core/data_versions.py), the user
 (id, name, permissions), the language, the page's address, the CSRF secret the page's forms carry and
 the code's build (`build_id`). The same value keys the server's copy of the rendered page, so a page is only ever
 served to the request it was rendered for, or to an identical one after nothing it shows has changed.
@@ -30,7 +30,7 @@ from django.utils.cache import get_conditional_response, patch_cache_control, pa
 from django.utils.timezone import get_current_timezone_name
 from django.utils.translation import get_language
 
-from mailings.cache import CACHE_DATA_TIMEOUT, build_id, data_version_with
+from core.data_versions import CACHE_DATA_TIMEOUT, build_id, data_version_with
 from users.models import User
 
 logger = logging.getLogger(__name__)

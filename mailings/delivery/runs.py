@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.db.models import F, QuerySet, Value
 from django.utils import timezone
 
-from mailings.cache import data_version_bump
+from core.data_versions import data_version_bump
 from mailings.models import Attempt, Delivery, Mailing, Recipient
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def attempt_start(
     transaction commits, so a worker never looks for rows it cannot see yet.
     With `recipient_ids`, only those of the mailing's recipients are included.
     """
-    from mailings.tasks import enqueue_attempt_delivery
+    from mailings.delivery.tasks import enqueue_attempt_delivery
 
     with transaction.atomic():
         attempt = Attempt.objects.create(

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "core",
     "users",
     "mailings",
+    "moderation",
     "blog",
 ]
 

@@ -63,7 +63,7 @@ class UserAdmin(BaseUserAdmin):
     list_filter = (ConfirmedFilter, BlockedFilter, "is_active", "is_staff", "is_superuser", "groups", "country")
     search_fields = ("email", "first_name", "last_name", "phone")
     ordering = ("email",)
-    # Blocking goes through the Users page (users.services.user_block), which writes the audit log.
+    # Blocking goes through the Users page (moderation.services.user_block), which writes the audit log.
     readonly_fields = ("last_login", "date_joined", "blocked_at", "blocked_by", "block_reason")
     list_select_related = ()
     fieldsets = (

@@ -1,4 +1,4 @@
-"""Writes of the account part: registration, confirmation, profile, deletion; managers blocking users; the audit log."""
+"""Writes of the account part: registration, confirmation, profile, deletion (managers: moderation/services.py)."""
 
 import hashlib
 import logging
@@ -8,14 +8,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import BooleanField, Case, Value, When
 from django.template import loader
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from core.data_versions import data_version_bump, data_version_bump_everyone
-from users.models import AuditEvent, User
+from users.models import User
 from users.tasks import send_account_email
 from users.tokens import confirmation_token_make
 
@@ -178,118 +176,3 @@ def user_delete(*, user: User) -> None:
         # A deleted manager is no longer named on the mailings they disabled.
         data_version_bump_everyone()
     logger.info("user deleted: id=%s email=%s", user_id, email)
-
-
-class ModerationRefused(Exception):
-    """A manager's action that may not happen; the message says why, for the manager."""
-
-
-def audit_event_record(
-    *,
-    actor: User,
-    action: str,
-    target_type: str,
-    target_id: int,
-    target_repr: str,
-    target_user: User | None,
-    reason: str,
-) -> AuditEvent:
-    """One line of the managers' journal; call it inside the transaction of the change it records."""
-    return AuditEvent.objects.create(
-        actor=actor,
-        actor_email=actor.email,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        target_repr=target_repr[:255],
-        target_user=target_user,
-        reason=reason,
-    )
-
-
-def user_block_refusal(*, actor: User, user: User) -> str | None:
-    """Why `actor` may not block `user`, or None; the views hide the button on the same rule."""
-    if actor.pk == user.pk:
-        return _("Нельзя заблокировать самого себя.")
-    if user.is_superuser:
-        return _("Нельзя заблокировать суперпользователя.")
-    if not actor.is_superuser and (user.is_staff or user.has_perm("users.block_user")):
-        # Managers do not moderate each other; a superuser does.
-        return _("Менеджера может заблокировать только суперпользователь.")
-    return None
-
-
-def user_block(*, user: User, actor: User, reason: str) -> User:
-    """Block the account: it cannot sign in, its sessions end on their next request and nothing of it sends.
-
-    The delivery engine re-checks the owner before each message, so a run in progress stops too.
-    One conditional UPDATE: of two managers blocking at once, one wins and one is told.
-    """
-    reason = reason.strip()
-    refusal = user_block_refusal(actor=actor, user=user)
-    if refusal:
-        raise ModerationRefused(refusal)
-    if not reason:
-        raise ModerationRefused(_("Укажите причину блокировки."))
-    now = timezone.now()
-    with transaction.atomic():
-        updated = User.objects.filter(pk=user.pk, blocked_at__isnull=True).update(
-            blocked_at=now, blocked_by=actor, block_reason=reason, is_active=False
-        )
-        if not updated:
-            raise ModerationRefused(_("Пользователь уже заблокирован."))
-        data_version_bump(owner_id=user.pk)
-        audit_event_record(
-            actor=actor,
-            action=AuditEvent.Action.USER_BLOCKED,
-            target_type=AuditEvent.TargetType.USER,
-            target_id=user.pk,
-            target_repr=user.email,
-            target_user=user,
-            reason=reason,
-        )
-    user.blocked_at, user.blocked_by, user.block_reason, user.is_active = now, actor, reason, False
-    logger.info("user blocked: id=%s email=%s by=%s", user.pk, user.email, actor.pk)
-    return user
-
-
-def user_unblock(*, user: User, actor: User, reason: str = "") -> User:
-    """Let the account in again as it was: active if its address was confirmed, its mailings enabled as before.
-
-    Runs that fell due while the owner was blocked are not made up for: each
-    mailing whose next run passed meanwhile continues from its first slot after now.
-    """
-    from mailings.delivery.schedule import mailing_reschedule
-    from mailings.models import Mailing
-
-    reason = reason.strip()
-    now = timezone.now()
-    with transaction.atomic():
-        updated = User.objects.filter(pk=user.pk, blocked_at__isnull=False).update(
-            blocked_at=None,
-            blocked_by=None,
-            block_reason="",
-            is_active=Case(
-                When(email_confirmed_at__isnull=False, then=Value(True)),
-                default=Value(False),
-                output_field=BooleanField(),
-            ),
-        )
-        if not updated:
-            raise ModerationRefused(_("Пользователь не заблокирован."))
-        if user.blocked_at is not None:
-            for mailing in Mailing.objects.filter(owner=user, next_run_at__gt=user.blocked_at, next_run_at__lte=now):
-                mailing_reschedule(mailing=mailing, now=now)
-        data_version_bump(owner_id=user.pk)
-        audit_event_record(
-            actor=actor,
-            action=AuditEvent.Action.USER_UNBLOCKED,
-            target_type=AuditEvent.TargetType.USER,
-            target_id=user.pk,
-            target_repr=user.email,
-            target_user=user,
-            reason=reason,
-        )
-    user.refresh_from_db(fields=["blocked_at", "blocked_by", "block_reason", "is_active"])
-    logger.info("user unblocked: id=%s email=%s by=%s active=%s", user.pk, user.email, actor.pk, user.is_active)
-    return user

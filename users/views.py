@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
 from core.params import clean_search
+from moderation import services as moderation
 from users import selectors, services
 from users.forms import (
     AccountDeleteForm,
@@ -231,7 +232,7 @@ def _moderate(request: HttpRequest, pk: int, *, blocking: bool) -> HttpResponse:
     # 404 for an account the user cannot see (anyone's but their own), 403 for one they may not block.
     target = get_object_or_404(selectors.users_visible_to(request.user), pk=pk)
     _require_perm(request, "users.block_user")
-    if blocking and services.user_block_refusal(actor=request.user, user=target):
+    if blocking and moderation.user_block_refusal(actor=request.user, user=target):
         raise PermissionDenied
     if target.is_blocked != (not blocking):
         messages.info(request, _("Пользователь уже заблокирован.") if blocking else _("Пользователь не заблокирован."))
@@ -240,10 +241,10 @@ def _moderate(request: HttpRequest, pk: int, *, blocking: bool) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             if blocking:
-                services.user_block(user=target, actor=request.user, reason=form.cleaned_data["reason"])
+                moderation.user_block(user=target, actor=request.user, reason=form.cleaned_data["reason"])
             else:
-                services.user_unblock(user=target, actor=request.user, reason=form.cleaned_data["reason"])
-        except services.ModerationRefused as exc:
+                moderation.user_unblock(user=target, actor=request.user, reason=form.cleaned_data["reason"])
+        except moderation.ModerationRefused as exc:
             messages.error(request, str(exc))
         else:
             done = _("Пользователь %(email)s заблокирован.") if blocking else _("Пользователь %(email)s разблокирован.")

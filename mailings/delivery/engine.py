@@ -19,6 +19,7 @@ final is finished by run_finish.py, and the scheduler's sweep and wake are in re
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -40,12 +41,14 @@ from mailings.delivery.ratelimit import (
 )
 from mailings.delivery.run_finish import attempt_finish_if_done
 from mailings.delivery.smtp import Outcome, SmtpConfig, SmtpSession, SystemicError, sanitize_reply
-from mailings.delivery.stopping import Stop, graceful_sigterm
+from mailings.delivery.stopping import Stop
 from mailings.models import Attempt, Delivery, Mailing
 
 logger = logging.getLogger(__name__)
 
 State = Delivery.State
+# Called every few seconds while a task run works on an attempt (tasks.attempt_keep_awake).
+KeepAwake = Callable[..., None]
 # Seconds of lease kept in reserve beyond the per-message deadline (recording the batch, clock skew).
 LEASE_MARGIN = 15.0
 # A task re-checks "enabled / owner active" at least this often within a batch.
@@ -136,8 +139,11 @@ def _defer_attempt(*, attempt_id: int, until: datetime, end_at: datetime) -> int
 
 
 class _Engine:
-    def __init__(self, *, attempt: Attempt, stop: Stop, max_seconds: float) -> None:
+    def __init__(
+        self, *, attempt: Attempt, stop: Stop, max_seconds: float, keep_awake: KeepAwake | None = None
+    ) -> None:
         self.attempt = attempt
+        self.keep_awake = keep_awake
         self.mailing = attempt.mailing
         self.stop = stop
         self.max_seconds = max_seconds
@@ -168,12 +174,10 @@ class _Engine:
 
     def _heartbeat(self, now: datetime) -> None:
         """Tell the scheduler this attempt is being worked on, so it does not wake another task."""
-        if time.monotonic() - self.last_heartbeat < HEARTBEAT_SECONDS:
+        if self.keep_awake is None or time.monotonic() - self.last_heartbeat < HEARTBEAT_SECONDS:
             return
         self.last_heartbeat = time.monotonic()
-        Attempt.objects.filter(pk=self.attempt.pk).update(
-            wake_at=now + timedelta(seconds=int(settings.SEND_WAKE_INTERVAL))
-        )
+        self.keep_awake(attempt_id=self.attempt.pk, now=now)
 
     def _blocked(self, now: datetime, *, force: bool = False) -> str | None:
         if now >= self.mailing.end_at:
@@ -431,41 +435,35 @@ def _envelope_sender(from_email: str) -> str:
         return "".join(c for c in from_email if c.isprintable() and c not in "<>\r\n ")
 
 
-def attempt_deliver(*, attempt_id: int, max_seconds: float | None = None) -> str:
+def attempt_deliver(
+    *,
+    attempt_id: int,
+    max_seconds: float | None = None,
+    stop: Stop | None = None,
+    keep_awake: KeepAwake | None = None,
+) -> str:
     """One bounded task run over an attempt's due deliveries; returns why it stopped (StopReason).
 
-    Re-enqueues itself when it stopped with work remaining (time budget, SIGTERM), and finishes
-    the attempt when every delivery is final. Safe to run in several workers at once.
+    Finishes the attempt when every delivery is final. Safe to run in several workers at once. What
+    happens next (enqueue the rest, let the scheduler wake it) is the caller's: `tasks.delivery_run`.
+    `stop` is set on SIGTERM (`stopping.graceful_sigterm`); `keep_awake(attempt_id=, now=)` is called
+    every few seconds while the run works, so the scheduler does not wake another task for it.
     """
     attempt = Attempt.objects.select_related("mailing__message").filter(pk=attempt_id).first()
     if attempt is None or attempt.is_final:
         return StopReason.FINAL
     budget = float(settings.SEND_TASK_MAX_SECONDS if max_seconds is None else max_seconds)
-    stop: Stop | None = None
+    engine = _Engine(attempt=attempt, stop=stop or Stop(), max_seconds=budget, keep_awake=keep_awake)
     try:
-        with graceful_sigterm() as stop:
-            engine = _Engine(attempt=attempt, stop=stop, max_seconds=budget)
-            try:
-                verdict = engine.run()
-            except Exception:
-                # Leases of the batch in hand expire and the sweep recovers them; say what happened.
-                logger.exception("delivery task failed: attempt=%s", attempt_id)
-                raise
-            finally:
-                engine.session.close()
-                # Claims, skips, deferrals and the last outcomes of this run change what its pages show.
-                engine.progress_bump(force=True)
-        logger.info("delivery task: attempt=%s sent=%s stop=%s", attempt_id, engine.sent, verdict)
-        if verdict in (StopReason.BUDGET, StopReason.STOPPED):
-            from mailings.delivery.tasks import enqueue_attempt_delivery
-
-            enqueue_attempt_delivery(attempt_id=attempt_id, count=1)
-        elif verdict in (StopReason.PAUSED, StopReason.LIMITED, StopReason.IDLE):
-            # Let the scheduler wake it as soon as deliveries are due again.
-            Attempt.objects.filter(pk=attempt_id).update(wake_at=None)
-        attempt_finish_if_done(attempt_id=attempt_id)
+        verdict = engine.run()
+    except Exception:
+        # Leases of the batch in hand expire and the sweep recovers them; say what happened.
+        logger.exception("delivery task failed: attempt=%s", attempt_id)
+        raise
     finally:
-        # A SIGTERM with the default action terminates only now: the run is re-enqueued or finished.
-        if stop is not None:
-            stop.deliver_default()
+        engine.session.close()
+        # Claims, skips, deferrals and the last outcomes of this run change what its pages show.
+        engine.progress_bump(force=True)
+    logger.info("delivery task: attempt=%s sent=%s stop=%s", attempt_id, engine.sent, verdict)
+    attempt_finish_if_done(attempt_id=attempt_id)
     return verdict

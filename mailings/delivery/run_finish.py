@@ -73,7 +73,6 @@ def attempt_finish_if_done(*, attempt_id: int) -> bool:
         unknown_count=counts.get(State.UNKNOWN, 0),
         skipped_count=counts.get(State.SKIPPED, 0),
         server_response=summary,
-        wake_at=None,
     )
     if won:
         data_version_bump_for_attempts(attempt_ids=[attempt_id])

@@ -10,6 +10,7 @@ from django.db.models import F, QuerySet, Value
 from django.utils import timezone
 
 from core.data_versions import data_version_bump
+from mailings.delivery.tasks import enqueue_attempt_delivery
 from mailings.models import Attempt, Delivery, Mailing, Recipient
 
 logger = logging.getLogger(__name__)
@@ -30,8 +31,6 @@ def attempt_start(
     transaction commits, so a worker never looks for rows it cannot see yet.
     With `recipient_ids`, only those of the mailing's recipients are included.
     """
-    from mailings.delivery.tasks import enqueue_attempt_delivery
-
     with transaction.atomic():
         attempt = Attempt.objects.create(
             mailing=mailing,

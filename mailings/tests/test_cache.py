@@ -177,7 +177,7 @@ def test_a_managers_disabling_shows_on_the_owners_pages(owner: User, other_user:
 
 
 def test_a_manager_renamed_shows_on_the_mailings_they_disabled(owner: User, manager: User) -> None:
-    from mailings.services.mailings import mailing_disable
+    from moderation.services import mailing_disable
     from users.services import user_profile_update
 
     mailing = mailing_disable(mailing=make_mailing(owner), actor=manager, reason="спам")

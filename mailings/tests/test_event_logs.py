@@ -10,11 +10,11 @@ from django.utils import timezone
 from mailings.delivery.breaker import breaker_close, breaker_open
 from mailings.delivery.engine import attempt_deliver
 from mailings.models import Mailing
-from mailings.services.mailings import mailing_create, mailing_disable
+from mailings.services.mailings import mailing_create
 from mailings.tests.sending_support import fast_settings, make_run, smtp_server_on_free_port
 from mailings.tests.world import make_message, make_recipient
+from moderation.services import mailing_disable, user_block
 from users.models import User
-from users.services import user_block
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,6 @@ from django.utils import timezone
 from mailings.delivery.engine import attempt_deliver
 from mailings.delivery.schedule import scheduler_tick
 from mailings.models import Attempt, Delivery, Mailing
-from mailings.services.mailings import mailing_disable, mailing_enable
 from mailings.tests.sending_support import (
     ServerFactory,
     fast_settings,
@@ -25,9 +24,9 @@ from mailings.tests.sending_support import (
     serving,
     states,
 )
+from moderation.services import mailing_disable, mailing_enable, user_block, user_unblock
 from tests.support import SinkHandler, SmtpServer
 from users.models import User
-from users.services import user_block, user_unblock
 
 S = Delivery.State
 FIVE = [f"{x}@example.com" for x in "abcde"]

@@ -13,10 +13,10 @@ from django.views.decorators.http import require_http_methods
 
 from mailings.models import Mailing
 from mailings.selectors import mailings_visible_to
-from mailings.services.mailings import mailing_disable as disable
-from mailings.services.mailings import mailing_enable as enable
+from moderation.services import ModerationRefused
+from moderation.services import mailing_disable as disable
+from moderation.services import mailing_enable as enable
 from users.forms import ModerationReasonForm
-from users.services import ModerationRefused
 
 logger = logging.getLogger(__name__)
 

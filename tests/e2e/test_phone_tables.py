@@ -41,7 +41,7 @@ from blog.models import Article
 from core.data_versions import data_version_bump_everyone
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from users.models import AuditEvent, User
-from users.services import audit_event_record, user_block
+from moderation.services import audit_event_record, user_block
 
 now = timezone.now()
 manager = User.objects.get(email="{MANAGER_EMAIL}")

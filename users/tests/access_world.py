@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from blog.models import Article
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
-from mailings.services.mailings import mailing_disable
+from moderation.services import mailing_disable
 from users.models import User
 
 ACTORS = ["anonymous", "owner", "other", "manager", "blocked", "superuser"]

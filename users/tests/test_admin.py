@@ -2,8 +2,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from moderation.services import user_block
 from users.models import AuditEvent, User
-from users.services import user_block
 
 
 @pytest.fixture

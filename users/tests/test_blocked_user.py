@@ -6,8 +6,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.test import Client
 from django.urls import reverse
 
+from moderation.services import user_block, user_unblock
 from users.models import User
-from users.services import user_block, user_unblock
 
 LOGIN = reverse("users:login")
 

@@ -7,8 +7,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from moderation.services import user_block
 from users.models import AuditEvent, User
-from users.services import user_block
 
 USERS = reverse("users:user_list")
 AUDIT = reverse("users:audit_log")

@@ -7,10 +7,9 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from mailings.models import Mailing
-from mailings.services.mailings import mailing_disable, mailing_enable
 from mailings.tests.world import make_mailing, make_recipient
+from moderation.services import ModerationRefused, mailing_disable, mailing_enable, user_block, user_unblock
 from users.models import AuditEvent, User, UserState
-from users.services import ModerationRefused, user_block, user_unblock
 
 pytestmark = pytest.mark.django_db
 
@@ -140,7 +139,7 @@ def test_disabling_twice_or_without_a_reason_and_enabling_an_enabled_mailing_are
 
 def test_the_change_and_its_audit_line_commit_together(owner: User, manager: User) -> None:
     mailing = make_mailing(owner)
-    with mock.patch("users.services.AuditEvent.objects.create", side_effect=DatabaseError("disk full")):
+    with mock.patch("moderation.services.AuditEvent.objects.create", side_effect=DatabaseError("disk full")):
         with pytest.raises(DatabaseError):
             user_block(user=owner, actor=manager, reason="спам")
         with pytest.raises(DatabaseError):

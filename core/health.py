@@ -66,7 +66,7 @@ def _check_smtp_breaker() -> dict[str, Any]:
     return {
         "ok": True,
         "breaker": "open" if is_open else "closed",
-        "reason": state.breaker_reason if is_open else "",
+        "reason": state.breaker_reason_text if is_open else "",
         "next_probe_at": state.breaker_open_until.isoformat() if is_open else None,
         "paused_seconds": round((state.breaker_open_until - now).total_seconds(), 1)
         if is_open and state.breaker_open_until > now

@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
+from mailings.delivery.reasons import reason
 from mailings.delivery.schedule import LAST_TICK_CACHE_KEY as SCHEDULER_TICK_KEY
 
 
@@ -65,7 +66,11 @@ def test_it_reports_an_open_breaker_without_failing(client) -> None:  # type: ig
     from mailings.delivery.engine import smtp_config
 
     cache.set(SCHEDULER_TICK_KEY, timezone.now().isoformat())
-    breaker_open(account=smtp_config().account, reason="connection refused", now=timezone.now())
+    breaker_open(
+        account=smtp_config().account,
+        reason=reason("connection_refused", error="connection refused"),
+        now=timezone.now(),
+    )
     response = client.get("/health/")
     assert response.status_code == 200
     smtp = response.json()["checks"]["smtp"]

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Q
 
+from mailings.delivery.reasons import Reason
 from mailings.models import SmtpAccountState
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def breaker_gate(*, account: str, now: datetime, probe_seconds: float) -> Gate:
     return Gate(allowed=False, retry_at=probe_until)
 
 
-def breaker_open(*, account: str, reason: str, now: datetime) -> datetime:
+def breaker_open(*, account: str, reason: Reason, now: datetime) -> datetime:
     """Open (or re-open, for longer) the breaker; returns when the next probe may happen."""
     state = account_state_get(account=account)
     opens = state.breaker_opens + 1
@@ -71,7 +72,8 @@ def breaker_open(*, account: str, reason: str, now: datetime) -> datetime:
     SmtpAccountState.objects.filter(pk=state.pk).update(
         breaker_open_until=until,
         breaker_opens=opens,
-        breaker_reason=reason[:255],
+        breaker_reason=reason.code,
+        breaker_reason_params=reason.stored_params(),
         breaker_probe_until=None,
         breaker_changed_at=now,
     )
@@ -87,6 +89,7 @@ def breaker_close(*, account: str, now: datetime) -> bool:
         breaker_open_until=None,
         breaker_opens=0,
         breaker_reason="",
+        breaker_reason_params=None,
         breaker_probe_until=None,
         breaker_changed_at=now,
     )

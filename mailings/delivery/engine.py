@@ -27,7 +27,6 @@ from django.core.mail.utils import DNS_NAME
 from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from core.data_versions import data_version_bump
 from mailings.delivery.breaker import breaker_close, breaker_gate, breaker_open
@@ -39,10 +38,11 @@ from mailings.delivery.ratelimit import (
     ratelimit_refund,
     ratelimit_reserve,
 )
+from mailings.delivery.reasons import Reason, reason
 from mailings.delivery.run_finish import attempt_finish_if_done
-from mailings.delivery.smtp import Outcome, SmtpConfig, SmtpSession, SystemicError, sanitize_reply
+from mailings.delivery.smtp import Outcome, SmtpConfig, SmtpSession, SystemicError
 from mailings.delivery.stopping import Stop
-from mailings.models import Attempt, Delivery, Mailing
+from mailings.models import Attempt, Delivery, send_block
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +84,8 @@ def smtp_config() -> SmtpConfig:
     )
 
 
-def run_block_reason(*, attempt_id: int, now: datetime) -> str | None:
-    """Why the rest of this run must not be sent, or None. One query."""
+def run_block_reason(*, attempt_id: int, now: datetime) -> Reason | None:
+    """Why the rest of this run must not be sent, or None (the rule: `mailings.models.send_block`). One query."""
     row = (
         Attempt.objects.filter(pk=attempt_id)
         .values(
@@ -98,28 +98,29 @@ def run_block_reason(*, attempt_id: int, now: datetime) -> str | None:
         .first()
     )
     if row is None:
-        return _("попытка удалена")
-    if not row["mailing__is_enabled"]:
-        return _("рассылка отключена")
-    if not row["mailing__owner__is_active"] or row["mailing__owner__blocked_at"] is not None:
-        return _("владелец заблокирован")
-    if now >= row["mailing__end_at"]:
-        return _("время рассылки истекло")
-    return None
+        return reason("attempt_deleted")
+    return send_block(
+        is_enabled=row["mailing__is_enabled"],
+        owner_is_active=row["mailing__owner__is_active"],
+        owner_blocked_at=row["mailing__owner__blocked_at"],
+        end_at=row["mailing__end_at"],
+        now=now,
+    )
 
 
-def attempt_skip_rest(*, attempt_id: int, reason: str, now: datetime) -> int:
+def attempt_skip_rest(*, attempt_id: int, why: Reason, now: datetime) -> int:
     """Mark every delivery of the run not yet handed to anyone as skipped with the reason."""
     skipped = Delivery.objects.filter(attempt_id=attempt_id, state__in=[State.PENDING, State.RETRY_WAIT]).update(
         state=State.SKIPPED,
-        reason=reason[:255],
+        reason=why.code,
+        reason_params=why.stored_params(),
         finished_at=now,
         next_try_at=None,
         lease_until=None,
         lease_owner="",
     )
     if skipped:
-        logger.info("run skipped: attempt=%s deliveries=%s reason=%s", attempt_id, skipped, reason)
+        logger.info("run skipped: attempt=%s deliveries=%s reason=%s", attempt_id, skipped, why.code)
     return skipped
 
 
@@ -130,7 +131,7 @@ def _defer_attempt(*, attempt_id: int, until: datetime, end_at: datetime) -> int
     so the run finishes now instead of staying in progress until end_at.
     """
     if until >= end_at:
-        return attempt_skip_rest(attempt_id=attempt_id, reason=_("время рассылки истекло"), now=timezone.now())
+        return attempt_skip_rest(attempt_id=attempt_id, why=reason("window_closed"), now=timezone.now())
     return (
         Delivery.objects.filter(attempt_id=attempt_id, state__in=[State.PENDING, State.RETRY_WAIT])
         .filter(Q(next_try_at__isnull=True) | Q(next_try_at__lt=until))
@@ -159,7 +160,7 @@ class _Engine:
         )
         self.from_addr = _envelope_sender(settings.DEFAULT_FROM_EMAIL)
         self.probe = False
-        self.abandon_reason = ""
+        self.abandon_reason: Reason | None = None
         self.connection_failures = 0
         self.started = time.monotonic()
         self.last_check = 0.0
@@ -179,9 +180,10 @@ class _Engine:
         self.last_heartbeat = time.monotonic()
         self.keep_awake(attempt_id=self.attempt.pk, now=now)
 
-    def _blocked(self, now: datetime, *, force: bool = False) -> str | None:
+    def _blocked(self, now: datetime, *, force: bool = False) -> Reason | None:
         if now >= self.mailing.end_at:
-            return _("время рассылки истекло")
+            # The clock part of the rule needs no query: checked before every message.
+            return reason("window_closed")
         if not force and time.monotonic() - self.last_check < RECHECK_SECONDS:
             return None
         self.last_check = time.monotonic()
@@ -191,14 +193,14 @@ class _Engine:
         """Write-ahead before the final dot (`DeliveryLedger.hand_over`); False: the message must not go out."""
         if timezone.now() >= self.mailing.end_at:
             # The envelope exchange may have crossed end_at: nothing goes out after it.
-            self.abandon_reason = _("время рассылки истекло")
+            self.abandon_reason = reason("window_closed")
             return False
         try:
             return self.ledger.hand_over(delivery, message_id=message_id, rest=rest)
         except (DatabaseError, sqlite3.Error) as exc:
             # "database is locked" mid-DATA: without the write-ahead the message must not go out.
             logger.warning("hand-over not recorded, message abandoned: delivery=%s error=%s", delivery.pk, exc)
-            self.abandon_reason = _("не удалось записать передачу письма")
+            self.abandon_reason = reason("handover_not_recorded")
             return False
 
     def _flush(self, done: list[Delivery]) -> None:
@@ -236,7 +238,6 @@ class _Engine:
     # --- the loop -------------------------------------------------------------------------
 
     def run(self) -> str:
-        Mailing.objects.filter(pk=self.mailing.pk, status=Mailing.Status.CREATED).update(status=Mailing.Status.RUNNING)
         batch_size = batch_size_for_rate(max(1, int(settings.SEND_BATCH_SIZE)))
         while True:
             if self.stop.is_set():
@@ -244,9 +245,9 @@ class _Engine:
             if time.monotonic() - self.started >= self.max_seconds:
                 return StopReason.BUDGET
             now = timezone.now()
-            reason = self._blocked(now, force=True)
-            if reason:
-                attempt_skip_rest(attempt_id=self.attempt.pk, reason=reason, now=now)
+            why = self._blocked(now, force=True)
+            if why:
+                attempt_skip_rest(attempt_id=self.attempt.pk, why=why, now=now)
                 return StopReason.BLOCKED
             self._heartbeat(now)
             if not self.session.is_open:
@@ -301,13 +302,13 @@ class _Engine:
                             done.extend(self.ledger.release(r, until=None) for r in rest)
                             return StopReason.STOPPED
                 now = timezone.now()
-                reason = self._blocked(now, force=waited)
-                if reason:
+                why = self._blocked(now, force=waited)
+                if why:
                     done.extend(self.ledger.finish(r, State.SKIPPED, now=now) for r in rest)
                     for r in rest:
-                        r.reason = reason
+                        r.set_reason(why)
                     self._flush(done)
-                    attempt_skip_rest(attempt_id=self.attempt.pk, reason=reason, now=now)
+                    attempt_skip_rest(attempt_id=self.attempt.pk, why=why, now=now)
                     return StopReason.BLOCKED
                 if (lease_until - now).total_seconds() < self.deadline_seconds + LEASE_MARGIN / 2:
                     # Not enough lease left to finish one more message within its deadline.
@@ -330,7 +331,7 @@ class _Engine:
                 ratelimit_refund(account=self.config.account, reservation=reservation, unused=unused)
         return None
 
-    def _pause(self, *, reason: str, rest: list[Delivery], done: list[Delivery]) -> str:
+    def _pause(self, *, reason: Reason, rest: list[Delivery], done: list[Delivery]) -> str:
         """Systemic trouble: open the breaker, put the deliveries in hand back to wait for it."""
         self.session.close()
         now = timezone.now()
@@ -347,7 +348,7 @@ class _Engine:
             to_addr, data, message_id = self.composer.build(email=d.email, full_name=d.full_name)
         except BuildError as exc:
             self.ledger.finish(d, State.FAILED, now=now)
-            d.reason = (_("письмо не собрано (build): %(error)s") % {"error": exc})[:255]
+            d.set_reason(reason("not_built", error=exc.reason))
             done.append(d)
             return None
         deadline = time.monotonic() + self.deadline_seconds
@@ -366,16 +367,15 @@ class _Engine:
                 self.session.open(deadline=deadline)
             except SystemicError as exc:
                 self.connection_failures += 1
-                reason = sanitize_reply(exc.reason, limit=200)
                 logger.warning(
                     "smtp connection failed: account=%s reason=%s failures=%s",
                     self.config.account,
-                    reason,
+                    exc.reason,
                     self.connection_failures,
                 )
                 threshold = max(1, int(settings.SEND_BREAKER_THRESHOLD))
                 if exc.immediate or self.probe or self.connection_failures >= threshold:
-                    return self._pause(reason=reason, rest=rest, done=done)
+                    return self._pause(reason=exc.reason, rest=rest, done=done)
                 # Not this recipient's fault: it waits for the next connection, nobody is marked failed.
                 done.append(self.ledger.release(d, until=None))
                 return None
@@ -392,12 +392,12 @@ class _Engine:
         if result.outcome == Outcome.ABANDONED:
             d.tries -= 1
             self.attempted -= 1
-            if self.abandon_reason:
+            if self.abandon_reason is not None:
                 # Still ours and never sent: back to pending (skipped at the next check if the run ended).
                 logger.warning(
-                    "message abandoned before the final dot: delivery=%s reason=%s", d.pk, self.abandon_reason
+                    "message abandoned before the final dot: delivery=%s reason=%s", d.pk, self.abandon_reason.code
                 )
-                self.abandon_reason = ""
+                self.abandon_reason = None
                 done.append(self.ledger.release(d, until=None))
             else:
                 logger.warning("lease lost before the final dot: delivery=%s", d.pk)
@@ -408,7 +408,8 @@ class _Engine:
             logger.warning(
                 "smtp systemic refusal: account=%s code=%s reply=%s", self.config.account, result.code, result.reply
             )
-            return self._pause(reason=f"{result.reason}: {result.reply}", rest=rest, done=done)
+            assert result.reason is not None
+            return self._pause(reason=result.reason.with_params(reply=result.reply), rest=rest, done=done)
         self.connection_failures = self.connection_failures + 1 if result.connection_failure else 0
         if self.probe:
             self.probe = False
@@ -417,7 +418,7 @@ class _Engine:
         if result.outcome == Outcome.SENT:
             self.sent += 1
         if self.connection_failures >= max(1, int(settings.SEND_BREAKER_THRESHOLD)):
-            return self._pause(reason=_("несколько разрывов соединения подряд"), rest=rest[1:], done=done)
+            return self._pause(reason=reason("connection_failures"), rest=rest[1:], done=done)
         return None
 
 

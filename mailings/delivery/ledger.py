@@ -17,14 +17,16 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from mailings.delivery.reasons import reason
 from mailings.delivery.smtp import Outcome, SendResult
 from mailings.models import Attempt, Delivery
 
 logger = logging.getLogger(__name__)
 
 State = Delivery.State
+# The JSON column's value as the backend takes it in raw SQL (text on SQLite, a Jsonb adapter on PostgreSQL).
+reason_params_prep = Delivery._meta.get_field("reason_params").get_db_prep_save
 
 _TABLE = Delivery._meta.db_table
 _HAND_OVER_SQL = (
@@ -46,7 +48,8 @@ _CLAIM_SQL = (
 )
 _FLUSH_SQL = (
     f"UPDATE {_TABLE} SET state = %s, tries = %s, next_try_at = %s, lease_until = NULL, lease_owner = '', "
-    "handed_over = %s, smtp_code = %s, smtp_reply = %s, reason = %s, message_id = %s, finished_at = %s "
+    "handed_over = %s, smtp_code = %s, smtp_reply = %s, reason = %s, reason_params = %s, message_id = %s, "
+    "finished_at = %s "
     "WHERE id = %s AND state = %s AND lease_owner = %s"
 )
 
@@ -215,6 +218,7 @@ class DeliveryLedger:
                 d.smtp_code,
                 d.smtp_reply,
                 d.reason,
+                reason_params_prep(d.reason_params, connection),
                 d.message_id,
                 adapt(d.finished_at),
                 d.pk,
@@ -247,7 +251,7 @@ class DeliveryLedger:
         if result is not None:
             d.smtp_code = result.code
             d.smtp_reply = result.reply
-            d.reason = result.reason[:255]
+            d.set_reason(result.reason)
         return d
 
     def apply(self, d: Delivery, result: SendResult, *, now: datetime) -> Delivery:
@@ -267,7 +271,7 @@ class DeliveryLedger:
         max_age_end = self.attempt.started_at + timedelta(seconds=int(settings.SEND_RETRY_MAX_AGE))
         if next_try >= self.mailing.end_at or next_try > max_age_end:
             self.finish(d, State.FAILED, now=now, result=result)
-            d.reason = (_("повторы исчерпаны: %(reason)s") % {"reason": result.reason})[:255]
+            d.set_reason(reason("retries_exhausted", reason=result.reason) if result.reason else None)
             return d
         self.finish(d, State.RETRY_WAIT, now=now, result=result)
         d.next_try_at = next_try

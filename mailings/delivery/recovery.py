@@ -9,7 +9,6 @@ import logging
 from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Q
-from django.utils.translation import gettext as _
 
 from core.data_versions import data_version_bump_for_attempts
 from mailings.delivery.run_finish import NOT_FINAL_STATES, attempt_finish_if_done
@@ -42,7 +41,8 @@ def deliveries_sweep_expired_leases(*, now: datetime) -> int:
         lease_until=None,
         lease_owner="",
         finished_at=now,
-        reason=_("обработчик остановлен после передачи письма серверу: возможна доставка"),
+        reason="worker_lost_after_handover",
+        reason_params=None,
     )
     data_version_bump_for_attempts(attempt_ids=attempt_ids)
     for attempt_id in attempt_ids:

@@ -44,6 +44,7 @@ def attempt_start(
             recipients = recipients.filter(pk__in=list(recipient_ids))
         attempt.total_count = _snapshot_deliveries(attempt=attempt, recipients=recipients)
         attempt.save(update_fields=["total_count"])
+        mailing_mark_running(mailing=mailing)
         transaction.on_commit(lambda: enqueue_attempt_delivery(attempt_id=attempt.pk))
         data_version_bump(owner_id=mailing.owner_id)
     logger.info(
@@ -54,6 +55,12 @@ def attempt_start(
         attempt.total_count,
     )
     return attempt
+
+
+def mailing_mark_running(*, mailing: Mailing) -> None:
+    """The mailing becomes Запущена: when its first run starts (whoever starts it), and only then."""
+    Mailing.objects.filter(pk=mailing.pk).exclude(status=Mailing.Status.RUNNING).update(status=Mailing.Status.RUNNING)
+    mailing.status = Mailing.Status.RUNNING
 
 
 # Copied from the recipient into its delivery; every other column gets the field's default.

@@ -39,7 +39,7 @@ def mailing_sending_status(*, mailing: Mailing, now: datetime | None = None) -> 
     return SendingStatus(
         in_progress=True,
         paused=paused,
-        paused_reason=state.breaker_reason,
+        paused_reason=state.breaker_reason_text,
         next_probe_at=state.breaker_open_until,
         remaining=remaining,
         expected_finish_at=expected,

@@ -65,7 +65,8 @@ def test_the_attempt_page_lists_its_deliveries(client: Client, owner: User) -> N
         tries=2,
         smtp_code=550,
         smtp_reply="550 5.1.1 <lost@example.com>: Recipient address rejected: User unknown",
-        reason="Адрес отклонён сервером",
+        reason="permanent",
+        reason_params={"stage": "RCPT"},
     )
     Delivery.objects.create(attempt=attempt, email="ok@example.com", state=Delivery.State.SENT, tries=1, smtp_code=250)
     client.force_login(owner)
@@ -73,7 +74,7 @@ def test_the_attempt_page_lists_its_deliveries(client: Client, owner: User) -> N
     assert "lost@example.com" in html and "ok@example.com" in html
     assert "Не доставлено" in html and "Доставлено" in html
     assert "Recipient address rejected: User unknown" in html
-    assert "Адрес отклонён сервером" in html
+    assert "постоянный отказ (RCPT)" in html
     assert "Не доставлено: 1" in html
 
 
@@ -93,7 +94,7 @@ def test_it_requires_login(client: Client, owner: User) -> None:
 
 def test_reasons_written_by_the_worker_are_shown_in_the_readers_language(client: Client, owner: User) -> None:
     attempt = make_attempt(make_mailing(owner), states=[Delivery.State.SKIPPED], status=Attempt.Status.FAILURE)
-    Delivery.objects.filter(attempt=attempt).update(reason="время рассылки истекло")
+    Delivery.objects.filter(attempt=attempt).update(reason="window_closed")
     client.force_login(owner)
     url = reverse("mailings:attempt_detail", args=[attempt.pk])
     assert "время рассылки истекло" in client.get(url).content.decode()

@@ -81,7 +81,10 @@ def test_the_mailing_page_has_the_button_and_shows_a_paused_run(client: Client, 
     assert "Идёт отправка" in html
     until = timezone.now() + timedelta(minutes=5)
     SmtpAccountState.objects.create(
-        account="127.0.0.1:9", breaker_open_until=until, breaker_reason="соединение отклонено"
+        account="127.0.0.1:9",
+        breaker_open_until=until,
+        breaker_reason="connection_refused",
+        breaker_reason_params={"error": "[Errno 111] Connection refused"},
     )
     html = client.get(reverse("mailings:mailing_detail", args=[mailing.pk])).content.decode()
     assert "Отправка приостановлена: почтовый сервер недоступен" in html

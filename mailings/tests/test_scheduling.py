@@ -393,9 +393,9 @@ class TestDowntime:
         assert result.skipped == 3
         assert [a.scheduled_for for a in runs(mailing)] == [start, local(MSK, 2026, 5, 8, 9, 0)]
         late = runs(mailing)[-1]
-        assert "опозданием" in late.note
+        assert "опозданием" in late.note_text
         assert [a.scheduled_for for a in skipped(mailing)] == [local(MSK, 2026, 5, d, 9, 0) for d in (5, 6, 7)]
-        assert {a.note for a in skipped(mailing)} == {"пропущено: сервис был недоступен"}
+        assert {a.note_text for a in skipped(mailing)} == {"пропущено: сервис был недоступен"}
         assert not Delivery.objects.filter(attempt__status=Attempt.Status.SKIPPED).exists()
         mailing.refresh_from_db()
         assert mailing.next_run_at == local(MSK, 2026, 5, 9, 9, 0)
@@ -422,7 +422,7 @@ class TestDowntime:
         assert len(recorded) == MISSED_SLOTS_RECORDED
         assert recorded[-1].scheduled_for == local(MSK, 2026, 12, 31, 9, 0)
         assert recorded[0].scheduled_for == local(MSK, 2026, 12, 31, 9, 0) - timedelta(days=MISSED_SLOTS_RECORDED - 1)
-        assert "ещё 265 более ранних" in recorded[0].note
+        assert "ещё 265 более ранних" in recorded[0].note_text
         assert [a.scheduled_for for a in runs(mailing)] == [local(MSK, 2027, 1, 1, 9, 0)]
 
     def test_nothing_is_sent_when_the_window_closed_during_the_downtime(self, owner: User) -> None:

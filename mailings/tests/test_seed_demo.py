@@ -29,7 +29,9 @@ def test_it_creates_a_demo_world_with_every_status_and_state() -> None:
     deliveries = Delivery.objects.filter(attempt__mailing__owner=demo)
     assert set(deliveries.values_list("state", flat=True)) == set(Delivery.State.values)
     assert set(Attempt.objects.values_list("status", flat=True)) == set(Attempt.Status.values)
-    assert Attempt.objects.filter(server_response__contains="550 5.1.1 User unknown ×").exists()
+    assert Attempt.objects.filter(
+        server_response__contains="550 5.1.1: Recipient address rejected: User unknown ×"
+    ).exists()
     assert deliveries.filter(smtp_reply__startswith="250 2.0.0 Ok: queued as").exists()
     assert deliveries.filter(smtp_reply__contains="Recipient address rejected: User unknown").exists()
 

@@ -72,7 +72,7 @@ def test_a_stalled_reply_to_the_final_dot_is_unknown_and_never_resent(sink: Serv
 
     b = delivery(attempt, "b@example.com")
     assert b.state == S.UNKNOWN and b.handed_over
-    assert "после завершающей точки" in b.reason
+    assert "после завершающей точки" in b.reason_text
     assert states(attempt)["c@example.com"] == S.SENT
     with time_machine.travel(timezone.now() + timedelta(hours=3), tick=True):
         assert attempts_wake_due_retries(now=timezone.now()) == 0
@@ -95,7 +95,7 @@ def test_the_per_message_deadline_bounds_a_slow_server(sink: ServerFactory, owne
     attempt_deliver(attempt_id=attempt.pk)
 
     a = delivery(attempt, "a@example.com")
-    assert a.state == S.UNKNOWN and "превышено время" in a.reason
+    assert a.state == S.UNKNOWN and "превышено время" in a.reason_text
 
 
 @pytest.mark.parametrize("where", ["rcpt", "after_data"])
@@ -112,7 +112,7 @@ def test_a_dropped_connection_before_or_after_the_dot(settings: Any, owner: User
         b = delivery(attempt, "b@example.com")
         if where == "rcpt":
             # Lost before the final dot: the server cannot have it, so it is retried later.
-            assert b.state == S.RETRY_WAIT and not b.handed_over and "до завершающей точки" in b.reason
+            assert b.state == S.RETRY_WAIT and not b.handed_over and "до завершающей точки" in b.reason_text
             assert copies(handler, "b@example.com") == 0
         else:
             # Lost after the final dot: the server has it; reported unknown, never resent.
@@ -133,7 +133,7 @@ def test_a_malformed_reply_to_the_dot_is_unknown(sink: ServerFactory, owner: Use
     attempt_deliver(attempt_id=attempt.pk)
 
     a = delivery(attempt, "a@example.com")
-    assert a.state == S.UNKNOWN and "непонятный ответ" in a.reason and a.smtp_reply == "Thanks, got it"
+    assert a.state == S.UNKNOWN and "непонятный ответ" in a.reason_text and a.smtp_reply == "Thanks, got it"
     assert states(attempt)["b@example.com"] == S.SENT
 
 
@@ -147,10 +147,10 @@ def test_a_very_long_reply_is_not_a_verdict(sink: ServerFactory, owner: User) ->
 
     a = delivery(attempt, "a@example.com")
     # smtplib invented "500 Line too long": not a permanent verdict on the recipient.
-    assert a.state == S.RETRY_WAIT and a.smtp_code is None and "8 КБ" in a.reason
+    assert a.state == S.RETRY_WAIT and a.smtp_code is None and "8 КБ" in a.reason_text
     b = delivery(attempt, "b@example.com")
     # The same after the final dot: the server may have the message, so unknown (never resent).
-    assert b.state == S.UNKNOWN and "8 КБ" in b.reason
+    assert b.state == S.UNKNOWN and "8 КБ" in b.reason_text
     assert states(attempt)["c@example.com"] == S.SENT
 
 
@@ -184,7 +184,7 @@ def test_a_stalled_greeting_opens_the_breaker_without_failing_anyone(settings: A
     assert set(states(attempt).values()) == {S.PENDING}
     assert set(Delivery.objects.filter(attempt=attempt).values_list("tries", flat=True)) == {0}
     state = SmtpAccountState.objects.get()
-    assert state.breaker_open_until is not None and "приветствия" in state.breaker_reason
+    assert state.breaker_open_until is not None and "приветствия" in state.breaker_reason_text
     status = mailing_sending_status(mailing=mailing)
     assert status.paused and status.next_probe_at == state.breaker_open_until
     assert factory.handler.messages == []
@@ -243,7 +243,7 @@ def test_an_auth_failure_opens_the_breaker(settings: Any, owner: User) -> None:
 
     assert set(states(attempt).values()) == {S.PENDING}
     state = SmtpAccountState.objects.get(account__startswith="vestnik@")
-    assert "авторизации" in state.breaker_reason and "wrong" not in state.account
+    assert "авторизации" in state.breaker_reason_text and "wrong" not in state.account
 
 
 @pytest.mark.parametrize(
@@ -270,7 +270,7 @@ def test_a_refused_sender_opens_the_breaker(settings: Any, owner: User, reply: s
 
     assert set(states(attempt).values()) == {S.PENDING}
     assert set(Delivery.objects.filter(attempt=attempt).values_list("tries", flat=True)) == {0}
-    assert reply in SmtpAccountState.objects.get().breaker_reason
+    assert reply in SmtpAccountState.objects.get().breaker_reason_text
 
 
 def test_k_consecutive_connection_failures_open_the_breaker(settings: Any, owner: User) -> None:
@@ -299,7 +299,7 @@ def test_a_tls_failure_opens_the_breaker(sink: ServerFactory, owner: User, setti
     assert attempt_deliver(attempt_id=attempt.pk) == StopReason.PAUSED
 
     assert set(states(attempt).values()) == {S.PENDING}
-    assert "TLS" in SmtpAccountState.objects.get().breaker_reason
+    assert "TLS" in SmtpAccountState.objects.get().breaker_reason_text
     assert sink.handler.messages == []
 
 
@@ -319,7 +319,7 @@ def test_end_at_passing_during_the_envelope_stops_the_message_before_the_final_d
 
     assert states(attempt) == {"a@example.com": S.SKIPPED, "b@example.com": S.SKIPPED}
     a = delivery(attempt, "a@example.com")
-    assert a.reason == "время рассылки истекло" and not a.handed_over and a.tries == 0
+    assert a.reason_text == "время рассылки истекло" and not a.handed_over and a.tries == 0
     assert sink.handler.messages == []
 
 
@@ -400,4 +400,4 @@ def test_a_greeting_dribbled_forever_hits_the_deadline_and_opens_the_breaker(set
     assert set(states(attempt).values()) == {S.PENDING}
     assert set(Delivery.objects.filter(attempt=attempt).values_list("tries", flat=True)) == {0}
     state = SmtpAccountState.objects.get()
-    assert state.breaker_open_until is not None and "вовремя" in state.breaker_reason
+    assert state.breaker_open_until is not None and "вовремя" in state.breaker_reason_text

@@ -114,7 +114,7 @@ def test_a_message_paced_past_end_at_is_skipped_not_sent(server: SmtpServer, own
     assert attempt_deliver(attempt_id=attempt.pk) == StopReason.BLOCKED
 
     a = Delivery.objects.get(attempt=attempt)
-    assert a.state == S.SKIPPED and a.reason == "время рассылки истекло"
+    assert a.state == S.SKIPPED and a.reason_text == "время рассылки истекло"
     assert server.messages == []
 
 
@@ -129,7 +129,7 @@ def test_a_limit_that_defers_past_end_at_skips_the_rest_and_finishes_the_run(
         assert attempt_deliver(attempt_id=attempt.pk) == StopReason.LIMITED
 
     assert states(attempt) == {"a@example.com": S.SENT, "b@example.com": S.SKIPPED}
-    assert Delivery.objects.get(attempt=attempt, email="b@example.com").reason == "время рассылки истекло"
+    assert Delivery.objects.get(attempt=attempt, email="b@example.com").reason_text == "время рассылки истекло"
     attempt.refresh_from_db()
     assert attempt.status == Attempt.Status.FAILURE and (attempt.sent_count, attempt.skipped_count) == (1, 1)
     assert len(server.messages) == 1

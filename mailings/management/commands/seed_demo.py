@@ -5,17 +5,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.utils import timezone
-from django.utils.translation import gettext_noop
+from django.utils import timezone, translation
 
 from core.data_versions import data_version_bump_everyone
+from mailings.delivery.reasons import Reason, reason
+from mailings.delivery.run_finish import attempt_summary, summary_text
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from users.models import User
 from users.roles import MANAGERS_GROUP, groups_ensure
 
 logger = logging.getLogger(__name__)
+
+# A greylisting relay that kept saying 421 until the retries ran out.
+_EXHAUSTED = reason("retries_exhausted", reason=reason("temporary", stage="RCPT"))
 
 DEMO_PASSWORD = "vestnik-demo"
 DEMO_EMAIL = "demo@vestnik.local"
@@ -53,7 +58,7 @@ class DeliveryPlan:
     state: str
     code: int | None = None
     reply: str = ""
-    reason: str = ""
+    reason: Reason | None = None
     tries: int = 1
 
 
@@ -91,20 +96,10 @@ def _plan_deliveries(
     plans = {email: _sent() for email in emails}
     for email in rejected:
         plans[email] = DeliveryPlan(
-            Delivery.State.FAILED, 550, USER_UNKNOWN.format(email=email), gettext_noop("Адрес отклонён сервером")
+            Delivery.State.FAILED, 550, USER_UNKNOWN.format(email=email), reason("permanent", stage="RCPT")
         )
     plans.update(extra or {})
     return plans
-
-
-def _summary(plans: dict[str, DeliveryPlan]) -> str:
-    """A server-response summary in the engine's style: "250 2.0.0 Ok ×10; 550 5.1.1 User unknown ×2"."""
-    labels = {250: "250 2.0.0 Ok", 550: "550 5.1.1 User unknown", 421: "421 4.7.0 Try again later"}
-    counts: dict[str, int] = {}
-    for plan in plans.values():
-        if plan.code in labels:
-            counts[labels[plan.code]] = counts.get(labels[plan.code], 0) + 1
-    return "; ".join(f"{label} ×{count}" for label, count in counts.items())
 
 
 def _create_attempt(
@@ -121,7 +116,6 @@ def _create_attempt(
         started_at=started,
         finished_at=started + timedelta(minutes=2) if final else None,
         status=plan.status,
-        server_response=plan.server_response or _summary(plan.deliveries),
         note=plan.note,
     )
     rows = []
@@ -137,7 +131,8 @@ def _create_attempt(
                 tries=item.tries,
                 smtp_code=item.code,
                 smtp_reply=item.reply.format(queue_id=f"{0x4F3A1 + attempt.pk * 100 + recipient.pk:X}"),
-                reason=item.reason,
+                reason=item.reason.code if item.reason else "",
+                reason_params=item.reason.stored_params() if item.reason else None,
                 message_id=f"<demo.{attempt.pk}.{recipient.pk}@vestnik.local>" if item.state == "sent" else "",
                 next_try_at=now + timedelta(hours=2) if item.state == Delivery.State.RETRY_WAIT else None,
                 lease_until=now + timedelta(minutes=5) if item.state == Delivery.State.SENDING else None,
@@ -151,7 +146,17 @@ def _create_attempt(
     attempt.failed_count = states.count(Delivery.State.FAILED)
     attempt.unknown_count = states.count(Delivery.State.UNKNOWN)
     attempt.skipped_count = states.count(Delivery.State.SKIPPED)
-    attempt.save(update_fields=["total_count", "sent_count", "failed_count", "unknown_count", "skipped_count"])
+    fields = ["total_count", "sent_count", "failed_count", "unknown_count", "skipped_count"]
+    if final and rows:
+        # The engine's own summary of the replies (run_finish), as a finished run has it.
+        attempt.summary = attempt_summary(attempt_id=attempt.pk)
+        with translation.override(settings.LANGUAGE_CODE):
+            attempt.server_response = summary_text(attempt.summary)
+        fields += ["summary", "server_response"]
+    else:
+        attempt.server_response = plan.server_response
+        fields.append("server_response")
+    attempt.save(update_fields=fields)
 
 
 def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
@@ -197,11 +202,9 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
                         emails,
                         rejected=(emails[9],),
                         extra={
-                            emails[11]: DeliveryPlan(
-                                Delivery.State.FAILED, 421, TRY_LATER, gettext_noop("Повторы исчерпаны"), 5
-                            ),
+                            emails[11]: DeliveryPlan(Delivery.State.FAILED, 421, TRY_LATER, _EXHAUSTED, 5),
                             emails[8]: DeliveryPlan(
-                                Delivery.State.UNKNOWN, None, "", gettext_noop("Сервер не ответил после точки DATA")
+                                Delivery.State.UNKNOWN, None, "", reason("lost_after_dot", what=reason("reply_timeout"))
                             ),
                         },
                     ),
@@ -225,11 +228,11 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
                             Delivery.State.FAILED,
                             550,
                             USER_UNKNOWN.format(email=emails[9]),
-                            gettext_noop("Адрес отклонён сервером"),
+                            reason("permanent", stage="RCPT"),
                         ),
                         emails[10]: DeliveryPlan(Delivery.State.PENDING, tries=0),
                         emails[11]: DeliveryPlan(
-                            Delivery.State.RETRY_WAIT, 421, TRY_LATER, gettext_noop("Сервер просит повторить")
+                            Delivery.State.RETRY_WAIT, 421, TRY_LATER, reason("temporary", stage="RCPT")
                         ),
                     },
                 ),
@@ -255,7 +258,7 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
                     31,
                     Attempt.Status.SKIPPED,
                     server_response="",
-                    note=gettext_noop("Планировщик был остановлен: слот пропущен"),
+                    note="missed_slot",
                 ),
             ],
         ),
@@ -294,9 +297,7 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
                     deliveries=_plan_deliveries(
                         emails[2:9],
                         extra={
-                            email: DeliveryPlan(
-                                Delivery.State.SKIPPED, None, "", gettext_noop("Рассылка отключена менеджером"), 0
-                            )
+                            email: DeliveryPlan(Delivery.State.SKIPPED, None, "", reason("mailing_disabled"), 0)
                             for email in emails[5:9]
                         },
                     ),

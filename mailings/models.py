@@ -140,11 +140,6 @@ class Mailing(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.message.subject}" if self.message_id else f"#{self.pk}"
 
-    @property
-    def is_window_open(self) -> bool:
-        now = timezone.now()
-        return self.start_at <= now < self.end_at
-
 
 class Attempt(models.Model):
     """Попытка рассылки: one run of a mailing (scheduled, manual or from the command line)."""

@@ -176,17 +176,6 @@ def clear_tasks() -> None:
             django_rq.get_queue(name).empty()
 
 
-def worker_argv(*, burst: bool = False) -> list[str]:
-    """`manage.py` arguments of a worker process for the configured task backend."""
-    backend = settings.TASKS["default"]["BACKEND"]
-    if backend == "django_tasks_rq.RQBackend":
-        argv = ["rqworker", "--job-class", "django_tasks_rq.Job", "--worker-class", "rq.worker.SimpleWorker"]
-        argv += settings.TASK_QUEUES
-        return [*argv, "--burst"] if burst else argv
-    argv = ["db_worker", "--no-reload", "--no-startup-delay", "--queue-name", "*", "--interval", "0.2"]
-    return [*argv, "--batch"] if burst else argv
-
-
 def process_env(
     *, database_url: str, smtp_port: int, keep_task_backend: bool = False, **overrides: str
 ) -> dict[str, str]:

@@ -64,7 +64,7 @@ class User(AbstractUser):
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    # Its create_user takes an email, not the username AbstractUser's manager expects.
+    # Not AbstractUser's manager: this one's create_user takes an email, no username.
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     class Meta:

@@ -21,7 +21,7 @@ setup: $(VENV)/.installed-runtime
 run: $(VENV)/.installed-runtime
 	DEBUG=$${DEBUG:-true} $(PY) scripts/start.py
 
-## Lint, migration check and the whole test suite (SQLite; PostgreSQL + Redis when reachable).
+## Lint, type check, migration check and the whole test suite (SQLite; PostgreSQL + Redis when reachable).
 test: $(VENV)/.installed-dev
 	bash scripts/test.sh
 

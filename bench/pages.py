@@ -111,7 +111,7 @@ def seed(*, reseed: bool) -> User:
             ),
             batch_size=2000,
         )
-        by_mailing = {}
+        by_mailing: dict[int, list[int]] = {}
         for link in links:
             by_mailing.setdefault(link.mailing_id, []).append(link.recipient_id)
         deliveries = (

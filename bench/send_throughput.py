@@ -225,7 +225,7 @@ def build_raw(name: str, to: str) -> bytes:
     msg = MIMEText(BODY, "plain", "utf-8")
     msg["From"] = FROM
     msg["To"] = formataddr((name, to), charset="utf-8")
-    msg["Subject"] = Header(SUBJECT, "utf-8")
+    msg["Subject"] = Header(SUBJECT, "utf-8")  # type: ignore[assignment]  # compat32 takes a Header; typeshed says str
     msg["Date"] = formatdate()
     msg["Message-ID"] = make_msgid(domain="vestnik.local")
     return msg.as_bytes()

@@ -6,9 +6,9 @@ Every variable is documented in `.env.example`.
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import environ
-from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -306,7 +306,7 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FILE = env.str("LOG_FILE", default="")
 # json: one JSON object per line (production); plain: readable lines (default with DEBUG).
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "core.logs.RedactSecretsFilter"}},
@@ -338,4 +338,3 @@ if LOG_FILE:
     LOGGING["loggers"]["django"]["handlers"].append("file")
 
 SITE_NAME = "Vestnik"
-VESTNIK_TITLE = _("Вестник")

@@ -9,6 +9,7 @@ import logging
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
+from django.utils.functional import Promise
 
 from core.params import parse_id
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
@@ -137,7 +138,7 @@ def attempt_deliveries(*, attempt: Attempt) -> QuerySet[Delivery]:
     return attempt.deliveries.order_by("pk")
 
 
-def delivery_state_counts(*, attempt: Attempt) -> list[tuple[str, str, int]]:
+def delivery_state_counts(*, attempt: Attempt) -> list[tuple[str, str | Promise, int]]:
     """(state, label, count) for each state the attempt's deliveries are in, in the states' order (one query)."""
     rows = attempt.deliveries.order_by().values("state").annotate(n=Count("pk"))
     counts = {row["state"]: row["n"] for row in rows}

@@ -109,7 +109,7 @@ class PasswordResetForm(BootstrapFormMixin, auth_forms.PasswordResetForm):
         label=_("Электронная почта"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
 
-    def get_users(self, email: str) -> list[User]:  # type: ignore[override]
+    def get_users(self, email: str) -> list[User]:
         users = User.objects.filter(email__iexact=email.strip(), blocked_at__isnull=True)
         return [user for user in users if user.has_usable_password()]
 

@@ -128,7 +128,7 @@ def user_password_reset_complete(*, user: User, password: str) -> User:
 
 def _file_delete_on_commit(name: str) -> None:
     if name:
-        storage = User._meta.get_field("avatar").storage  # type: ignore[attr-defined]
+        storage = User._meta.get_field("avatar").storage
         transaction.on_commit(lambda: storage.delete(name))
 
 
@@ -150,10 +150,10 @@ def user_profile_update(
     user.country = country
     fields = ["first_name", "last_name", "phone", "country"]
     if avatar is not None:
-        user.avatar = avatar  # type: ignore[assignment]
+        user.avatar = avatar
         fields.append("avatar")
     elif remove_avatar:
-        user.avatar = ""  # type: ignore[assignment]
+        user.avatar = ""
         fields.append("avatar")
     with transaction.atomic():
         user.save(update_fields=fields)

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
+from core.http import AuthenticatedHttpRequest
 from core.params import clean_search
 from moderation import services as moderation
 from users import selectors, services
@@ -168,7 +169,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def profile_edit(request: HttpRequest) -> HttpResponse:
+def profile_edit(request: AuthenticatedHttpRequest) -> HttpResponse:
     # A copy: a rejected form must not leave its values on request.user (shown in the menu).
     user = User.objects.get(pk=request.user.pk)
     form = ProfileForm(request.POST or None, request.FILES or None, instance=user)
@@ -190,7 +191,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def delete(request: HttpRequest) -> HttpResponse:
+def delete(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     form = AccountDeleteForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
@@ -219,7 +220,7 @@ def _require_perm(request: HttpRequest, perm: str) -> None:
 
 @login_required
 @require_safe
-def user_list(request: HttpRequest) -> HttpResponse:
+def user_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require_perm(request, "users.view_all_users")
     query, state = clean_search(request.GET.get("q", "")), request.GET.get("state", "")
     users = selectors.user_list(user=request.user, query=query, state=state)
@@ -228,7 +229,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
     return render(request, "users/user_list.html", context)
 
 
-def _moderate(request: HttpRequest, pk: int, *, blocking: bool) -> HttpResponse:
+def _moderate(request: AuthenticatedHttpRequest, pk: int, *, blocking: bool) -> HttpResponse:
     # 404 for an account the user cannot see (anyone's but their own), 403 for one they may not block.
     target = get_object_or_404(selectors.users_visible_to(request.user), pk=pk)
     _require_perm(request, "users.block_user")
@@ -255,13 +256,13 @@ def _moderate(request: HttpRequest, pk: int, *, blocking: bool) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def user_block(request: HttpRequest, pk: int) -> HttpResponse:
+def user_block(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _moderate(request, pk, blocking=True)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def user_unblock(request: HttpRequest, pk: int) -> HttpResponse:
+def user_unblock(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _moderate(request, pk, blocking=False)
 
 

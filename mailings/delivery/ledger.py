@@ -22,6 +22,9 @@ from mailings.delivery.reasons import reason
 from mailings.delivery.smtp import Outcome, SendResult
 from mailings.models import Attempt, Delivery
 
+# What the raw statements below bind: states, owners, adapted datetimes, ids and flags.
+SqlParams = list[bool | int | str | None]
+
 logger = logging.getLogger(__name__)
 
 State = Delivery.State
@@ -123,7 +126,7 @@ class DeliveryLedger:
             # The due condition is checked again row by row by the UPDATE itself: of two workers
             # that picked the same rows, the second finds them claimed (SQLite serialises the
             # writes; PostgreSQL re-evaluates the WHERE once the winner commits).
-            params: list[object] = [State.SENDING, self.owner, adapt(lease_until)]
+            params: SqlParams = [State.SENDING, self.owner, adapt(lease_until)]
             params += [State.PENDING, adapt(now), State.RETRY_WAIT, adapt(now), *candidates]
             if self._execute(_CLAIM_SQL + _in_list(candidates), params):
                 won = candidates
@@ -162,7 +165,7 @@ class DeliveryLedger:
         self.marked |= marked
         return True
 
-    def _execute(self, sql: str, params: list[object]) -> int:
+    def _execute(self, sql: str, params: SqlParams) -> int:
         """Raw SQL with %s placeholders; returns the row count (the DB-API connection on SQLite: cheaper)."""
         if connection.vendor == "sqlite":
             connection.ensure_connection()
@@ -175,7 +178,7 @@ class DeliveryLedger:
         """One conditional UPDATE marking `ids` handed over; returns the ids marked (those still ours)."""
         in_list = _in_list(ids)
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        params: list[object] = [True, State.SENDING, self.owner, now, *ids]
+        params: SqlParams = [True, State.SENDING, self.owner, now, *ids]
         count = self._execute(_GROUP_MARK_SQL + in_list, params)
         if count == len(ids):
             return set(ids)

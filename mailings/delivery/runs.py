@@ -64,7 +64,7 @@ def mailing_mark_running(*, mailing: Mailing) -> None:
 
 
 # Copied from the recipient into its delivery; every other column gets the field's default.
-_FROM_RECIPIENT = {"attempt": None, "recipient": "pk", "email": "email", "full_name": "full_name"}
+_FROM_RECIPIENT = {"recipient": "pk", "email": "email", "full_name": "full_name"}
 
 
 def _snapshot_deliveries(*, attempt: Attempt, recipients: QuerySet[Recipient]) -> int:
@@ -78,10 +78,11 @@ def _snapshot_deliveries(*, attempt: Attempt, recipients: QuerySet[Recipient]) -
     for field in Delivery._meta.concrete_fields:
         if field.primary_key:
             continue
+        assert field.column is not None  # a concrete field always has its column
         columns.append(connection.ops.quote_name(field.column))
         alias = f"snapshot_{field.column}"
         if field.name == "attempt":
-            select[alias] = Value(attempt.pk, output_field=field.target_field)
+            select[alias] = Value(attempt.pk, output_field=Delivery.attempt.field.target_field)
         elif field.name in _FROM_RECIPIENT:
             select[alias] = F(_FROM_RECIPIENT[field.name])
         elif (

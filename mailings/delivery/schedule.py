@@ -39,7 +39,7 @@ DUE_BATCH_SIZE = 200
 
 LAST_TICK_CACHE_KEY = "scheduler:last_tick"
 
-_PERIOD_DAYS = {Mailing.Periodicity.DAILY: 1, Mailing.Periodicity.WEEKLY: 7}
+_PERIOD_DAYS: dict[str, int] = {Mailing.Periodicity.DAILY: 1, Mailing.Periodicity.WEEKLY: 7}
 
 
 @dataclass(frozen=True)

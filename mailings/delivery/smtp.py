@@ -260,8 +260,8 @@ class SmtpSession:
         go out; it records "handed over" durably. If it returns False (our lease is gone) the
         message is not sent. `data` must be CRLF-terminated lines.
         """
-        assert self._smtp is not None and self._smtp.sock is not None
         smtp = self._smtp
+        assert smtp is not None and smtp.sock is not None
         self._deadline_hit = False
         sock = smtp.sock
         sock.settimeout(self._timeout(deadline))

@@ -34,7 +34,7 @@ def test_it_filters_by_mailing_and_status(client: Client, owner: User) -> None:
     make_attempt(first, status=Attempt.Status.FAILURE, server_response="ответ-2")
     make_attempt(second, status=Attempt.Status.SUCCESS, server_response="ответ-3")
     client.force_login(owner)
-    response = client.get(reverse("mailings:attempt_list"), {"mailing": first.pk, "status": "success"})
+    response = client.get(reverse("mailings:attempt_list"), {"mailing": str(first.pk), "status": "success"})
     assert list(response.context["page"].object_list) == [ok]
     response = client.get(reverse("mailings:attempt_list"), {"status": "success"})
     assert len(response.context["page"].object_list) == 2

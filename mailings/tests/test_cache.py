@@ -3,6 +3,7 @@ is away (core/data_versions.py, core/page_cache.py)."""
 
 import logging
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -57,7 +58,7 @@ class BrokenCache(BaseCache):
     def _fail(self, *args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("cache server away")
 
-    add = get = set = delete = touch = clear = get_many = set_many = _fail  # type: ignore[assignment]
+    add = get = set = delete = touch = clear = get_many = set_many = _fail
 
 
 BROKEN = {"default": {"BACKEND": "mailings.tests.test_cache.BrokenCache"}}
@@ -133,8 +134,8 @@ def test_cached_values_live_under_the_users_key(owner: User, manager: User) -> N
         return label
 
     for user, label in ((owner, "owner"), (manager, "manager"), (None, "anonymous")):
-        assert data_cache.cached_for(user=user, name="probe", compute=lambda label=label: compute(label)) == label
-        assert data_cache.cached_for(user=user, name="probe", compute=lambda label=label: compute(label)) == label
+        assert data_cache.cached_for(user=user, name="probe", compute=partial(compute, label)) == label
+        assert data_cache.cached_for(user=user, name="probe", compute=partial(compute, label)) == label
     assert calls == ["owner", "manager", "anonymous"]
 
 

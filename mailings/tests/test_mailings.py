@@ -87,6 +87,7 @@ def test_a_mailing_created_inside_its_window_is_due_now(client: Client, owner: U
     assert set(mailing.recipients.all()) == set(recipients)
     assert mailing.status == Mailing.Status.CREATED
     assert mailing.periodicity == Mailing.Periodicity.DAILY
+    assert mailing.next_run_at is not None
     assert abs(mailing.next_run_at - timezone.now()) < timedelta(seconds=10)
 
 

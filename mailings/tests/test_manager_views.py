@@ -133,7 +133,7 @@ def test_disabling_from_the_page_and_the_owner_sees_who_and_why(
 
     response = manager_client.post(url, {"reason": "жалобы получателей"})
 
-    assert response.status_code == 302 and response.url == reverse("mailings:mailing_detail", args=[mailing.pk])
+    assert response.status_code == 302 and response["Location"] == reverse("mailings:mailing_detail", args=[mailing.pk])
     mailing.refresh_from_db()
     assert not mailing.is_enabled and mailing.disabled_by == manager
     owners = Client()

@@ -77,7 +77,7 @@ def test_the_send_button_refuses_it(
     else:
         user_block(user=owner, actor=manager, reason="рассылает спам")
         response = client.post(reverse("mailings:mailing_send", args=[mailing.pk]))
-        assert response.status_code == 302 and response.url == reverse("users:login")  # logged out first
+        assert response.status_code == 302 and response["Location"] == reverse("users:login")  # logged out first
     assert not Attempt.objects.filter(mailing=mailing).exists()
 
 

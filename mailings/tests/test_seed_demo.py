@@ -12,7 +12,7 @@ MODELS = [User, Recipient, Message, Mailing, Attempt, Delivery]
 
 
 def _counts() -> dict[str, int]:
-    return {model.__name__: model.objects.count() for model in MODELS}
+    return {model.__name__: model._default_manager.count() for model in MODELS}
 
 
 def test_it_creates_a_demo_world_with_every_status_and_state() -> None:
@@ -25,6 +25,7 @@ def test_it_creates_a_demo_world_with_every_status_and_state() -> None:
     mailings = Mailing.objects.filter(owner=demo)
     assert set(mailings.values_list("status", flat=True)) == set(Mailing.Status.values)
     disabled = mailings.get(is_enabled=False)
+    assert disabled.disabled_by is not None
     assert disabled.disabled_by.has_perm("mailings.disable_mailing") and disabled.disabled_reason
     deliveries = Delivery.objects.filter(attempt__mailing__owner=demo)
     assert set(deliveries.values_list("state", flat=True)) == set(Delivery.State.values)

@@ -39,6 +39,7 @@ def server(settings: Any, request: Any) -> Iterator[SmtpServer]:
     """A real aiosmtpd server; the second pass advertises PIPELINING so the engine batches MAIL/RCPT/DATA."""
     smtp_server = smtp_server_on_free_port()
     if request.param == "pipelining":
+        # aiosmtpd calls a handler's handle_EHLO when it has one; SinkHandler has none of its own.
         smtp_server.handler.handle_EHLO = _advertise_pipelining  # type: ignore[attr-defined]
     fast_settings(settings, port=smtp_server.controller.port)
     try:
@@ -110,6 +111,7 @@ def test_4xx_on_rcpt_waits_with_back_off_then_is_sent(server: SmtpServer, owner:
 
     b = delivery(attempt, "b@example.com")
     assert (b.state, b.smtp_code, b.tries) == (S.RETRY_WAIT, 450, 1)
+    assert b.next_try_at is not None
     assert timedelta(seconds=59) < b.next_try_at - start < timedelta(seconds=70)
     assert attempts_wake_due_retries(now=timezone.now()) == 0  # not due yet
     refuse.clear()

@@ -43,7 +43,7 @@ class HoldingHandler(SinkHandler):
         self.seconds = seconds
         self.holding = threading.Event()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str | bytes:
         reply = await super().handle_DATA(server, session, envelope)
         if self.hold & set(envelope.rcpt_tos):
             self.holding.set()

@@ -156,7 +156,7 @@ def test_a_very_long_reply_is_not_a_verdict(sink: ServerFactory, owner: User) ->
 
 def test_a_non_utf8_reply_is_stored_sanitised(sink: ServerFactory, owner: User) -> None:
     raw = b"550 5.1.1 \xff\xfe\x01\x1b[31m no such user"
-    sink.handler.on_rcpt = lambda a: raw if a == "a@example.com" else None  # type: ignore[assignment]
+    sink.handler.on_rcpt = lambda a: raw if a == "a@example.com" else None
     _m, attempt = make_run(owner)
 
     attempt_deliver(attempt_id=attempt.pk)
@@ -211,6 +211,7 @@ def test_refused_connections_pause_sending_then_a_probe_resumes_it(settings: Any
         assert attempt_deliver(attempt_id=attempt.pk) == StopReason.PAUSED
         state.refresh_from_db()
         assert state.breaker_opens == 2
+        assert state.breaker_open_until is not None
         assert timedelta(seconds=59) < state.breaker_open_until - timezone.now() < timedelta(seconds=65)
 
     handler = SinkHandler()

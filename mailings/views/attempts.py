@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
+from core.http import AuthenticatedHttpRequest
 from core.page_cache import private_page
 from mailings.forms import AttemptFilterForm
 from mailings.models import Attempt
@@ -23,7 +24,7 @@ def _attempt_is_final(request: HttpRequest, pk: int) -> bool:
 @login_required
 @require_safe
 @private_page()
-def attempt_list(request: HttpRequest) -> HttpResponse:
+def attempt_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     show_owner = can_view_all_mailings(request.user)
     owner = owner_filter(request, can_view_all=show_owner)
     form = AttemptFilterForm(request.GET or None, owner=request.user)
@@ -51,7 +52,7 @@ def attempt_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 @private_page(_attempt_is_final)
-def attempt_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def attempt_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     qs = attempts_visible_to(request.user).select_related("mailing__message", "mailing__owner", "retry_of")
     attempt = get_object_or_404(qs, pk=pk)
     page = paginate(request, attempt_deliveries(attempt=attempt), per_page=50)

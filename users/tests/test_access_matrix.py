@@ -69,7 +69,12 @@ def _pk(attr: str) -> Callable[[World], dict[str, Any]]:
 
 
 def _user_pk(actor: str) -> Callable[[World], dict[str, Any]]:
-    return lambda w: {"pk": w.users[actor].pk}  # type: ignore[union-attr]
+    def data(w: World) -> dict[str, Any]:
+        user = w.users[actor]
+        assert user is not None  # only the anonymous visitor has no account, and nobody names it here
+        return {"pk": user.pk}
+
+    return data
 
 
 def _mailing_data(w: World) -> dict[str, Any]:

@@ -55,7 +55,7 @@ def test_it_creates_an_inactive_user_and_queues_the_email(
     assert "Подтвердите адрес" in message.subject
     path = link_in(message)
     assert path.startswith("/accounts/confirm/")
-    assert path in message.parsed.get_body(preferencelist=("html",)).get_content()
+    assert path in message.html
 
 
 def test_the_done_page_names_the_address(client: Client, django_capture_on_commit_callbacks: Any) -> None:

@@ -80,7 +80,7 @@ def test_the_task_sends_one_message_with_both_parts(smtp_server: SmtpServer) -> 
     assert message.rcpt_tos == ["a@example.com"]
     assert message.subject == "Тема"
     assert message.text.strip() == "Текст письма"
-    assert "<p>Текст письма</p>" in message.parsed.get_body(preferencelist=("html",)).get_content()
+    assert "<p>Текст письма</p>" in message.html
 
 
 def test_the_task_is_on_the_default_queue() -> None:

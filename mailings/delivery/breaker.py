@@ -1,4 +1,4 @@
-"""Circuit breaker per SMTP account (ARCHITECTURE.md, failure policy: systemic problems).
+"""Circuit breaker per SMTP account (docs/architecture.md, failure policy: systemic problems).
 
 While it is open nobody contacts the server; when its time is up exactly one worker wins the
 probe (a conditional UPDATE), and the probe's outcome closes it or opens it again for longer.

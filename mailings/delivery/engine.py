@@ -1,4 +1,4 @@
-"""The delivery engine (ARCHITECTURE.md, steps 3 and 4, and the failure policy).
+"""The delivery engine (docs/architecture.md, step 3 and the failure policy; docs/delivery-engine.md).
 
 A task run (`attempt_deliver`) claims a small batch of an attempt's due deliveries with one
 conditional UPDATE (a lease), sends them one message per recipient over a reused connection

@@ -1,4 +1,4 @@
-"""Finishing a run of a mailing: its status, counts and the server's replies, grouped (ARCHITECTURE.md, step 5).
+"""Finishing a run of a mailing: its status, counts and the server's replies, grouped (docs/architecture.md, step 4).
 
 The task run that writes a run's last outcome finishes it (mailings/delivery/engine.py); the
 scheduler finishes the runs whose task died after that write (mailings/delivery/recovery.py).

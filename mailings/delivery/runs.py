@@ -1,4 +1,4 @@
-"""Starting a run of a mailing: one Attempt and a Delivery per recipient (ARCHITECTURE.md, step 2 and 5)."""
+"""Starting a run of a mailing: one Attempt and a Delivery per recipient (docs/architecture.md, steps 2 and 5)."""
 
 import logging
 from collections.abc import Iterable

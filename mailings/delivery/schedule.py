@@ -1,4 +1,4 @@
-"""The mailing calendar and the scheduler's tick (ARCHITECTURE.md, steps 1 and 2).
+"""The mailing calendar and the scheduler's tick (docs/architecture.md, steps 1 and 2).
 
 Slots of a periodic mailing are `start_at + k·period` on the wall clock of the
 service's time zone (settings.TIME_ZONE): a daily 09:00 mailing stays at 09:00

@@ -1,9 +1,9 @@
 """The SMTP side of the delivery engine: one message per transaction, every stage's reply classified.
 
-Django's `send_messages()` is not enough here (STACK.md): with several addresses a refused one
+Django's `send_messages()` is not enough here: with several addresses a refused one
 is dropped silently, a 421 leaves a dead connection, and it cannot tell "lost before the final
 dot" (safe to retry) from "lost after it" (the server may have the message). So we drive
-smtplib command by command and classify each outcome per ARCHITECTURE.md's failure table.
+smtplib command by command and classify each outcome per the failure policy of docs/architecture.md.
 """
 
 import dataclasses

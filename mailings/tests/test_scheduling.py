@@ -25,6 +25,7 @@ from mailings.delivery.schedule import (
     scheduler_tick,
 )
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
+from mailings.tests.sending_support import make_run
 from users.models import User
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -516,17 +517,41 @@ class TestClaims:
         assert result.started == 1
         assert runs(second) and not runs(first)
 
-    def test_the_tick_sweeps_leases_and_wakes_retries_through_the_engine(self, owner: User) -> None:
-        now = local(MSK, 2026, 5, 4, 9, 0)
-        with (
-            mock.patch("mailings.delivery.schedule.deliveries_sweep_expired_leases", return_value=3) as sweep,
-            mock.patch("mailings.delivery.schedule.attempts_wake_due_retries", return_value=2) as wake,
-        ):
-            result = tick_at(now)
-        assert (result.leases_swept, result.retries_woken) == (3, 2)
-        sweep.assert_called_once()
-        wake.assert_called_once()
-        assert sweep.call_args.kwargs["now"] == now
+    def test_the_tick_sweeps_leases_and_wakes_retries_of_real_runs(self, owner: User) -> None:
+        now = timezone.now()
+        names = ("lost", "doubt", "later")
+        _mailing, attempt = make_run(owner, [f"{name}@example.com" for name in names])
+        lost, doubt, later = (Delivery.objects.get(attempt=attempt, email=f"{name}@example.com") for name in names)
+        lease = {"state": Delivery.State.SENDING, "lease_owner": "killed", "lease_until": now - timedelta(seconds=1)}
+        Delivery.objects.filter(pk=lost.pk).update(**lease)
+        Delivery.objects.filter(pk=doubt.pk).update(**lease, handed_over=True)
+        Delivery.objects.filter(pk=later.pk).update(state=Delivery.State.RETRY_WAIT, next_try_at=now - timedelta(1))
+        Attempt.objects.filter(pk=attempt.pk).update(wake_at=None)
+
+        result = tick_at(now)
+
+        assert result.leases_swept == 2
+        states = dict(Delivery.objects.filter(attempt=attempt).values_list("email", "state"))
+        assert states == {
+            "lost@example.com": Delivery.State.PENDING,
+            "doubt@example.com": Delivery.State.UNKNOWN,
+            "later@example.com": Delivery.State.RETRY_WAIT,
+        }
+        # The sweep re-enqueued the attempt (its wake_at moved ahead), so the wake found nothing left to wake.
+        attempt.refresh_from_db()
+        assert attempt.wake_at is not None and attempt.wake_at > now
+        assert result.retries_woken == 0
+
+    def test_the_tick_wakes_a_run_with_a_due_retry_once(self, owner: User) -> None:
+        now = timezone.now()
+        _mailing, attempt = make_run(owner, ["later@example.com"])
+        Delivery.objects.filter(attempt=attempt).update(
+            state=Delivery.State.RETRY_WAIT, next_try_at=now - timedelta(seconds=1)
+        )
+        Attempt.objects.filter(pk=attempt.pk).update(wake_at=None)
+
+        assert tick_at(now).retries_woken == 1
+        assert tick_at(now + timedelta(seconds=1)).retries_woken == 0
 
 
 @pytest.mark.django_db
@@ -641,7 +666,7 @@ def _in_threads(count: int, target: Callable[[int], None]) -> None:
 def no_enqueue() -> Iterator[None]:
     # The delivery task is not under test here; a real enqueue would need the
     # task backend in every thread (and Redis on the server leg).
-    with mock.patch("mailings.delivery.tasks.enqueue_attempt_delivery"):
+    with mock.patch("mailings.delivery.runs.enqueue_attempt_delivery"):
         yield
 
 

@@ -1,4 +1,4 @@
-"""The delivery engine against a real aiosmtpd server: per-recipient outcomes (ARCHITECTURE.md failure table)."""
+"""The delivery engine against a real aiosmtpd server: per-recipient outcomes (docs/architecture.md, failure policy)."""
 
 from collections.abc import Iterator
 from datetime import timedelta

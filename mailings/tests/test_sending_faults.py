@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -393,11 +392,8 @@ def test_a_greeting_dribbled_forever_hits_the_deadline_and_opens_the_breaker(set
         settings.EMAIL_TIMEOUT = 1.0
         settings.SEND_MESSAGE_DEADLINE = 2.0
         _m, attempt = make_run(owner)
-        started = time.monotonic()
-
+        # Without the deadline the read would wait for ever; with it the breaker opens "not in time".
         assert attempt_deliver(attempt_id=attempt.pk) == StopReason.PAUSED
-
-        assert time.monotonic() - started < 6
     assert set(states(attempt).values()) == {S.PENDING}
     assert set(Delivery.objects.filter(attempt=attempt).values_list("tries", flat=True)) == {0}
     state = SmtpAccountState.objects.get()

@@ -1,4 +1,4 @@
-"""`manage.py runscheduler`: the scheduler process (ARCHITECTURE.md, Processes).
+"""`manage.py runscheduler`: the scheduler process (docs/architecture.md, Processes).
 
 Every second it runs one tick (mailings.delivery.schedule.scheduler_tick).
 Several schedulers may run at once: every claim in the tick is a conditional

@@ -58,6 +58,7 @@ def test_required_fields_are_explained_in_words(client: Client, owner: User) -> 
     client.force_login(owner)
     html = client.get(reverse("mailings:recipient_create")).content.decode()
     assert html.count("Поля со звёздочкой (*) обязательны.") == 1
+    assert "{#" not in html and "#}" not in html
     assert " required" in _field(html, "id_email")
 
 

@@ -44,7 +44,9 @@ MODERATE_ACCEPTED: dict[str, str] = {}
 
 RUN_AXE = """
 async (tags) => {
-  const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+  const result = await axe.run(document, {
+    runOnly: {type: 'tag', values: tags}, resultTypes: ['violations'],
+  });
   return result.violations.map(v => ({
     id: v.id, impact: v.impact, help: v.help,
     nodes: v.nodes.map(n => ({

@@ -259,7 +259,7 @@ class Journey:
         expect(rows).to_have_count(1)
         expect(rows.first).to_contain_text(SUBJECT)
         # What a screen reader reads (on a desktop the words after each count are visually hidden).
-        counts = r"2 доставлено\s*/\s*1 не доставлено\s*/\s*0 неизвестно\s*/\s*0 пропущено\s*из 3"
+        counts = r"2\s+доставлено\s*/\s*1\s+не доставлено\s*/\s*0\s+неизвестно\s*/\s*0\s+пропущено\s*из 3"
         expect(rows.first).to_contain_text(re.compile(counts), use_inner_text=True)
 
         page.locator("#mainnav").get_by_role("link", name="Статистика").click()

@@ -5,20 +5,23 @@ with `npm ci`). Each page is loaded once per role and language; axe runs on it a
 narrowed to 375 px and axe runs again. Besides the plain pages the states that add markup are checked too: a form
 with errors, a flash message, the account and management menus opened, the phone's collapsed menu opened.
 
+Playwright's async API drives both languages of a role at once (one browser, a context each): a page's axe run is
+mostly the browser's work, so the two share the machine's cores and the file stays quick.
+
 Every violation found is printed (`-s` shows them on success too); the test fails on any critical or serious one,
 and on a moderate or minor one that is not in MODERATE_ACCEPTED with the reason it stays.
 """
 
+import asyncio
 import json
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tests.e2e.live import BASE_DIR, LiveSite
+from tests.e2e.live import BASE_DIR, LiveSite, launch_chromium
 
 AXE_PATH = BASE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 AXE_MISSING = (
@@ -96,6 +99,25 @@ def world(site: LiveSite) -> dict[str, int]:
     return json.loads(site.manage("shell", "-c", WORLD).strip().splitlines()[-1])
 
 
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(scope="module")
+def axe_browser(loop: asyncio.AbstractEventLoop) -> Iterator[Any]:
+    """One Chromium for the module, driven through Playwright's async API (not the other modules' sync one)."""
+    from playwright.async_api import async_playwright
+
+    playwright = loop.run_until_complete(async_playwright().start())
+    browser = loop.run_until_complete(launch_chromium(playwright))
+    yield browser
+    loop.run_until_complete(browser.close())
+    loop.run_until_complete(playwright.stop())
+
+
 @dataclass
 class Finding:
     where: str
@@ -118,10 +140,10 @@ class Auditor:
         self.findings: list[Finding] = []
         self.checked = 0
 
-    def axe(self, what: str) -> None:
-        if not self.page.evaluate("() => typeof window.axe !== 'undefined'"):
-            self.page.add_script_tag(path=str(AXE_PATH))
-        for violation in self.page.evaluate(RUN_AXE, AXE_TAGS):
+    async def axe(self, what: str) -> None:
+        if not await self.page.evaluate("() => typeof window.axe !== 'undefined'"):
+            await self.page.add_script_tag(path=str(AXE_PATH))
+        for violation in await self.page.evaluate(RUN_AXE, AXE_TAGS):
             self.findings.append(
                 Finding(
                     f"{what} ({self.label}, {self.page.viewport_size['width']} px)",
@@ -133,79 +155,99 @@ class Auditor:
             )
         self.checked += 1
 
-    def both_widths(self, what: str, before_phone: Callable[[], None] | None = None) -> None:
+    async def both_widths(self, what: str) -> None:
         """axe on the page as it is at desktop width, then narrowed to a phone's, then back."""
-        self.page.set_viewport_size(DESKTOP)
-        self.axe(what)
-        self.page.set_viewport_size(PHONE)
-        if before_phone:
-            before_phone()
-        self.axe(what)
-        self.page.set_viewport_size(DESKTOP)
+        await self.page.set_viewport_size(DESKTOP)
+        await self.axe(what)
+        await self.page.set_viewport_size(PHONE)
+        await self.axe(what)
+        await self.page.set_viewport_size(DESKTOP)
 
-    def visit(self, path: str, *, status: int = 200) -> None:
-        self.page.set_viewport_size(DESKTOP)
-        response = self.page.goto(self.site.url + path)
+    async def goto(self, path: str, *, status: int = 200, viewport: dict[str, int] = DESKTOP) -> None:
+        await self.page.set_viewport_size(viewport)
+        response = await self.page.goto(self.site.url + path)
         assert response is not None and response.status == status, (
             f"{path} ({self.label}): {response and response.status}"
         )
-        self.both_widths(path)
 
-    def submit_empty(self, path: str, form: str = "main form[method=post]") -> None:
+    async def visit(self, path: str, *, status: int = 200) -> None:
+        await self.goto(path, status=status)
+        await self.both_widths(path)
+
+    async def submit_empty(self, path: str, form: str = "main form[method=post]") -> None:
         """The form sent with its fields emptied: the page with the errors under the fields."""
-        self.page.set_viewport_size(DESKTOP)
-        self.page.goto(self.site.url + path)
+        await self.goto(path)
         fields = self.page.locator(
             f"{form} input:not([type=hidden]):not([type=checkbox]):not([type=file]), {form} textarea"
         )
-        for index in range(fields.count()):
-            fields.nth(index).fill("")
-        self.page.locator(form).first.locator("button[type=submit]").first.click()
-        self.page.wait_for_load_state()
-        assert self.page.locator(".invalid-feedback, .alert-danger").count(), f"{path}: the form shows no error"
-        self.both_widths(f"{path} with errors")
+        for index in range(await fields.count()):
+            await fields.nth(index).fill("")
+        async with self.page.expect_navigation():
+            await self.page.locator(form).first.locator("button[type=submit]").first.click()
+        assert await self.page.locator(".invalid-feedback, .alert-danger").count(), f"{path}: the form shows no error"
+        await self.both_widths(f"{path} with errors")
 
-    def menu(self, path: str, toggle: str) -> None:
-        """A dropdown of the navigation bar opened (at a phone's width, inside the opened collapsed menu)."""
-        what = f"{path} {toggle}"
-        self.page.set_viewport_size(DESKTOP)
-        self.page.goto(self.site.url + path)
-        self.page.locator(toggle).click()
-        self.page.locator(f"{toggle} + .dropdown-menu.show").wait_for()
-        self.axe(f"{what}, menu open")
-        self.page.set_viewport_size(PHONE)
-        self.page.goto(self.site.url + path)
-        self.page.locator(".navbar-toggler").click()
-        self.page.locator("#mainnav.show").wait_for()
-        self.page.locator(toggle).click()
-        self.page.locator(f"{toggle} + .dropdown-menu.show").wait_for()
-        self.axe(f"{what}, phone menu open")
-        self.page.set_viewport_size(DESKTOP)
+    async def phone_menu(self, path: str, toggle: str | None = None) -> None:
+        """At a phone's width, the collapsed menu opened (and in it the dropdown `toggle`)."""
+        await self.goto(path, viewport=PHONE)
+        await self.page.locator(".navbar-toggler").click()
+        await self.page.locator("#mainnav.show").wait_for()
+        if toggle:
+            await self.page.locator(toggle).click()
+            await self.page.locator(f"{toggle} + .dropdown-menu.show").wait_for()
+        await self.axe(f"{path} {toggle or ''}, phone menu open")
 
-    def flash(self, path: str, form: str = "main form[method=post]") -> None:
+    async def menu(self, path: str, toggle: str) -> None:
+        """A dropdown of the navigation bar opened, on a desktop and inside a phone's opened menu."""
+        await self.goto(path)
+        await self.page.locator(toggle).click()
+        await self.page.locator(f"{toggle} + .dropdown-menu.show").wait_for()
+        await self.axe(f"{path} {toggle}, menu open")
+        await self.phone_menu(path, toggle)
+
+    async def flash(self, path: str, form: str = "main form[method=post]") -> None:
         """The form sent as it is (a no-op save): the next page with its flash message."""
-        self.page.set_viewport_size(DESKTOP)
-        self.page.goto(self.site.url + path)
-        self.page.locator(form).first.locator("button[type=submit]").first.click()
-        self.page.locator("main .alert[role=alert]").first.wait_for()
-        self.both_widths(f"{path} sent, flash message")
+        await self.goto(path)
+        async with self.page.expect_navigation():
+            await self.page.locator(form).first.locator("button[type=submit]").first.click()
+        await self.page.locator("main .alert[role=alert]").first.wait_for()
+        await self.both_widths(f"{path} sent, flash message")
 
 
-@contextmanager
-def auditor(browser: Any, site: LiveSite, language: str, email: str | None) -> Iterator[Auditor]:
-    context = browser.new_context(locale=language, viewport=DESKTOP, device_scale_factor=1)
-    context.set_default_timeout(20_000)
-    page = context.new_page()
+async def audited(
+    browser: Any, site: LiveSite, language: str, email: str | None, pages: Callable[[Auditor], Awaitable[None]]
+) -> Auditor:
+    """A new context in `language`, signed in as `email` (unless None), through `pages`."""
+    context = await browser.new_context(locale=language, viewport=DESKTOP, device_scale_factor=1)
+    context.set_default_timeout(30_000)
+    page = await context.new_page()
     try:
         if email:
-            page.goto(f"{site.url}/accounts/login/")
-            page.fill("#id_username", email)
-            page.fill("#id_password", PASSWORD)
-            page.locator("main form").first.locator("button[type=submit]").click()
-            page.wait_for_url(f"{site.url}/")
-        yield Auditor(page, site, f"{email or 'anonymous'}, {language}")
+            await page.goto(f"{site.url}/accounts/login/")
+            await page.fill("#id_username", email)
+            await page.fill("#id_password", PASSWORD)
+            async with page.expect_navigation(url=f"{site.url}/"):
+                await page.locator("main form").first.locator("button[type=submit]").click()
+        audit = Auditor(page, site, f"{email or 'anonymous'}, {language}")
+        await pages(audit)
+        return audit
     finally:
-        context.close()
+        await context.close()
+
+
+def audit_in_both_languages(
+    loop: asyncio.AbstractEventLoop,
+    browser: Any,
+    site: LiveSite,
+    email: str | None,
+    pages: Callable[[Auditor], Awaitable[None]],
+) -> None:
+    """`pages` as `email` in Russian and in English at the same time; then the report."""
+
+    async def everyone() -> list[Auditor]:
+        return await asyncio.gather(*(audited(browser, site, language, email, pages) for language in LANGUAGES))
+
+    report(*loop.run_until_complete(everyone()))
 
 
 def report(*auditors: Auditor) -> None:
@@ -221,11 +263,10 @@ def report(*auditors: Auditor) -> None:
     assert not failing, f"{len(failing)} accessibility violations:\n" + "\n".join(map(str, failing))
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
-def test_anonymous_pages_have_no_accessibility_violations(
-    site: LiveSite, e2e_browser: Any, world: dict[str, int], language: str
+def test_a_visitors_pages_have_no_accessibility_violations(
+    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, int]
 ) -> None:
-    with auditor(e2e_browser, site, language, None) as audit:
+    async def pages(audit: Auditor) -> None:
         for path in [
             "/",
             "/accounts/login/",
@@ -239,26 +280,23 @@ def test_anonymous_pages_have_no_accessibility_violations(
             "/blog/",
             f"/blog/{world['article']}/",
         ]:
-            audit.visit(path)
-        audit.visit("/accounts/confirm/bad-token/", status=400)
-        audit.visit("/no-such-page/", status=404)
-        audit.submit_empty("/accounts/login/")
-        audit.submit_empty("/accounts/register/")
-        audit.submit_empty("/accounts/password/reset/")
-        audit.page.set_viewport_size(PHONE)
-        audit.page.goto(site.url + "/")
-        audit.page.locator(".navbar-toggler").click()
-        audit.page.locator("#mainnav.show").wait_for()
-        audit.axe("/, phone menu open")
-    report(audit)
+            await audit.visit(path)
+        await audit.visit("/accounts/confirm/bad-token/", status=400)
+        await audit.visit("/no-such-page/", status=404)
+        await audit.submit_empty("/accounts/login/")
+        await audit.submit_empty("/accounts/register/")
+        await audit.submit_empty("/accounts/password/reset/")
+        await audit.phone_menu("/")
+
+    audit_in_both_languages(loop, axe_browser, site, None, pages)
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
 def test_a_users_pages_have_no_accessibility_violations(
-    site: LiveSite, e2e_browser: Any, world: dict[str, int], language: str
+    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, int]
 ) -> None:
     mailing, recipient, message = world["mailing"], world["recipient"], world["message"]
-    with auditor(e2e_browser, site, language, USER_EMAIL) as audit:
+
+    async def pages(audit: Auditor) -> None:
         for path in [
             "/",
             "/mailings/",
@@ -288,29 +326,29 @@ def test_a_users_pages_have_no_accessibility_violations(
             "/accounts/password/change/",
             "/accounts/delete/",
         ]:
-            audit.visit(path)
-        audit.visit("/blog/manage/", status=403)
-        audit.visit("/mailings/999999/", status=404)
-        audit.menu("/", "nav .nav-account")
-        audit.submit_empty("/recipients/new/")
-        audit.submit_empty("/mailings/new/")
-        audit.submit_empty("/messages/new/")
-        audit.submit_empty("/accounts/password/change/")
-        audit.flash("/accounts/profile/edit/")
-    report(audit)
+            await audit.visit(path)
+        await audit.visit("/blog/manage/", status=403)
+        await audit.visit("/mailings/999999/", status=404)
+        await audit.menu("/", "nav .nav-account")
+        await audit.submit_empty("/recipients/new/")
+        await audit.submit_empty("/mailings/new/")
+        await audit.submit_empty("/messages/new/")
+        await audit.submit_empty("/accounts/password/change/")
+        await audit.flash("/accounts/profile/edit/")
+
+    audit_in_both_languages(loop, axe_browser, site, USER_EMAIL, pages)
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
 def test_a_managers_pages_have_no_accessibility_violations(
-    site: LiveSite, e2e_browser: Any, world: dict[str, int], language: str
+    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, int]
 ) -> None:
-    mailing = world["mailing"]
-    with auditor(e2e_browser, site, language, MANAGER_EMAIL) as manager:
-        audit = manager
+    mailing, user = world["mailing"], world["user"]
+
+    async def pages(audit: Auditor) -> None:
         for path in [
             "/",
             "/mailings/",
-            f"/mailings/?owner={world['user']}",
+            f"/mailings/?owner={user}",
             f"/mailings/{mailing}/",
             f"/mailings/{mailing}/disable/",
             "/recipients/",
@@ -320,24 +358,28 @@ def test_a_managers_pages_have_no_accessibility_violations(
             "/attempts/",
             f"/attempts/{world['attempt']}/",
             "/stats/",
-            f"/stats/?owner={world['user']}",
+            f"/stats/?owner={user}",
             "/accounts/users/",
-            f"/accounts/users/{world['user']}/block/",
+            f"/accounts/users/{user}/block/",
             "/accounts/audit/",
             "/accounts/profile/",
         ]:
-            audit.visit(path)
-        audit.menu("/", "nav .nav-account")
-        audit.menu("/", "#mainnav .nav-link.dropdown-toggle:not(.nav-account)")
-        audit.flash("/accounts/profile/edit/")
-    with auditor(e2e_browser, site, language, ADMIN_EMAIL) as content:
-        audit = content
-        for path in [
-            "/blog/manage/",
-            "/blog/new/",
-            f"/blog/{world['article']}/edit/",
-            f"/blog/{world['article']}/delete/",
-        ]:
-            audit.visit(path)
-        audit.submit_empty("/blog/new/")
-    report(manager, content)
+            await audit.visit(path)
+        await audit.menu("/", "nav .nav-account")
+        await audit.menu("/", "#mainnav .nav-link.dropdown-toggle:not(.nav-account)")
+        await audit.flash("/accounts/profile/edit/")
+
+    audit_in_both_languages(loop, axe_browser, site, MANAGER_EMAIL, pages)
+
+
+def test_a_content_managers_pages_have_no_accessibility_violations(
+    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, int]
+) -> None:
+    article = world["article"]
+
+    async def pages(audit: Auditor) -> None:
+        for path in ["/blog/manage/", "/blog/new/", f"/blog/{article}/edit/", f"/blog/{article}/delete/"]:
+            await audit.visit(path)
+        await audit.submit_empty("/blog/new/")
+
+    audit_in_both_languages(loop, axe_browser, site, ADMIN_EMAIL, pages)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from config.testing import SmtpServer
+from tests.support import SmtpServer
 from tests.e2e.live import LiveSite, wait_for
 
 pytestmark = pytest.mark.browser

@@ -62,7 +62,20 @@ class SinkHandler:
     messages: list[ReceivedMessage] = field(default_factory=list)
     on_rcpt: RcptHook | None = None
     on_data: DataHook | None = None
+    # `on_mail(sender)` refuses MAIL FROM with the reply it returns: the whole account, as a provider's throttle.
+    on_mail: RcptHook | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: Any
+    ) -> str | bytes:
+        if self.on_mail is not None:
+            reply = await _resolved(self.on_mail(address))
+            if reply:
+                return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 Ok"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any

@@ -25,6 +25,8 @@ class Gate:
     allowed: bool
     probe: bool = False
     retry_at: datetime | None = None
+    # Why it is open (the server's trouble), for the deliveries that wait.
+    cause: Reason | None = None
 
 
 def account_state_get(*, account: str) -> SmtpAccountState:
@@ -48,7 +50,8 @@ def breaker_gate(*, account: str, now: datetime, probe_seconds: float) -> Gate:
     if state.breaker_open_until is None:
         return Gate(allowed=True)
     if state.breaker_open_until > now:
-        return Gate(allowed=False, retry_at=state.breaker_open_until)
+        cause = Reason.from_stored(state.breaker_reason, state.breaker_reason_params)
+        return Gate(allowed=False, retry_at=state.breaker_open_until, cause=cause)
     probe_until = now + timedelta(seconds=probe_seconds)
     won = (
         SmtpAccountState.objects.filter(pk=state.pk, breaker_open_until=state.breaker_open_until)
@@ -58,7 +61,8 @@ def breaker_gate(*, account: str, now: datetime, probe_seconds: float) -> Gate:
     if won:
         logger.info("breaker probe: account=%s", account)
         return Gate(allowed=True, probe=True)
-    return Gate(allowed=False, retry_at=probe_until)
+    cause = Reason.from_stored(state.breaker_reason, state.breaker_reason_params)
+    return Gate(allowed=False, retry_at=probe_until, cause=cause)
 
 
 def breaker_open(*, account: str, reason: Reason, now: datetime) -> datetime:

@@ -38,7 +38,7 @@ from mailings.delivery.ratelimit import (
     ratelimit_refund,
     ratelimit_reserve,
 )
-from mailings.delivery.reasons import Reason, reason
+from mailings.delivery.reasons import SYSTEMIC_CODES, Reason, reason
 from mailings.delivery.run_finish import attempt_finish_if_done
 from mailings.delivery.smtp import Outcome, SmtpConfig, SmtpSession, SystemicError
 from mailings.delivery.stopping import Stop
@@ -109,7 +109,19 @@ def run_block_reason(*, attempt_id: int, now: datetime) -> Reason | None:
 
 
 def attempt_skip_rest(*, attempt_id: int, why: Reason, now: datetime) -> int:
-    """Mark every delivery of the run not yet handed to anyone as skipped with the reason."""
+    """Mark every delivery of the run not yet handed to anyone as skipped with the reason; returns how many ended.
+
+    When the window closed while the mail server was unusable, the deliveries that waited for it end failed
+    with the server's real trouble (their reason, set by `_defer_attempt`) rather than skipped for lack of
+    time: the owner sees why nothing went out. Their tries are not counted (the breaker's policy).
+    """
+    failed = 0
+    if why.code == "window_closed":
+        failed = Delivery.objects.filter(
+            attempt_id=attempt_id, state=State.PENDING, reason__in=sorted(SYSTEMIC_CODES)
+        ).update(state=State.FAILED, finished_at=now, next_try_at=None, lease_until=None, lease_owner="")
+        if failed:
+            logger.info("run ended with the server unusable: attempt=%s deliveries=%s", attempt_id, failed)
     skipped = Delivery.objects.filter(attempt_id=attempt_id, state__in=[State.PENDING, State.RETRY_WAIT]).update(
         state=State.SKIPPED,
         reason=why.code,
@@ -121,15 +133,20 @@ def attempt_skip_rest(*, attempt_id: int, why: Reason, now: datetime) -> int:
     )
     if skipped:
         logger.info("run skipped: attempt=%s deliveries=%s reason=%s", attempt_id, skipped, why.code)
-    return skipped
+    return failed + skipped
 
 
-def _defer_attempt(*, attempt_id: int, until: datetime, end_at: datetime) -> int:
+def _defer_attempt(*, attempt_id: int, until: datetime, end_at: datetime, cause: Reason | None = None) -> int:
     """Nobody may send before `until` (breaker or limits): move due deliveries' next_try_at there.
 
-    When `until` is at or past the mailing's end the rest can never be sent: it is skipped at once,
-    so the run finishes now instead of staying in progress until end_at.
+    `cause` (the breaker's: the server's trouble) is written on the waiting deliveries that have no verdict of
+    their own yet, so the attempt's page and its summary say why they wait. When `until` is at or past the
+    mailing's end the rest can never be sent: the run ends at once instead of staying in progress until end_at.
     """
+    if cause is not None:
+        Delivery.objects.filter(attempt_id=attempt_id, state=State.PENDING).update(
+            reason=cause.code, reason_params=cause.stored_params()
+        )
     if until >= end_at:
         return attempt_skip_rest(attempt_id=attempt_id, why=reason("window_closed"), now=timezone.now())
     return (
@@ -254,7 +271,9 @@ class _Engine:
                 gate = breaker_gate(account=self.config.account, now=now, probe_seconds=self.deadline_seconds)
                 if not gate.allowed:
                     assert gate.retry_at is not None
-                    _defer_attempt(attempt_id=self.attempt.pk, until=gate.retry_at, end_at=self.mailing.end_at)
+                    _defer_attempt(
+                        attempt_id=self.attempt.pk, until=gate.retry_at, end_at=self.mailing.end_at, cause=gate.cause
+                    )
                     return StopReason.PAUSED
                 self.probe = self.probe or gate.probe
             reservation = ratelimit_reserve(account=self.config.account, want=batch_size, now=now)
@@ -339,7 +358,7 @@ class _Engine:
         self.probe = False
         done.extend(self.ledger.release(r, until=until) for r in rest)
         self._flush(done)
-        _defer_attempt(attempt_id=self.attempt.pk, until=until, end_at=self.mailing.end_at)
+        _defer_attempt(attempt_id=self.attempt.pk, until=until, end_at=self.mailing.end_at, cause=reason)
         return StopReason.PAUSED
 
     def _send_one(self, d: Delivery, *, rest: list[Delivery], done: list[Delivery]) -> str | None:
@@ -360,7 +379,9 @@ class _Engine:
                     assert gate.retry_at is not None
                     done.extend(self.ledger.release(r, until=gate.retry_at) for r in rest)
                     self._flush(done)
-                    _defer_attempt(attempt_id=self.attempt.pk, until=gate.retry_at, end_at=self.mailing.end_at)
+                    _defer_attempt(
+                        attempt_id=self.attempt.pk, until=gate.retry_at, end_at=self.mailing.end_at, cause=gate.cause
+                    )
                     return StopReason.PAUSED
                 self.probe = gate.probe
             try:

@@ -83,6 +83,28 @@ TEXTS: dict[str, str] = {
 }
 
 
+# The server or the account cannot be used (the breaker's causes): not a verdict on any recipient.
+SYSTEMIC_CODES = frozenset(
+    {
+        "connect_timeout",
+        "connection_refused",
+        "tls_error",
+        "refused_at_connect",
+        "no_greeting",
+        "lost_before_greeting",
+        "connection_timeout",
+        "connection_error",
+        "auth_failed",
+        "lost_at_login",
+        "refused_at_login",
+        "login_error",
+        "sender_refused",
+        "sender_deferred",
+        "connection_failures",
+    }
+)
+
+
 @dataclass(frozen=True)
 class Reason:
     """A code from TEXTS and its parameters: str, int, or a nested Reason."""

@@ -17,12 +17,15 @@ import pytest
 import time_machine
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-from django.utils import timezone
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone, translation
 
 from mailings.delivery.engine import StopReason, attempt_deliver
 from mailings.delivery.recovery import attempts_wake_due_retries
+from mailings.delivery.run_finish import summary_text
 from mailings.delivery.status import mailing_sending_status
-from mailings.models import Delivery, SmtpAccountState
+from mailings.models import Attempt, Delivery, SmtpAccountState
 from mailings.tests.sending_support import (
     DroppingHandler,
     FaultySMTP,
@@ -398,3 +401,35 @@ def test_a_greeting_dribbled_forever_hits_the_deadline_and_opens_the_breaker(set
     assert set(Delivery.objects.filter(attempt=attempt).values_list("tries", flat=True)) == {0}
     state = SmtpAccountState.objects.get()
     assert state.breaker_open_until is not None and "вовремя" in state.breaker_reason_text
+
+
+def test_an_unreachable_server_is_shown_on_the_waiting_run_and_ends_it_failed_with_the_real_cause(
+    settings: Any, owner: User, client: Client
+) -> None:
+    port = free_port()
+    fast_settings(settings, port=port)
+    mailing, attempt = make_run(owner, end_in=timedelta(minutes=10))
+    start = timezone.now()
+
+    assert attempt_deliver(attempt_id=attempt.pk) == StopReason.PAUSED
+
+    # While it waits, every delivery says why, and so do the attempt's page and its reply summary.
+    waiting = list(Delivery.objects.filter(attempt=attempt))
+    assert {d.state for d in waiting} == {S.PENDING} and {d.tries for d in waiting} == {0}
+    assert {d.reason for d in waiting} == {"connection_refused"}
+    client.force_login(owner)
+    html = client.get(reverse("mailings:attempt_detail", args=[attempt.pk])).content.decode()
+    assert "соединение отклонено" in html and "В очереди: соединение отклонено" in html
+    assert "Отправка приостановлена: почтовый сервер недоступен" in html
+
+    # The window closes while the server is still away: the run ends, failed with the server's trouble.
+    with time_machine.travel(start + timedelta(minutes=11), tick=False):
+        assert attempt_deliver(attempt_id=attempt.pk) == StopReason.BLOCKED
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.Status.FAILURE and attempt.failed_count == 3 and attempt.skipped_count == 0
+    ended = list(Delivery.objects.filter(attempt=attempt))
+    assert {d.state for d in ended} == {S.FAILED} and {d.tries for d in ended} == {0}
+    assert all(d.reason_text.startswith("соединение отклонено") for d in ended)
+    assert attempt.server_response.startswith("Не доставлено: соединение отклонено")
+    with translation.override("en"):
+        assert summary_text(attempt.summary or []).startswith("Not delivered: connection refused")

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_safe
 
 from core.http import AuthenticatedHttpRequest
 from core.page_cache import private_page
+from mailings.delivery.run_finish import attempt_summary, summary_text
 from mailings.forms import AttemptFilterForm
 from mailings.models import Attempt
 from mailings.selectors import attempt_deliveries, attempts_visible_to, can_view_all_mailings, delivery_state_counts
@@ -56,5 +57,11 @@ def attempt_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     qs = attempts_visible_to(request.user).select_related("mailing__message", "mailing__owner", "retry_of")
     attempt = get_object_or_404(qs, pk=pk)
     page = paginate(request, attempt_deliveries(attempt=attempt), per_page=50)
-    context = {"attempt": attempt, "page": page, "state_counts": delivery_state_counts(attempt=attempt)}
+    context = {
+        "attempt": attempt,
+        "page": page,
+        "state_counts": delivery_state_counts(attempt=attempt),
+        # While it runs, the replies so far and why the rest waits (a paused server's trouble).
+        "live_summary": "" if attempt.is_final else summary_text(attempt_summary(attempt_id=attempt.pk)),
+    }
     return render(request, "mailings/attempt_detail.html", context)

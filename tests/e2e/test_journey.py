@@ -273,6 +273,35 @@ class Journey:
             expect(card.locator(".display-6")).to_have_text(number)
         expect(page.locator(".card").filter(has_text="Писем доставлено")).to_contain_text("не доставлено: 1")
 
+    def outage_is_shown_live_and_the_run_resumes(self) -> None:
+        """The mail server refuses the account for a while: the attempt says why it waits, then finishes by itself.
+
+        Neither page is reloaded by hand: the progress block refreshes itself (htmx), and reloads the page once
+        the run is over.
+        """
+        from playwright.sync_api import expect
+
+        page = self.page
+        self.signed_in(page, EMAIL, PASSWORD)
+        self.smtp.handler.on_mail = lambda sender: "421 4.7.0 Try again later"
+        try:
+            self.go(self.mailing_path)
+            page.get_by_role("button", name="Отправить сейчас").click()
+            self.expect_message("Отправка запущена")
+            expect(page.locator("#sending-paused")).to_contain_text("421 4.7.0 Try again later")
+            expect(page.locator("#sending-progress progress")).to_be_visible()
+            page.locator("table tbody tr").first.get_by_role("link", name="Подробно").click()
+            expect(page.locator("#sending-paused")).to_contain_text("Отправка приостановлена")
+            waiting = page.locator("table tbody tr").filter(has_text="ivan.petrov@example.com")
+            expect(waiting).to_contain_text("В очереди")
+            expect(waiting).to_contain_text("сервер временно отклонил отправителя")
+        finally:
+            self.smtp.handler.on_mail = None
+        # The breaker's probe succeeds: the run goes on and ends, and the page shows its result unasked.
+        summary = page.get_by_text("доставлено 2, не доставлено 1, неизвестно 0, пропущено 0 из 3")
+        expect(summary).to_be_visible(timeout=SEND_TIMEOUT * 1000)
+        expect(page.locator("#sending-status")).to_have_count(0)
+
     def dates_follow_the_language(self) -> None:
         """The mailing's start reads 22.11.2026 in Russian and 11/22/2026 in English (the switcher in the menu)."""
         from playwright.sync_api import expect
@@ -384,6 +413,17 @@ def test_the_user_schedules_a_mailing_a_few_seconds_ahead(journey: Journey) -> N
 
 def test_the_mailing_is_sent_on_time_and_the_attempt_and_statistics_show_it(journey: Journey) -> None:
     journey.ensure("register", "add_recipients", "write_message", "create_mailing", "watch_it_send")
+
+
+def test_an_outage_is_shown_on_the_run_which_then_finishes_with_live_progress(journey: Journey) -> None:
+    journey.ensure(
+        "register",
+        "add_recipients",
+        "write_message",
+        "create_mailing",
+        "watch_it_send",
+        "outage_is_shown_live_and_the_run_resumes",
+    )
 
 
 def test_a_manager_blocks_the_user_whose_session_ends_on_the_next_request(journey: Journey) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import SmtpServer
 from tests.e2e.live import LiveSite, wait_for
+from tests.support import SmtpServer
 
 pytestmark = pytest.mark.browser
 

@@ -179,6 +179,8 @@ ROUTES: dict[str, Route] = {
     "mailings:message_detail": Route(get=OBJECT_READ, post=_signed_in(NOT_ALLOWED), kwargs=_pk("message")),
     "mailings:mailing_detail": Route(get=OBJECT_READ, post=_signed_in(NOT_ALLOWED), kwargs=_pk("mailing")),
     "mailings:attempt_detail": Route(get=OBJECT_READ, post=_signed_in(NOT_ALLOWED), kwargs=_pk("attempt")),
+    "mailings:mailing_progress": Route(get=OBJECT_READ, post=_signed_in(NOT_ALLOWED), kwargs=_pk("mailing")),
+    "mailings:attempt_progress": Route(get=OBJECT_READ, post=_signed_in(NOT_ALLOWED), kwargs=_pk("attempt")),
     "mailings:recipient_update": Route(
         get=OBJECT_WRITE_PAGE,
         post=OBJECT_WRITE,

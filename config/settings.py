@@ -267,6 +267,10 @@ SEND_BREAKER_THRESHOLD = env.int("SEND_BREAKER_THRESHOLD", default=3)
 SEND_BREAKER_BACKOFF = env.list("SEND_BREAKER_BACKOFF", cast=int, default=[30, 60, 120, 300, 600, 1800])
 # The scheduler wakes an attempt with due retries at most once per this many seconds.
 SEND_WAKE_INTERVAL = env.int("SEND_WAKE_INTERVAL", default=30)
+# Account emails (confirmation, reset) that the server's trouble stopped are tried again after these pauses.
+ACCOUNT_EMAIL_RETRY_BACKOFF = env.list("ACCOUNT_EMAIL_RETRY_BACKOFF", cast=int, default=[60, 300, 1800, 7200, 21600])
+# How long the scheduler's tick executions stay in the admin (django-apscheduler's job executions).
+SCHEDULER_HISTORY_HOURS = env.int("SCHEDULER_HISTORY_HOURS", default=24)
 
 # Accounts.
 ACCOUNT_CONFIRMATION_MAX_AGE = env.int("ACCOUNT_CONFIRMATION_MAX_AGE", default=3 * 24 * 3600)

@@ -7,6 +7,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.email_addresses import InternationalEmailField
 from mailings.delivery.reasons import Reason, reason, reason_text
 
 
@@ -19,7 +20,7 @@ class Recipient(models.Model):
         on_delete=models.CASCADE,
         related_name="recipients",
     )
-    email = models.EmailField(_("email"))
+    email = InternationalEmailField(_("email"))
     full_name = models.CharField(_("Ф. И. О."), max_length=255)
     comment = models.TextField(_("комментарий"), blank=True)
     created_at = models.DateTimeField(_("создан"), auto_now_add=True)

@@ -12,6 +12,7 @@ from mailings.delivery.recovery import attempts_wake_due_retries
 from mailings.delivery.status import mailing_sending_status
 from mailings.models import Attempt, Delivery, SmtpAccountState
 from mailings.tests.sending_support import (
+    delivery,
     fast_settings,
     free_port,
     make_run,
@@ -134,13 +135,16 @@ def test_a_limit_that_defers_past_end_at_skips_the_rest_and_finishes_the_run(
     assert len(server.messages) == 1
 
 
-def test_a_breaker_pause_past_end_at_skips_the_rest_and_finishes_the_run(settings: Any, owner: User) -> None:
+def test_a_breaker_pause_past_end_at_ends_the_run_failed_with_the_servers_trouble(settings: Any, owner: User) -> None:
     fast_settings(settings, port=free_port())  # nobody listens: the breaker opens for 30 s
     settings.SEND_BREAKER_THRESHOLD = 1
     _m, attempt = make_run(owner, ["a@example.com"], end_in=timedelta(seconds=20))
 
     assert attempt_deliver(attempt_id=attempt.pk) == StopReason.PAUSED
 
-    assert states(attempt) == {"a@example.com": S.SKIPPED}
+    # The run finishes at once, and says why nothing went out (issue 20: the real error, not "time is up").
+    assert states(attempt) == {"a@example.com": S.FAILED}
+    assert delivery(attempt, "a@example.com").reason == "connection_refused"
+    assert delivery(attempt, "a@example.com").tries == 0
     attempt.refresh_from_db()
-    assert attempt.status == Attempt.Status.FAILURE and attempt.skipped_count == 1
+    assert attempt.status == Attempt.Status.FAILURE and attempt.failed_count == 1

@@ -53,15 +53,6 @@ def blocked_user(db, manager):  # type: ignore[no-untyped-def]
     )
 
 
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
-    """The database cache (the default without Redis) needs its table: pages cache through it."""
-    from django.core.management import call_command
-
-    with django_db_blocker.unblock():
-        call_command("createcachetable", verbosity=0)
-
-
 @pytest.fixture(autouse=True)
 def _shared_state_is_fresh(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """Redis (cache and RQ queues) outlives a test's transaction: start and end each test empty."""

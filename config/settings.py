@@ -36,13 +36,19 @@ DEBUG = env.bool("DEBUG", default=False)
 _OFFLINE_COMMANDS = {"makemigrations", "makemessages", "compilemessages"}
 _OFFLINE = Path(sys.argv[0]).name == "manage.py" and len(sys.argv) > 1 and sys.argv[1] in _OFFLINE_COMMANDS
 
+# `make run` generates a secret once and keeps it here (git-ignored), so that every command run in this
+# folder afterwards (`manage.py create_managers`, `manage.py shell`) signs with the same key.
+SECRET_KEY_FILE = Path(env.str("SECRET_KEY_FILE", default=str(BASE_DIR / "var" / "secret_key")))
 SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY and SECRET_KEY_FILE.is_file():
+    SECRET_KEY = SECRET_KEY_FILE.read_text(encoding="utf-8").strip()
 if not SECRET_KEY:
     if not DEBUG and not _OFFLINE:
         # A clear message and a non-zero exit instead of a traceback.
         sys.stderr.write(
             "Vestnik cannot start: SECRET_KEY is not set. Set SECRET_KEY in the environment or in .env "
-            "(see .env.example), or set DEBUG=true for local development.\n"
+            "(see .env.example), run `make run` once (it keeps a generated key in var/secret_key), "
+            "or set DEBUG=true for local development.\n"
         )
         raise SystemExit(2)
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
@@ -222,6 +228,8 @@ STORAGES = {
 }
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+# Uploaded files served by Django itself: in development, and under `make run` (one machine, no reverse proxy).
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
 
 # Email. Without EMAIL_HOST, mail goes to the local development mail sink
 # (`manage.py mailsink`, started by `make run`) that writes every message as a

@@ -1,5 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.static import serve
 
@@ -7,6 +9,8 @@ from config.health import health
 
 urlpatterns = [
     path("health/", health, name="health"),
+    # Browsers ask for /favicon.ico where a page names no icon (a JSON answer, an image): no 404 for it.
+    path("favicon.ico", lambda request: redirect(static("img/favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("users.urls")),

@@ -1,0 +1,34 @@
+/* Vestnik's own behaviour. A static file, never inline: the Content-Security-Policy allows scripts from 'self' only. */
+(function () {
+  "use strict";
+
+  function csrfCookie() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  /* A form kept by the browser (back from the "form expired" page, or from the history) carries the token of
+     the session it was loaded in; the cookie holds the current one. Refreshing the token keeps what was typed
+     and lets the form be sent again. */
+  function refreshCsrfTokens() {
+    var token = csrfCookie();
+    if (!token) return;
+    document.querySelectorAll('input[name="csrfmiddlewaretoken"]').forEach(function (input) {
+      input.value = token;
+    });
+  }
+
+  window.addEventListener("pageshow", refreshCsrfTokens);
+
+  document.addEventListener("click", function (event) {
+    var back = event.target.closest('[data-action="history-back"]');
+    if (back && window.history.length > 1) {
+      event.preventDefault();
+      window.history.back();
+    }
+  });
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
+  });
+})();

@@ -258,8 +258,9 @@ class Journey:
         rows = page.locator("table tbody tr")
         expect(rows).to_have_count(1)
         expect(rows.first).to_contain_text(SUBJECT)
-        # What is on the screen (the words after each count are for phones only).
-        expect(rows.first).to_contain_text(re.compile(r"2\s*/\s*1\s*/\s*0\s*/\s*0\s*из 3"), use_inner_text=True)
+        # What is on the screen: each count with its word, on a desktop too.
+        counts = r"2 доставлено\s*/\s*1 не доставлено\s*/\s*0 неизвестно\s*/\s*0 пропущено\s*из 3"
+        expect(rows.first).to_contain_text(re.compile(counts), use_inner_text=True)
 
         page.locator("#mainnav").get_by_role("link", name="Статистика").click()
         for label, number in [

@@ -282,6 +282,8 @@ SEND_WAKE_INTERVAL = env.int("SEND_WAKE_INTERVAL", default=30)
 ACCOUNT_CONFIRMATION_MAX_AGE = env.int("ACCOUNT_CONFIRMATION_MAX_AGE", default=3 * 24 * 3600)
 ACCOUNT_RESEND_INTERVAL = env.int("ACCOUNT_RESEND_INTERVAL", default=60)
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
+# Reset links emailed per hour for requests from one client address (each address: one per ACCOUNT_RESEND_INTERVAL).
+PASSWORD_RESET_PER_IP = env.int("PASSWORD_RESET_PER_IP", default=10)
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=2 * 1024 * 1024)
 BLOG_PREVIEW_MAX_BYTES = env.int("BLOG_PREVIEW_MAX_BYTES", default=5 * 1024 * 1024)
 

@@ -9,7 +9,6 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.messages.views import SuccessMessageMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
@@ -19,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from config.params import clean_search
 from users import selectors, services
+from users.axes import client_ip
 from users.forms import (
     AccountDeleteForm,
     LoginForm,
@@ -50,20 +50,16 @@ def register(request: HttpRequest) -> HttpResponse:
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            services.user_register(
-                email=data["email"],
-                password=data["password1"],
-                first_name=data["first_name"],
-                last_name=data["last_name"],
-                base_url=_base_url(request),
-            )
-        except IntegrityError:
-            # Two registrations of one address at the same moment: the database constraint decides.
-            form.add_error("email", _("Этот адрес уже зарегистрирован. Войдите или восстановите пароль."))
-        else:
-            request.session["registered_email"] = data["email"]
-            return redirect("users:register_done")
+        # The same answer whether or not the address is registered (its owner is told by email).
+        services.user_register(
+            email=data["email"],
+            password=data["password1"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            base_url=_base_url(request),
+        )
+        request.session["registered_email"] = data["email"]
+        return redirect("users:register_done")
     return render(request, "users/register.html", {"form": form})
 
 
@@ -144,6 +140,12 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("users:password_reset_done")
     extra_email_context = {"site_name": settings.SITE_NAME}
 
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        # Over the limits nothing is sent, and the page says what it says otherwise (nothing to learn from it).
+        if not services.password_reset_allowed(email=form.cleaned_data["email"], ip=client_ip(self.request)):
+            return redirect(self.get_success_url())
+        return super().form_valid(form)
+
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
     template_name = "users/password_reset_done.html"
@@ -180,7 +182,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
             phone=data["phone"],
             country=data["country"],
             avatar=data["new_avatar"] or None,
-            remove_avatar=data["remove_avatar"],
+            remove_avatar=data.get("remove_avatar", False),
         )
         messages.success(request, _("Профиль сохранён."))
         return redirect("users:profile")

@@ -213,6 +213,8 @@ else:
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", "Русский"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# English times in 24-hour form, as everywhere else on the pages (config/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_I18N = True
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Moscow")
 USE_TZ = True

@@ -277,6 +277,9 @@ SEND_TASKS_PER_ATTEMPT = env.int("SEND_TASKS_PER_ATTEMPT", default=2)
 # (seconds, growing with each consecutive opening; the last value repeats).
 SEND_BREAKER_THRESHOLD = env.int("SEND_BREAKER_THRESHOLD", default=3)
 SEND_BREAKER_BACKOFF = env.list("SEND_BREAKER_BACKOFF", cast=int, default=[30, 60, 120, 300, 600, 1800])
+# A database task row RUNNING for this many seconds belongs to a worker killed outright: the scheduler marks it
+# failed (mailings/worker_recovery.py). 0: twice the longest a task of ours can take.
+TASK_STALE_AFTER = env.int("TASK_STALE_AFTER", default=0)
 # The scheduler wakes an attempt with due retries at most once per this many seconds.
 SEND_WAKE_INTERVAL = env.int("SEND_WAKE_INTERVAL", default=30)
 

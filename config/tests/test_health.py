@@ -1,4 +1,6 @@
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.cache import cache
@@ -72,3 +74,34 @@ def test_it_reports_an_open_breaker_without_failing(client) -> None:  # type: ig
     assert smtp["breaker"] == "open"
     assert smtp["next_probe_at"] is not None
     assert smtp["paused_seconds"] > 0
+
+
+class _EveryProbeSetsBeforeAnyReads:
+    """The cache, with the interleaving that made concurrent probes fail: every probe writes, then all read."""
+
+    def __init__(self, inner: object, probes: int) -> None:
+        self.inner = inner
+        self.barrier = threading.Barrier(probes)
+
+    def set(self, *args: object, **kwargs: object) -> None:
+        self.inner.set(*args, **kwargs)  # type: ignore[attr-defined]
+        self.barrier.wait(timeout=30)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.django_db
+def test_concurrent_probes_all_find_the_cache_healthy(  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch, settings
+) -> None:
+    from django.core.cache import caches
+
+    from config import health
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    probes = 6
+    monkeypatch.setattr(health, "cache", _EveryProbeSetsBeforeAnyReads(caches["default"], probes))
+    with ThreadPoolExecutor(max_workers=probes) as pool:
+        results = list(pool.map(lambda _: health._check_cache(), range(probes)))
+    assert [result["ok"] for result in results] == [True] * probes

@@ -21,10 +21,14 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from mailings.services.scheduling import TickResult, scheduler_record_tick, scheduler_tick
+from mailings.worker_recovery import task_rows_fail_stale
 
 logger = logging.getLogger(__name__)
 
 TICK_JOB_ID = "vestnik-scheduler-tick"
+TASK_ROWS_JOB_ID = "vestnik-task-rows-sweep"
+# Dead workers' task rows are rare and no one waits on them: once a minute is plenty, and keeps the tick cheap.
+TASK_ROWS_SWEEP_SECONDS = 60
 
 
 def run_tick() -> TickResult | None:
@@ -59,6 +63,18 @@ def run_tick() -> TickResult | None:
     return result
 
 
+def run_task_rows_sweep() -> int | None:
+    """Mark the task rows of workers killed outright as failed (mailings/worker_recovery.py); never raises."""
+    close_old_connections()
+    try:
+        return task_rows_fail_stale(now=timezone.now())
+    except Exception:
+        logger.exception("task rows sweep failed")
+        return None
+    finally:
+        close_old_connections()
+
+
 class Command(BaseCommand):
     help = (
         "Run the scheduler: every second start due mailing runs, finish expired mailings, "
@@ -72,6 +88,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["once"]:
             result = run_tick()
+            run_task_rows_sweep()
             if result is None:
                 raise CommandError("the tick failed, see the log")
             self.stdout.write(
@@ -95,6 +112,15 @@ class Command(BaseCommand):
             max_instances=1,
             coalesce=True,
             # A tick that comes late (a slow one before it) still runs, once.
+            misfire_grace_time=None,
+            replace_existing=True,
+        )
+        scheduler.add_job(
+            run_task_rows_sweep,
+            trigger=IntervalTrigger(seconds=TASK_ROWS_SWEEP_SECONDS, start_date=first_tick, timezone=UTC),
+            id=TASK_ROWS_JOB_ID,
+            max_instances=1,
+            coalesce=True,
             misfire_grace_time=None,
             replace_existing=True,
         )

@@ -158,3 +158,9 @@ def test_a_development_run_keeps_the_published_password_and_a_later_run_replaces
     password_file.write_text("generated-Secret-42", encoding="utf-8")
     call_command("seed_demo", "--admin-password-file", str(password_file), stdout=None)
     assert User.objects.get(email="admin@vestnik.local").check_password("generated-Secret-42")
+
+
+def test_tools_with_a_sink_of_their_own_may_ask_for_the_demo_mailings(settings: Any) -> None:
+    settings.EMAIL_USES_MAILSINK = False
+    call_command("seed_demo", "--with-mailings", stdout=None)
+    assert Mailing.objects.filter(owner__email="demo@vestnik.local").count() == 4

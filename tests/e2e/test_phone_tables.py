@@ -138,7 +138,7 @@ def world(site: LiveSite) -> dict[str, int]:
     # The site runs with DEBUG off, where the demo superuser gets no published password unless given one.
     password_file = site.workdir / "admin_password"
     password_file.write_text(PASSWORD, encoding="utf-8")
-    site.manage("seed_demo", "--admin-password-file", str(password_file))
+    site.manage("seed_demo", "--with-mailings", "--admin-password-file", str(password_file))
     return json.loads(site.manage("shell", "-c", LONG_WORLD).strip().splitlines()[-1])
 
 

@@ -392,6 +392,12 @@ class Command(BaseCommand):
             "is used only with DEBUG, otherwise the superuser gets no usable password",
         )
         parser.add_argument(
+            "--with-mailings",
+            action="store_true",
+            help="load the demo mailings even though EMAIL_HOST is set: only for a mail server that is a sink "
+            "of its own (screenshots, tests), never a real one",
+        )
+        parser.add_argument(
             "--guard-only",
             action="store_true",
             help="load nothing; only make sure that existing demo mailings cannot reach a real mail server",
@@ -407,7 +413,7 @@ class Command(BaseCommand):
         demo = _ensure_user(DEMO_EMAIL, first_name="Демо", last_name="Пользователь")
         self._ensure_admin(options["admin_password_file"])
         manager = _ensure_manager()
-        if settings.EMAIL_USES_MAILSINK:
+        if settings.EMAIL_USES_MAILSINK or options["with_mailings"]:
             _seed_owner_data(demo, manager, timezone.now())
         else:
             # Recipients and messages only: a demo mailing would really send through the configured server.

@@ -130,7 +130,7 @@ def main() -> int:
         print(busy, file=sys.stderr)
         return 1
     # The published password is fine on a developer's machine only; otherwise one generated for this folder.
-    admin_password = "vestnik-demo" if debug else secret_file_ensure(ADMIN_PASSWORD_FILE)
+    admin_password = "vestnik-demo" if debug or not demo else secret_file_ensure(ADMIN_PASSWORD_FILE)
     try:
         manage("migrate", "--no-input", "-v", "0")
         if not debug:

@@ -100,3 +100,69 @@ def test_the_local_run_switches_off_only_the_https_hardening(start: ModuleType) 
     assert "DEBUG" not in start.LOCAL_HTTP
     assert start.LOCAL_HTTP["SECURE_SSL_REDIRECT"] == "false"
     assert start.LOCAL_HTTP["SERVE_MEDIA"] == "true"
+
+
+@pytest.mark.slow
+def test_make_run_serves_the_product_with_debug_off(tmp_path: Path) -> None:
+    """scripts/start.py for real: migrate alone prepares the database, static files are served, no debug pages."""
+    import os
+    import signal
+    import time
+    import urllib.error
+    import urllib.request
+
+    port, mailsink_port = _free_port(), _free_port()
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SECURE_", "SESSION_", "CSRF_", "EMAIL_"))
+    }
+    for name in ("REDIS_URL", "TASKS_BACKEND", "DEBUG"):
+        env.pop(name, None)
+    env.update(
+        PORT=str(port),
+        MAILSINK_PORT=str(mailsink_port),
+        MAILSINK_DIR=str(tmp_path / "mail"),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        SECRET_KEY="tests-only-not-a-secret",
+        DEMO="false",
+        PYTHONUNBUFFERED="1",
+    )
+    log = (tmp_path / "run.log").open("wb")
+    run = subprocess.Popen(
+        [sys.executable, "scripts/start.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(url + path, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert run.poll() is None, (tmp_path / "run.log").read_text()
+            try:
+                status, home = get("/")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, (tmp_path / "run.log").read_text()
+                time.sleep(0.5)
+        assert status == 200
+        stylesheet = next(part for part in home.split('"') if part.startswith("/static/css/vestnik."))
+        assert stylesheet != "/static/css/vestnik.css"  # hashed: collected, as in production
+        assert get(stylesheet)[0] == 200
+        missing_status, missing = get("/no-such-page/")
+        assert missing_status == 404
+        assert "Страница не найдена" in missing and "URLconf" not in missing
+        assert "No demo data loaded" in (tmp_path / "run.log").read_text()
+    finally:
+        os.killpg(run.pid, signal.SIGTERM)
+        run.wait(timeout=60)
+        log.close()

@@ -231,3 +231,9 @@ def test_phones_saved_as_typed_before_become_e164(owner: User, other_user: User)
     importlib.import_module("users.migrations.0003_phones_e164").forwards(apps, None)
     assert User.objects.get(pk=owner.pk).phone == "+79123456789"
     assert User.objects.get(pk=other_user.pk).phone == "позвоните мне"
+
+
+def test_the_edit_form_keeps_the_chosen_country_selected(client: Client, owner: User) -> None:
+    User.objects.filter(pk=owner.pk).update(country="DE")
+    client.force_login(owner)
+    assert '<option value="DE" selected>' in client.get(EDIT_URL).content.decode()

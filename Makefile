@@ -26,9 +26,10 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed-runtime
 
-## Start web + worker + scheduler (+ the local mail sink) on SQLite with demo data.
+## Start web + worker + scheduler (+ the local mail sink) on SQLite with demo data, DEBUG off.
+## Switches: make run DEBUG=true (Django's debug pages), DEMO=false (no demo data), PORT=9000, MAILSINK_PORT=1026.
 run: $(VENV)/.installed-runtime
-	DEBUG=$${DEBUG:-true} $(PY) scripts/start.py
+	$(PY) scripts/start.py
 
 ## Lint, type check, migration check and the whole test suite (SQLite; PostgreSQL + Redis when reachable).
 test: $(VENV)/.installed-dev node_modules/.installed

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from django.utils import timezone
-from pytest_django import DjangoDbBlocker, Settings
+from pytest_django import Settings
 
 from tests.support import SmtpServer
 
@@ -57,15 +57,6 @@ def blocked_user(db: None, manager: "User") -> "User":
         blocked_by=manager,
         block_reason="spam",
     )
-
-
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> None:
-    """The database cache (the default without Redis) needs its table: pages cache through it."""
-    from django.core.management import call_command
-
-    with django_db_blocker.unblock():
-        call_command("createcachetable", verbosity=0)
 
 
 @pytest.fixture(autouse=True)

@@ -51,7 +51,6 @@ NO_CACHE = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"
 
 def seed(*, reseed: bool) -> User:
     call_command("migrate", "--no-input", verbosity=0)
-    call_command("createcachetable", verbosity=0)
     owner = User.objects.filter(email=OWNER_EMAIL).first()
     if owner is not None and not reseed and Mailing.objects.filter(owner=owner).count() == MAILINGS:
         return owner

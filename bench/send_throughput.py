@@ -167,7 +167,6 @@ def run_vestnik(*, n: int, workers: int, port: int) -> tuple[float, float, str]:
     if DATABASE_URL_OVERRIDE:
         manage(env, "flush", "--no-input", "--verbosity", "0")
     manage(env, "migrate", "--verbosity", "0")
-    manage(env, "createcachetable", "--verbosity", "0")
     driver = subprocess.Popen(
         [sys.executable, "-c", VESTNIK_RUN, str(n), SUBJECT, BODY],
         env=env,

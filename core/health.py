@@ -2,6 +2,7 @@
 
 import logging
 import time
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -26,10 +27,13 @@ def _check_database() -> dict[str, Any]:
 
 
 def _check_cache() -> dict[str, Any]:
-    key = "health:probe"
+    # A key of its own per probe: with one shared key, concurrent probes overwrote each other's value between
+    # set and get, and a healthy cache answered 503.
+    key = f"health:probe:{uuid.uuid4().hex}"
     value = str(time.monotonic())
     cache.set(key, value, 30)
     ok = cache.get(key) == value
+    cache.delete(key)
     return {"ok": ok, "backend": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]}
 
 

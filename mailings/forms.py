@@ -118,6 +118,13 @@ class MailingForm(BootstrapFormMixin, _OwnerScoped, forms.ModelForm):
         start_at, end_at = self.cleaned_data.get("start_at"), self.cleaned_data.get("end_at")
         if start_at and end_at and end_at <= start_at:
             self.add_error("end_at", _("Окончание рассылки должно быть позже её начала."))
+        elif end_at and end_at <= timezone.now() and self.instance.pk is None:
+            # A new mailing that could never send: refuse it rather than accept it and promise a run. Moving an
+            # existing mailing's end into the past is how its owner finishes it early, and stays allowed.
+            self.add_error(
+                "end_at",
+                _("Окончание рассылки уже прошло: она не отправится ни разу. Укажите окончание в будущем."),
+            )
         return self.cleaned_data
 
 

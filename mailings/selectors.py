@@ -192,12 +192,14 @@ def stats_per_mailing(*, user: User, owner: User | None = None) -> QuerySet[Mail
 
 
 def home_figures(*, user: User | None) -> dict[str, int]:
-    """Total and running mailings and unique recipient addresses: the user's, or service-wide for None."""
+    """Total and active mailings and unique recipient addresses: the user's, or service-wide for None.
+
+    A manager passes None: the figures that matter to them are the service's, not their own (none).
+    Active means running and able to send: a mailing a manager disabled, or whose owner is blocked, is not.
+    """
     mailings = Mailing.objects.all() if user is None else mailings_for(user)
     recipients = Recipient.objects.all() if user is None else recipients_for(user)
-    figures = mailings.aggregate(
-        mailings_total=Count("pk"),
-        mailings_active=Count("pk", filter=Q(status=Mailing.Status.RUNNING)),
-    )
+    active = Q(status=Mailing.Status.RUNNING, is_enabled=True, owner__is_active=True)
+    figures = mailings.aggregate(mailings_total=Count("pk"), mailings_active=Count("pk", filter=active))
     figures.update(recipients.aggregate(recipients_unique=Count(Lower("email"), distinct=True)))
     return {key: value or 0 for key, value in figures.items()}

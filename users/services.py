@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template import loader
 from django.urls import reverse
 from django.utils import timezone
@@ -46,19 +46,60 @@ def _confirmation_send(*, user: User, base_url: str) -> None:
     )
 
 
-def user_register(*, email: str, password: str, first_name: str, last_name: str, base_url: str) -> User:
-    """Create an inactive account and queue the email with its confirmation link."""
+def user_register(*, email: str, password: str, first_name: str, last_name: str, base_url: str) -> User | None:
+    """Create an inactive account and queue the email with its confirmation link.
+
+    An address that is already registered gets no new account and no error on the page (which would tell anyone
+    who has an account here): its owner is told by email instead, the link again if still unconfirmed, and
+    None is returned. Either way the page says the same thing.
+    """
+    existing = User.objects.filter(email__iexact=email.strip()).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    email=email,
+                    password=password,
+                    first_name=first_name,
+                    last_name=last_name,
+                    is_active=False,
+                )
+                _confirmation_send(user=user, base_url=base_url)
+        except IntegrityError:
+            # Two registrations of one address at the same moment: the database constraint decided.
+            existing = User.objects.filter(email__iexact=email.strip()).first()
+            if existing is None:
+                raise
+        else:
+            # Starts the clock for registering this address again (the branch below).
+            _resend_allowed(user.email, "register")
+            logger.info("user registered: id=%s email=%s", user.pk, user.email)
+            return user
+    _registration_of_existing(user=existing, base_url=base_url)
+    return None
+
+
+def _registration_of_existing(*, user: User, base_url: str) -> None:
+    # Limited like «send the link again»: registering someone's address over and over must not flood their inbox.
+    if not _resend_allowed(user.email, "register"):
+        logger.info("registration of an existing address not mailed (too soon): id=%s", user.pk)
+        return
     with transaction.atomic():
-        user = User.objects.create_user(
-            email=email,
-            password=password,
-            first_name=first_name,
-            last_name=last_name,
-            is_active=False,
-        )
-        _confirmation_send(user=user, base_url=base_url)
-    logger.info("user registered: id=%s email=%s", user.pk, user.email)
-    return user
+        if user.email_confirmed_at is None and not user.is_blocked:
+            _confirmation_send(user=user, base_url=base_url)
+        else:
+            root = base_url.rstrip("/")
+            account_email_enqueue(
+                name="register_existing",
+                to=user.email,
+                context={
+                    "user": user,
+                    "login_link": root + reverse("users:login"),
+                    "reset_link": root + reverse("users:password_reset"),
+                    "site_name": settings.SITE_NAME,
+                },
+            )
+    logger.info("registration of an existing address: id=%s told by email", user.pk)
 
 
 def user_confirm_email(*, user: User) -> bool:
@@ -78,12 +119,13 @@ def user_confirm_email(*, user: User) -> bool:
     return True
 
 
-def _resend_cache_key(email: str) -> str:
-    return "users:resend:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
+def _resend_cache_key(email: str, kind: str = "resend") -> str:
+    return f"users:{kind}:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
-def _resend_allowed(email: str) -> bool:
-    key, now, interval = _resend_cache_key(email), timezone.now().timestamp(), settings.ACCOUNT_RESEND_INTERVAL
+def _resend_allowed(email: str, kind: str = "resend") -> bool:
+    """At most one email of this kind per address per ACCOUNT_RESEND_INTERVAL."""
+    key, now, interval = _resend_cache_key(email, kind), timezone.now().timestamp(), settings.ACCOUNT_RESEND_INTERVAL
     # add() is atomic, so two requests at once send one email. The stored time is checked too
     # because Redis expires keys on its own clock, which a moved clock (tests) does not reach.
     if cache.add(key, now, timeout=interval):
@@ -110,6 +152,35 @@ def confirmation_resend(*, email: str, base_url: str) -> bool:
         with transaction.atomic():
             _confirmation_send(user=user, base_url=base_url)
         logger.info("confirmation resent: id=%s", user.pk)
+    return True
+
+
+def _per_ip_allowed(*, ip: str | None, kind: str, limit: int) -> bool:
+    """At most `limit` requests of this kind from one client address per clock hour (0: no limit)."""
+    if not limit or not ip:
+        return True
+    # The hour is part of the key, so the count starts afresh each hour on any cache and a moved clock.
+    key = f"users:{kind}-ip:{int(timezone.now().timestamp() // 3600)}:" + hashlib.sha256(ip.encode()).hexdigest()
+    cache.add(key, 0, timeout=3600)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add() and incr()
+        cache.set(key, 1, timeout=3600)
+        count = 1
+    return count <= limit
+
+
+def password_reset_allowed(*, email: str, ip: str | None) -> bool:
+    """May a reset link be emailed now? One per address per ACCOUNT_RESEND_INTERVAL, PASSWORD_RESET_PER_IP an hour.
+
+    The limits apply to unknown addresses too and the page says the same either way, so it tells nothing.
+    """
+    if not _per_ip_allowed(ip=ip, kind="reset", limit=settings.PASSWORD_RESET_PER_IP):
+        logger.info("password reset refused: too many from one address this hour")
+        return False
+    if not _resend_allowed(email, "reset"):
+        logger.info("password reset refused: asked again too soon for the same address")
+        return False
     return True
 
 

@@ -6,10 +6,10 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
 from django.contrib.messages.views import SuccessMessageMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
@@ -21,6 +21,7 @@ from core.http import AuthenticatedHttpRequest
 from core.params import clean_search
 from moderation import services as moderation
 from users import selectors, services
+from users.axes import client_ip
 from users.forms import (
     AccountDeleteForm,
     LoginForm,
@@ -52,20 +53,16 @@ def register(request: HttpRequest) -> HttpResponse:
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            services.user_register(
-                email=data["email"],
-                password=data["password1"],
-                first_name=data["first_name"],
-                last_name=data["last_name"],
-                base_url=_base_url(request),
-            )
-        except IntegrityError:
-            # Two registrations of one address at the same moment: the database constraint decides.
-            form.add_error("email", _("Этот адрес уже зарегистрирован. Войдите или восстановите пароль."))
-        else:
-            request.session["registered_email"] = data["email"]
-            return redirect("users:register_done")
+        # The same answer whether or not the address is registered (its owner is told by email).
+        services.user_register(
+            email=data["email"],
+            password=data["password1"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            base_url=_base_url(request),
+        )
+        request.session["registered_email"] = data["email"]
+        return redirect("users:register_done")
     return render(request, "users/register.html", {"form": form})
 
 
@@ -146,6 +143,12 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("users:password_reset_done")
     extra_email_context = {"site_name": settings.SITE_NAME}
 
+    def form_valid(self, form: DjangoPasswordResetForm) -> HttpResponse:
+        # Over the limits nothing is sent, and the page says what it says otherwise (nothing to learn from it).
+        if not services.password_reset_allowed(email=form.cleaned_data["email"], ip=client_ip(self.request)):
+            return redirect(self.get_success_url())
+        return super().form_valid(form)
+
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
     template_name = "users/password_reset_done.html"
@@ -182,7 +185,7 @@ def profile_edit(request: AuthenticatedHttpRequest) -> HttpResponse:
             phone=data["phone"],
             country=data["country"],
             avatar=data["new_avatar"] or None,
-            remove_avatar=data["remove_avatar"],
+            remove_avatar=data.get("remove_avatar", False),
         )
         messages.success(request, _("Профиль сохранён."))
         return redirect("users:profile")

@@ -1,6 +1,9 @@
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -83,3 +86,32 @@ def test_it_reports_an_open_breaker_without_failing(client: Client) -> None:
     assert smtp["breaker"] == "open"
     assert smtp["next_probe_at"] is not None
     assert smtp["paused_seconds"] > 0
+
+
+class _EveryProbeSetsBeforeAnyReads:
+    """The cache, with the interleaving that made concurrent probes fail: every probe writes, then all read."""
+
+    def __init__(self, inner: object, probes: int) -> None:
+        self.inner = inner
+        self.barrier = threading.Barrier(probes)
+
+    def set(self, *args: object, **kwargs: object) -> None:
+        self.inner.set(*args, **kwargs)  # type: ignore[attr-defined]
+        self.barrier.wait(timeout=30)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.django_db
+def test_concurrent_probes_all_find_the_cache_healthy(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    from django.core.cache import caches
+
+    from core import health
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    probes = 6
+    monkeypatch.setattr(health, "cache", _EveryProbeSetsBeforeAnyReads(caches["default"], probes))
+    with ThreadPoolExecutor(max_workers=probes) as pool:
+        results = list(pool.map(lambda _: health._check_cache(), range(probes)))
+    assert [result["ok"] for result in results] == [True] * probes

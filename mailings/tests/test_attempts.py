@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -100,3 +102,13 @@ def test_reasons_written_by_the_worker_are_shown_in_the_readers_language(client:
     assert "время рассылки истекло" in client.get(url).content.decode()
     client.cookies["django_language"] = "en"
     assert "the mailing period has ended" in client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+
+def test_the_four_counts_carry_their_words_on_every_screen(client: Client, owner: User) -> None:
+    mailing = make_mailing(owner, message=make_message(owner, "Счёт"))
+    make_attempt(mailing, states=[Delivery.State.SENT] * 7, sent_count=7, failed_count=3, unknown_count=1)
+    client.force_login(owner)
+    html = client.get(reverse("mailings:attempt_list")).content.decode()
+    for count, word in [("7", "доставлено"), ("3", "не доставлено"), ("1", "неизвестно"), ("0", "пропущено")]:
+        assert re.search(rf">{count}</span> {word}</span>", html), word
+    assert "d-sm-none" not in html

@@ -236,3 +236,10 @@ def test_a_managers_list_pages_do_not_query_per_row(manager_client: Client, mana
     fill(3, 25)
     large = {url(): _queries(manager_client, url()) for url in PAGES}
     assert large == small
+
+
+def test_the_disable_form_leaves_validation_to_the_page(manager_client: Client, owner: User) -> None:
+    mailing = make_mailing(owner)
+    url = reverse("mailings:mailing_disable", args=[mailing.pk])
+    assert "novalidate" in manager_client.get(url).content.decode()
+    assert "Обязательное поле." in manager_client.post(url, {"reason": ""}).content.decode()

@@ -112,7 +112,6 @@ class LiveSite:
     def setup(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.manage("migrate", "--no-input", "-v", "0")
-        self.manage("createcachetable", "-v", "0")
         self.manage("create_managers")
 
     def start(self) -> None:

@@ -258,7 +258,7 @@ class Journey:
         rows = page.locator("table tbody tr")
         expect(rows).to_have_count(1)
         expect(rows.first).to_contain_text(SUBJECT)
-        # What a screen reader reads (on a desktop the words after each count are visually hidden).
+        # What is on the screen and what a screen reader reads: each count with its word, on a desktop too.
         counts = r"2\s+доставлено\s*/\s*1\s+не доставлено\s*/\s*0\s+неизвестно\s*/\s*0\s+пропущено\s*из 3"
         expect(rows.first).to_contain_text(re.compile(counts), use_inner_text=True)
 

@@ -23,7 +23,7 @@ from users.tests.access_world import ACTORS, World, db_snapshot, world_build
 PASSWORD = "correct-horse-battery-staple"
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
-SKIPPED_PREFIXES = ("admin/", "i18n/", "static/", "media/", "health/")
+SKIPPED_PREFIXES = ("admin/", "i18n/", "static/", "media/", "health/", "favicon.ico")
 
 OK, FOUND, BAD, DENIED, MISSING, NOT_ALLOWED = 200, 302, 400, 403, 404, 405
 LOGIN = "login"  # 302 to the login page

@@ -28,11 +28,15 @@ from django_apscheduler.jobstores import DjangoJobStore
 from django_apscheduler.models import DjangoJobExecution
 
 from mailings.delivery.schedule import TickResult, scheduler_record_tick, scheduler_tick
+from mailings.worker_recovery import task_rows_fail_stale
 
 logger = logging.getLogger(__name__)
 
 TICK_JOB_ID = "vestnik-scheduler-tick"
 PRUNE_JOB_ID = "vestnik-scheduler-prune-history"
+TASK_ROWS_JOB_ID = "vestnik-task-rows-sweep"
+# Dead workers' task rows are rare and no one waits on them: once a minute is plenty, and keeps the tick cheap.
+TASK_ROWS_SWEEP_SECONDS = 60
 
 
 def run_tick() -> TickResult | None:
@@ -67,6 +71,18 @@ def run_tick() -> TickResult | None:
     return result
 
 
+def run_task_rows_sweep() -> int | None:
+    """Mark the task rows of workers killed outright as failed (mailings/worker_recovery.py); never raises."""
+    close_old_connections()
+    try:
+        return task_rows_fail_stale(now=timezone.now())
+    except Exception:
+        logger.exception("task rows sweep failed")
+        return None
+    finally:
+        close_old_connections()
+
+
 def prune_history() -> int:
     """Forget tick executions older than SCHEDULER_HISTORY_HOURS; returns how many went."""
     close_old_connections()
@@ -85,7 +101,7 @@ def prune_history() -> int:
 
 
 def build_scheduler(*, interval: float) -> BlockingScheduler:
-    """The scheduler with its two jobs in the database job store; `start()` runs it until `shutdown()`."""
+    """The scheduler with its jobs in the database job store; `start()` runs it until `shutdown()`."""
     # One worker thread: ticks never overlap (max_instances=1 as well) and
     # the process keeps a single database connection.
     scheduler = BlockingScheduler(
@@ -105,6 +121,16 @@ def build_scheduler(*, interval: float) -> BlockingScheduler:
         max_instances=1,
         coalesce=True,
         # A tick that comes late (a slow one before it) still runs, once.
+        misfire_grace_time=None,
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        run_task_rows_sweep,
+        trigger=IntervalTrigger(seconds=TASK_ROWS_SWEEP_SECONDS, start_date=first_tick, timezone=UTC),
+        id=TASK_ROWS_JOB_ID,
+        name="Vestnik: fail the task rows of killed workers",
+        max_instances=1,
+        coalesce=True,
         misfire_grace_time=None,
         replace_existing=True,
     )
@@ -134,6 +160,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["once"]:
             result = run_tick()
+            run_task_rows_sweep()
             if result is None:
                 raise CommandError("the tick failed, see the log")
             self.stdout.write(

@@ -95,7 +95,7 @@ def axe_installed() -> None:
 
 @pytest.fixture(scope="module")
 def world(site: LiveSite) -> dict[str, int]:
-    site.manage("seed_demo")
+    site.manage("seed_demo", "--with-mailings")
     return json.loads(site.manage("shell", "-c", WORLD).strip().splitlines()[-1])
 
 

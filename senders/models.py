@@ -6,6 +6,26 @@ from django.utils.translation import gettext_lazy as _
 
 from mailings.delivery.reasons import reason_text
 
+# What a shop owner can do about a failed check, by the reason's code (mailings/delivery/reasons.py).
+CHECK_ADVICE = {
+    "auth_failed": _("Неверный логин или пароль. Нужен пароль приложения из настроек ящика, а не обычный пароль."),
+    "refused_at_login": _("Сервер не принял вход: проверьте логин, пароль приложения и что SMTP включён в ящике."),
+    "login_error": _("Сервер не принял вход: проверьте логин и пароль приложения."),
+    "lost_at_login": _("Сервер оборвал соединение при входе: проверьте защиту соединения и порт."),
+    "tls_error": _(
+        "Не удалось установить защищённое соединение или сервер требует его для входа: для порта 465 выберите "
+        "«SSL/TLS сразу», для порта 587 — STARTTLS."
+    ),
+    "connection_refused": _("Порт закрыт: проверьте адрес сервера и порт (обычно 465 или 587)."),
+    "connection_error": _("Сервер не найден или недоступен: проверьте адрес сервера."),
+    "connection_timeout": _("Сервер не отвечает: проверьте адрес и порт; порт может быть закрыт сетью."),
+    "connect_timeout": _("Сервер не отвечает: проверьте адрес и порт; порт может быть закрыт сетью."),
+    "no_greeting": _("Сервер не поздоровался: возможно, для этого порта нужна защита «SSL/TLS сразу»."),
+    "lost_before_greeting": _("Сервер оборвал соединение: возможно, для этого порта нужна защита «SSL/TLS сразу»."),
+    "refused_at_connect": _("Сервер отказал в соединении: попробуйте позже или уточните настройки у почтовой службы."),
+    "password_undecryptable": _("Введите пароль приложения заново на странице изменения учётной записи."),
+}
+
 
 class SmtpAccount(models.Model):
     """An owner's own mailbox to send mailings through: server, login, From and the mailbox's own limits.
@@ -102,3 +122,8 @@ class SmtpAccount(models.Model):
     @property
     def check_reason_text(self) -> str:
         return reason_text(self.check_reason, self.check_reason_params)
+
+    @property
+    def check_advice(self) -> str:
+        advice = CHECK_ADVICE.get(self.check_reason)
+        return str(advice) if advice is not None else ""

@@ -114,3 +114,20 @@ def smtp_account_check_request(*, account: SmtpAccount) -> None:
     transaction.on_commit(lambda: check_smtp_account.enqueue(account.pk))
     data_version_bump(owner_id=account.owner_id)
     logger.info("smtp account check requested: account=%s", account.pk)
+
+
+def smtp_passwords_rotate() -> tuple[int, int]:
+    """Re-encrypt every password with the first key; returns (re-encrypted, not decryptable)."""
+    from senders.crypto import PasswordUndecryptable, password_rotate
+
+    rotated = failed = 0
+    for pk, token in SmtpAccount.objects.exclude(password_encrypted="").values_list("pk", "password_encrypted"):
+        try:
+            new_token = password_rotate(token)
+        except PasswordUndecryptable:
+            failed += 1
+            logger.warning("smtp account password not decryptable with the configured keys: account=%s", pk)
+            continue
+        rotated += SmtpAccount.objects.filter(pk=pk, password_encrypted=token).update(password_encrypted=new_token)
+    logger.info("smtp passwords re-encrypted: %s, not decryptable: %s", rotated, failed)
+    return rotated, failed

@@ -83,3 +83,14 @@ def test_it_reports_an_open_breaker_without_failing(client: Client) -> None:
     assert smtp["breaker"] == "open"
     assert smtp["next_probe_at"] is not None
     assert smtp["paused_seconds"] > 0
+
+
+@pytest.mark.django_db
+def test_it_counts_owners_paused_accounts_apart_from_the_service_account(client: Client) -> None:
+    from mailings.delivery.breaker import breaker_open
+
+    cache.set(SCHEDULER_TICK_KEY, timezone.now().isoformat())
+    breaker_open(account="acct:41", reason=reason("auth_failed"), now=timezone.now())
+    smtp = client.get("/health/").json()["checks"]["smtp"]
+    assert smtp["ok"] is True
+    assert smtp["breaker"] == "closed" and smtp["owner_accounts_paused"] == 1

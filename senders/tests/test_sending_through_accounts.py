@@ -1,10 +1,12 @@
 """Two shops send, each through its own mailbox within its own limits; one's broken mailbox never stops the other."""
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from mailings.delivery.engine import StopReason, attempt_deliver, smtp_config
 from mailings.delivery.status import mailing_sending_status
@@ -135,3 +137,20 @@ def test_the_password_is_stored_encrypted(owner: User, server_a: AuthSmtpServer)
     assert row is not None
     assert not any(PASSWORD_A in str(value) for value in row)
     assert account.password_encrypted.startswith("gAAAAA")  # a Fernet token
+
+
+def test_the_expected_finish_follows_the_accounts_own_limits(
+    owner: User, server_a: AuthSmtpServer, settings: Any
+) -> None:
+    settings.SEND_RATE_PER_HOUR = 1000  # the service account's: must not be what the page uses
+    account = account_for(
+        owner, server_a, name="A", login="shop@a.example", password=PASSWORD_A, from_email="a@a.example", per_hour=2
+    )
+    attempt = _run_through(owner, account, EMAILS_A)
+
+    status = mailing_sending_status(mailing=attempt.mailing)
+
+    assert status.in_progress and status.remaining == 3 and not status.paused
+    # Two this hour, the third in the next one.
+    assert status.expected_finish_at is not None
+    assert status.expected_finish_at >= timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)

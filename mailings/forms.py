@@ -119,11 +119,13 @@ class MailingForm(BootstrapFormMixin, _OwnerScoped, forms.ModelForm):
         if settings.ALLOW_SERVICE_ACCOUNT_FOR_MAILINGS:
             account.required = False
             account.empty_label = _("служебную учётную запись сервиса")
-            account.help_text = _("Свою почту для отправки добавьте в разделе «Отправители».")
+            account.help_text = _("Свою почту для отправки добавьте в разделе «Отправители» (меню с вашим именем).")
         else:
             account.required = True
             account.empty_label = _("— выберите учётную запись —")
-            account.help_text = _("Рассылки отправляются только через ваши учётные записи (раздел «Отправители»).")
+            account.help_text = _(
+                "Рассылки отправляются только через ваши учётные записи (раздел «Отправители» в меню с вашим именем)."
+            )
         self.fields["start_at"].help_text = _("Часовой пояс: %(tz)s.") % {"tz": timezone.get_current_timezone_name()}
 
     def clean(self) -> dict[str, Any]:

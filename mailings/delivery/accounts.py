@@ -8,11 +8,12 @@ account, `login@host:port` for the service account, so one owner's broken mailbo
 
 import logging
 from dataclasses import dataclass
-from email.utils import formataddr
+from email.headerregistry import Address
 
 from django.conf import settings
 from django.core.mail.utils import DNS_NAME
 
+from mailings.delivery.compose import clean_display_name
 from mailings.delivery.ratelimit import Limits
 from mailings.delivery.reasons import Reason, reason
 from mailings.delivery.smtp import SmtpConfig
@@ -61,6 +62,18 @@ def account_smtp_config(account: SmtpAccount, *, password: str) -> SmtpConfig:
     )
 
 
+def _from_header(account: SmtpAccount) -> str:
+    """`"Name" <address>`: control characters dropped (header injection), the name quoted, so that a name
+    such as `Shop: x@y` can never read as another address."""
+    name = clean_display_name(account.from_name)
+    if not name:
+        return account.from_email
+    try:
+        return str(Address(display_name=name, addr_spec=account.from_email))
+    except (ValueError, IndexError):  # an address the form let through but the email package refuses
+        return account.from_email
+
+
 def account_sender(account: SmtpAccount) -> Sender:
     paused: Reason | None = None
     try:
@@ -72,7 +85,7 @@ def account_sender(account: SmtpAccount) -> Sender:
         paused = reason("account_disabled", name=account.name, why=account.disabled_reason)
     return Sender(
         config=account_smtp_config(account, password=password),
-        from_email=formataddr((account.from_name, account.from_email)) if account.from_name else account.from_email,
+        from_email=_from_header(account),
         reply_to=account.reply_to,
         limits=Limits(
             per_second=float(account.limit_per_second),

@@ -154,3 +154,23 @@ def test_the_expected_finish_follows_the_accounts_own_limits(
     # Two this hour, the third in the next one.
     assert status.expected_finish_at is not None
     assert status.expected_finish_at >= timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+
+def test_a_sender_name_with_line_breaks_cannot_inject_headers(owner: User, server_a: AuthSmtpServer) -> None:
+    account = account_for(
+        owner,
+        server_a,
+        name="A",
+        login="shop@a.example",
+        password=PASSWORD_A,
+        from_email="shop@a.example",
+        from_name="Магазин\r\nBcc: victim@example.com",
+    )
+    attempt = _run_through(owner, account, ("a1@example.com",))
+
+    assert attempt_deliver(attempt_id=attempt.pk) == StopReason.IDLE
+
+    (message,) = server_a.handler.messages
+    assert message.rcpt_tos == ["a1@example.com"]
+    assert message.parsed["Bcc"] is None
+    assert message.parsed["From"].addresses[0].addr_spec == "shop@a.example"

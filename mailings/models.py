@@ -125,6 +125,16 @@ class Mailing(models.Model):
         related_name="mailings",
     )
     recipients = models.ManyToManyField(Recipient, verbose_name=_("получатели"), related_name="mailings")
+    # The owner's SMTP account it sends through; null: the service account (when the operator allows it,
+    # ALLOW_SERVICE_ACCOUNT_FOR_MAILINGS). Deleting an account in use is refused (senders/services.py).
+    smtp_account = models.ForeignKey(
+        "senders.SmtpAccount",
+        verbose_name=_("отправитель"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="mailings",
+    )
     start_at = models.DateTimeField(_("начало"))
     end_at = models.DateTimeField(_("окончание"))
     periodicity = models.CharField(

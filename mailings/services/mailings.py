@@ -13,6 +13,7 @@ from django.utils import timezone
 from core.data_versions import data_version_bump
 from mailings.delivery.schedule import mailing_initial_next_run, mailing_reschedule
 from mailings.models import Mailing, Message, Recipient
+from senders.models import SmtpAccount
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ def mailing_create(
     start_at: datetime,
     end_at: datetime,
     periodicity: str = Mailing.Periodicity.ONCE,
+    smtp_account: SmtpAccount | None = None,
 ) -> Mailing:
     """Create a mailing; one whose window is already open is due at once (the scheduler picks it up)."""
     mailing = Mailing(
@@ -36,9 +38,10 @@ def mailing_create(
         end_at=end_at,
         periodicity=periodicity,
         status=Mailing.Status.CREATED,
+        smtp_account=smtp_account,
     )
     mailing.next_run_at = mailing_initial_next_run(mailing=mailing, now=timezone.now())
-    mailing.full_clean(exclude=["owner", "message", "recipients"])
+    mailing.full_clean(exclude=["owner", "message", "recipients", "smtp_account"])
     mailing.save()
     mailing.recipients.set(recipients)
     data_version_bump(owner_id=owner.pk)
@@ -55,8 +58,9 @@ def mailing_update(
     start_at: datetime,
     end_at: datetime,
     periodicity: str,
+    smtp_account: SmtpAccount | None = None,
 ) -> Mailing:
-    """Change a mailing's content and schedule.
+    """Change a mailing's content, sender and schedule.
 
     Only a changed window or periodicity touches the schedule, and then the
     scheduler's own rule decides the next run (`mailing_reschedule`): a mailing
@@ -68,9 +72,10 @@ def mailing_update(
     mailing.start_at = start_at
     mailing.end_at = end_at
     mailing.periodicity = periodicity
-    mailing.full_clean(exclude=["owner", "message", "recipients", "disabled_by"])
+    mailing.smtp_account = smtp_account
+    mailing.full_clean(exclude=["owner", "message", "recipients", "disabled_by", "smtp_account"])
     # next_run_at and status are left out: the scheduler may have advanced them since this row was read.
-    mailing.save(update_fields=["message", "start_at", "end_at", "periodicity", "updated_at"])
+    mailing.save(update_fields=["message", "start_at", "end_at", "periodicity", "smtp_account", "updated_at"])
     if schedule_changed:
         mailing_reschedule(mailing=mailing, now=timezone.now())
     mailing.recipients.set(recipients)

@@ -6,3 +6,10 @@ class MailingsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "mailings"
     verbose_name = _("Рассылки")
+
+    def ready(self) -> None:
+        from django.core import checks
+
+        from mailings.checks import mail_domains_check
+
+        checks.register(mail_domains_check, "email", deploy=True)

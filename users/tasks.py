@@ -13,7 +13,15 @@ logger = logging.getLogger(__name__)
 def send_account_email(to: str, subject: str, body: str, html_body: str = "") -> None:
     """Send one already rendered account email (confirmation, password reset) to one address."""
     connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
-    message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [to], connection=connection)
+    message = EmailMultiAlternatives(
+        subject,
+        body,
+        settings.DEFAULT_FROM_EMAIL,
+        [to],
+        connection=connection,
+        # RFC 3834: an automatic message; vacation responders must not answer it.
+        headers={"Auto-Submitted": "auto-generated"},
+    )
     if html_body:
         message.attach_alternative(html_body, "text/html")
     message.send()

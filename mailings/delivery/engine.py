@@ -23,14 +23,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.mail.utils import DNS_NAME
 from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
 from core.data_versions import data_version_bump
 from mailings.delivery.breaker import breaker_close, breaker_gate, breaker_open
-from mailings.delivery.compose import BuildError, MessageComposer
+from mailings.delivery.compose import BuildError, composer_for_mailing, helo_domain
 from mailings.delivery.ledger import DeliveryLedger
 from mailings.delivery.ratelimit import (
     Reservation,
@@ -80,7 +79,7 @@ def smtp_config() -> SmtpConfig:
         use_tls=bool(settings.EMAIL_USE_TLS),
         use_ssl=bool(settings.EMAIL_USE_SSL),
         timeout=float(settings.EMAIL_TIMEOUT or 30.0),
-        local_hostname=str(DNS_NAME),
+        local_hostname=helo_domain(),
     )
 
 
@@ -152,12 +151,7 @@ class _Engine:
         self.config = smtp_config()
         self.session = SmtpSession(self.config)
         self.deadline_seconds = float(settings.SEND_MESSAGE_DEADLINE)
-        self.composer = MessageComposer(
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            subject=self.mailing.message.subject,
-            body=self.mailing.message.body,
-            msgid_domain=str(DNS_NAME),
-        )
+        self.composer = composer_for_mailing(mailing=self.mailing)
         self.from_addr = _envelope_sender(settings.DEFAULT_FROM_EMAIL)
         self.probe = False
         self.abandon_reason: Reason | None = None
@@ -450,7 +444,7 @@ def attempt_deliver(
     `stop` is set on SIGTERM (`stopping.graceful_sigterm`); `keep_awake(attempt_id=, now=)` is called
     every few seconds while the run works, so the scheduler does not wake another task for it.
     """
-    attempt = Attempt.objects.select_related("mailing__message").filter(pk=attempt_id).first()
+    attempt = Attempt.objects.select_related("mailing__message__owner").filter(pk=attempt_id).first()
     if attempt is None or attempt.is_final:
         return StopReason.FINAL
     budget = float(settings.SEND_TASK_MAX_SECONDS if max_seconds is None else max_seconds)

@@ -38,9 +38,25 @@ def test_production_settings_pass_the_deployment_checklist() -> None:
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="vestnik.example.com",
+        DEFAULT_FROM_EMAIL="Vestnik <noreply@vestnik.example.com>",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_the_deployment_checklist_warns_about_a_local_mail_domain() -> None:
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="vestnik.example.com",
+        DEFAULT_FROM_EMAIL="Vestnik <noreply@vestnik.local>",
+    )
+    assert result.returncode == 1
+    assert "mailings.W001" in result.stdout + result.stderr
 
 
 def _example_values() -> dict[str, str]:

@@ -14,7 +14,7 @@ from django.urls import reverse
 from mailings.checks import mail_domains_check
 from mailings.delivery.compose import MessageComposer, encode_address_header, encode_header
 from mailings.delivery.engine import StopReason, attempt_deliver
-from mailings.models import Message
+from mailings.models import Message, Recipient
 from mailings.tests.sending_support import make_run
 from tests.support import SmtpServer, run_tasks, wire_format_problems
 from users.models import User
@@ -161,3 +161,42 @@ def test_check_deploy_is_quiet_for_a_public_domain(settings: Any) -> None:
     settings.DEFAULT_FROM_EMAIL = "noreply@mail.example.org"
 
     assert mail_domains_check() == []
+
+
+def test_a_markdown_mailing_is_personalised_per_recipient(server: SmtpServer, owner: User, settings: Any) -> None:
+    settings.DEFAULT_FROM_EMAIL = "Vestnik <news@mail.example.org>"
+    mailing, attempt = make_run(owner, ["a@example.com", "b@example.com"], names=["Анна", ""])
+    Recipient.objects.filter(email="a@example.com").update(comment="постоянный <клиент>")
+    Message.objects.filter(pk=mailing.message_id).update(
+        subject='{{ имя|default:"Друг" }}, новости',
+        format="markdown",
+        body='## Привет, {{ имя|default:"клиент" }}\n\n' + LONG_PARAGRAPH + "\n\nВы: {{ комментарий }}",
+    )
+
+    attempt_deliver(attempt_id=attempt.pk)
+
+    (anna,) = server.handler.to("a@example.com")
+    (other,) = server.handler.to("b@example.com")
+    for received in (anna, other):
+        assert wire_format_problems(received.raw) == []
+        assert received.parsed.get_content_type() == "multipart/alternative"
+        assert [p.get_content_type() for p in received.parsed.iter_parts()] == ["text/plain", "text/html"]
+    assert anna.subject == "Анна, новости" and other.subject == "Друг, новости"
+    assert "Привет, Анна" in anna.text and "Вы: постоянный <клиент>" in anna.text
+    assert "Привет, Анна</h2>" in anna.html and "постоянный &lt;клиент&gt;" in anna.html
+    assert "Привет, клиент" in other.text and "Привет, клиент</h2>" in other.html
+
+
+def test_the_owners_sender_name_and_reply_to_are_used(server: SmtpServer, owner: User, settings: Any) -> None:
+    settings.DEFAULT_FROM_EMAIL = "Vestnik <news@mail.example.org>"
+    User.objects.filter(pk=owner.pk).update(sender_name="Магазин «Ромашка»", reply_to="shop@romashka.example")
+    _mailing, attempt = make_run(owner, ["a@example.com"])
+
+    attempt_deliver(attempt_id=attempt.pk)
+
+    (received,) = server.messages
+    message = _parsed(received.raw)
+    assert message["From"].addresses[0].display_name == "Магазин «Ромашка»"
+    assert message["From"].addresses[0].addr_spec == "news@mail.example.org"  # the account's address stays
+    assert str(message["Reply-To"]) == "shop@romashka.example"
+    assert received.mail_from == "news@mail.example.org"

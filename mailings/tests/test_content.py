@@ -1,6 +1,5 @@
 """Message content: placeholders, Markdown → sanitised HTML and text, and the form's errors (issue 17)."""
 
-
 import pytest
 from django.test import Client
 from django.urls import reverse

@@ -10,6 +10,7 @@ class MailingsConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from mailings.checks import mail_domains_check
+        from mailings.checks import dkim_check, mail_domains_check
 
         checks.register(mail_domains_check, "email", deploy=True)
+        checks.register(dkim_check, "email")

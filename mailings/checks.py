@@ -4,9 +4,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
+from django.core.checks import Error as CheckError
 from django.core.checks import Warning as CheckWarning
 
 from mailings.delivery.compose import helo_domain, message_id_domain
+from mailings.delivery.signing import DkimConfigError, dkim_key
 
 _LOCAL_SUFFIXES = (".local", ".localhost", ".localdomain", ".internal", ".lan")
 
@@ -29,3 +31,12 @@ def mail_domains_check(app_configs: Sequence[AppConfig] | None = None, **kwargs:
                 )
             )
     return warnings
+
+
+def dkim_check(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckError]:
+    """A DKIM key that is half configured or unreadable would fail every message at send time."""
+    try:
+        dkim_key()
+    except DkimConfigError as exc:
+        return [CheckError(str(exc), hint="Set all three DKIM_* settings, or none.", id="mailings.E001")]
+    return []

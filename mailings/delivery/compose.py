@@ -32,6 +32,7 @@ from django.utils.translation import gettext
 from mailings.content.placeholders import Template, parse_or_literal
 from mailings.content.render import FORMAT_PLAIN, render_body
 from mailings.delivery.reasons import Reason, reason
+from mailings.delivery.signing import DkimConfigError, DkimKey, dkim_key
 
 if TYPE_CHECKING:
     from mailings.models import Mailing, Message
@@ -244,7 +245,9 @@ def standalone_message(
     lines.append(encode_header("Subject", subject))
     lines.append(f"Date: {date_header(int(time.time()))}\r\nMessage-ID: {message_id}\r\nMIME-Version: 1.0\r\n")
     lines.extend(encode_header(h, v) for h, v in headers)
-    return _ascii("".join(lines)) + mime_body(text=text, html=html, boundary=new_boundary()), message_id
+    data = _ascii("".join(lines)) + mime_body(text=text, html=html, boundary=new_boundary())
+    key = dkim_key()  # DkimConfigError: the account email fails loudly, the task logs why
+    return (key.sign(data) if key is not None else data), message_id
 
 
 class MessageComposer:
@@ -305,6 +308,11 @@ class MessageComposer:
             self._error = reason("message_unbuildable", error=exc.reason)
         self._common = _ascii("".join(common))
         self._boundary = new_boundary()
+        self._dkim: DkimKey | None = None
+        try:
+            self._dkim = dkim_key()
+        except DkimConfigError as exc:
+            self._error = reason("message_unbuildable", error=str(exc))
         self._static_body = None if self.text.fields or (self.html and self.html.fields) else self._body({})
 
     def _now_date(self) -> str:
@@ -357,6 +365,8 @@ class MessageComposer:
             data = _ascii("".join(head)) + self._common + body
         except (ValueError, UnicodeError) as exc:
             raise BuildError(reason("header_unbuildable", error=exc)) from exc
+        if self._dkim is not None:
+            data = self._dkim.sign(data)
         return to_addr, data, message_id
 
 

@@ -130,6 +130,7 @@ ROUTES: dict[str, Route] = {
     # --- managers ----------------------------------------------------------------------------------
     "users:user_list": Route(get=MANAGER_PAGE, post=_signed_in(NOT_ALLOWED)),
     "users:audit_log": Route(get=MANAGER_PAGE, post=_signed_in(NOT_ALLOWED)),
+    "mailings:mail_dns": Route(get=MANAGER_PAGE, post=_signed_in(NOT_ALLOWED)),
     # The owner sees their own account (403: no permission); anyone else's is a 404 for plain users.
     "users:user_block": Route(
         get=(LOGIN, DENIED, MISSING, OK, OK),

@@ -6,10 +6,10 @@ write for the EHLO name Vestnik actually used. Skipped where SpamAssassin is not
 """
 
 import re
-from datetime import UTC, datetime
-from email.utils import format_datetime
 import shutil
 import subprocess
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 
 import pytest

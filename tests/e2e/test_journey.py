@@ -240,7 +240,7 @@ class Journey:
             return next((m for m in self.smtp.handler.to(EMAIL)[seen:] if m.subject.startswith("[Тест]")), None)
 
         received = wait_for(test_copy, timeout=MAIL_TIMEOUT, what=f"the test email\n{self.site.logs()}")
-        assert received.subject == f"[Тест] Весна для {FIRST_NAME}"
+        assert received.subject == f"[Тест] Весна для {FIRST_NAME} Первова"
         assert "<strong>весна</strong>" in received.html
         assert not any(r != EMAIL for m in self.smtp.messages if m.subject.startswith("[Тест]") for r in m.rcpt_tos)
 

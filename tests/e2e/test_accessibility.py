@@ -315,6 +315,7 @@ def test_a_users_pages_have_no_accessibility_violations(
             f"/messages/{message}/",
             f"/messages/{message}/edit/",
             f"/messages/{message}/delete/",
+            f"/messages/{message}/preview/",
             "/attempts/",
             "/attempts/?status=failure",
             f"/attempts/{world['attempt']}/",
@@ -362,6 +363,7 @@ def test_a_managers_pages_have_no_accessibility_violations(
             "/accounts/users/",
             f"/accounts/users/{user}/block/",
             "/accounts/audit/",
+            "/mail-dns/",
             "/accounts/profile/",
         ]:
             await audit.visit(path)

@@ -13,15 +13,19 @@ images keep only absolute http(s) addresses (a relative one means nothing in a m
 import html
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from html.parser import HTMLParser
+from typing import TYPE_CHECKING
 
 import nh3
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from markdown_it import MarkdownIt
 
 from mailings.content.placeholders import Placeholder, PlaceholderError, Template, literal, parse, parse_or_literal
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 FORMAT_PLAIN = "plain"
 FORMAT_MARKDOWN = "markdown"
@@ -51,9 +55,15 @@ _INLINE_STYLES = {
     "td": "border:1px solid #d0d4da;padding:4px 8px;",
 }
 
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
-    ["table", "strikethrough"]
-)
+
+@lru_cache(maxsize=1)
+def _markdown() -> "MarkdownIt":
+    # Imported on first use: a worker that sends only plain messages does not load the parser.
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
+        ["table", "strikethrough"]
+    )
 
 
 @dataclass(frozen=True)
@@ -179,7 +189,7 @@ def _inside_tag(text: str, index: int) -> bool:
 
 def _image_warnings(source: str) -> list[str]:
     warnings = []
-    for token in _markdown.parse(source):
+    for token in _markdown().parse(source):
         for child in token.children or []:
             if child.type == "image" and not _is_absolute(str(child.attrGet("src") or "")):
                 warnings.append(
@@ -207,7 +217,7 @@ def render_body(*, body: str, format: str, strict: bool = False) -> RenderedBody
             source.append(f"XvstnkPH{n}PHx")
             n += 1
     markdown_source = "".join(source)
-    fragment = sanitise(_markdown.render(markdown_source))
+    fragment = sanitise(_markdown().render(markdown_source))
     for match in _TOKEN.finditer(fragment):
         placeholder = placeholders[int(match[1])]
         if _inside_tag(fragment, match.start()) and placeholder.field != "unsubscribe_url":

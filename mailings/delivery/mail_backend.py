@@ -37,6 +37,7 @@ class EmailBackend(smtp.EmailBackend):
             email_message.attachments
             or email_message.cc
             or email_message.bcc
+            or email_message.reply_to
             or email_message.content_subtype != "plain"
         ):
             # Nothing in Vestnik sends these; Django's own building handles them.

@@ -200,3 +200,17 @@ def test_the_owners_sender_name_and_reply_to_are_used(server: SmtpServer, owner:
     assert message["From"].addresses[0].addr_spec == "news@mail.example.org"  # the account's address stays
     assert str(message["Reply-To"]) == "shop@romashka.example"
     assert received.mail_from == "news@mail.example.org"
+
+
+def test_the_backend_leaves_what_vestnik_never_sends_to_django(smtp_server: SmtpServer, settings: Any) -> None:
+    from django.core.mail import EmailMessage
+
+    settings.DEFAULT_FROM_EMAIL = "news@mail.example.org"
+    EmailMessage("Тема", "Текст", to=["a@example.com"], cc=["b@example.com"], reply_to=["r@example.com"]).send()
+    EmailMessage("Тема", "Текст", to=["c@example.com"]).send()
+
+    with_cc, plain = smtp_server.messages
+    assert sorted(with_cc.rcpt_tos) == ["a@example.com", "b@example.com"]
+    assert with_cc.parsed["Reply-To"] == "r@example.com"
+    assert with_cc.helo == "mail.example.org"  # Django's building, still our EHLO name
+    assert wire_format_problems(plain.raw) == []

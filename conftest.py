@@ -77,7 +77,7 @@ def smtp_server(settings: Settings) -> Iterator[SmtpServer]:
     """A real SMTP server on 127.0.0.1; Django's email settings point at it."""
     server = SmtpServer().start()
     # Django's test set-up swaps in the locmem backend; this fixture is about the real thing.
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "mailings.delivery.mail_backend.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = server.port
     settings.EMAIL_HOST_USER = ""

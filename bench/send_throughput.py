@@ -8,13 +8,18 @@ Runs, in one go, against one smtp-sink on 127.0.0.1:
        and idle before the enqueue);
   (a2) the same with two worker processes sharing the run;
   (b)  a raw smtplib loop over one reused connection, building equivalent messages;
-  (c)  Django's send_mail() once per recipient.
-Prints messages per second of each and the workers' peak memory (VmHWM); with --repeat the four are
+  (c)  Django's send_mail() once per recipient;
+  (d)  Postfix's own C client, smtp-source, over one connection with messages of the same size as
+       (b)'s: the physical limit of this machine and sink;
+  (p)  Vestnik with one worker again, for a personalised Markdown message (HTML + text parts, the
+       recipient's name in the subject and body).
+Prints messages per second of each and the workers' peak memory (VmHWM); with --repeat they are
 interleaved for several rounds and the best of each is used. As its last line it prints
-`vestnik/raw=<a1/b> vestnik2/raw=<a2/b> vestnik/send_mail=<a1/c>`.
+`vestnik/raw=<a1/b> vestnik2/raw=<a2/b> vestnik/send_mail=<a1/c> vestnik/limit=<a1/d> html/limit=<p/d>`
+(targets: vestnik/limit >= 0.7, html/limit >= 0.5).
 
-Needs smtp-sink (Debian: `apt-get install -y postfix`, with DEBIAN_FRONTEND=noninteractive; the
-binary is /usr/sbin/smtp-sink). Uses its own SQLite file database under var/bench/.
+Needs smtp-sink and smtp-source (Debian: `apt-get install -y postfix`, with DEBIAN_FRONTEND=noninteractive;
+the binaries are in /usr/sbin). Uses its own SQLite file database under var/bench/.
 """
 
 import argparse
@@ -36,6 +41,12 @@ BENCH_DIR = BASE_DIR / "var" / "bench"
 SUBJECT = "Новости недели"
 BODY = "Здравствуйте!\n\nУ нас новости: скидки на всё до конца месяца.\n" * 5
 FROM = "Vestnik <noreply@vestnik.local>"
+HTML_SUBJECT = "Новости недели для {{ имя }}"
+HTML_BODY = (
+    '# Здравствуйте, {{ имя|default:"клиент" }}!\n\n'
+    + "У нас **новости**: скидки на всё до конца месяца, подробности [на сайте](https://example.com/news).\n\n" * 5
+    + "- первое\n- второе\n- третье\n"
+)
 
 
 def free_port() -> int:
@@ -122,7 +133,7 @@ from users.models import User
 
 n = int(sys.argv[1])
 user = User.objects.create_user(email=f"bench{time.time_ns()}@example.com", password="x")
-message = Message.objects.create(owner=user, subject=sys.argv[2], body=sys.argv[3])
+message = Message.objects.create(owner=user, subject=sys.argv[2], body=sys.argv[3], format=sys.argv[4])
 now = timezone.now()
 mailing = Mailing.objects.create(
     owner=user, message=message, start_at=now - timedelta(hours=1), end_at=now + timedelta(days=1)
@@ -157,7 +168,9 @@ print(f"done {elapsed:.6f} {attempt.sent_count} {attempt.server_response}", flus
 """
 
 
-def run_vestnik(*, n: int, workers: int, port: int) -> tuple[float, float, str]:
+def run_vestnik(
+    *, n: int, workers: int, port: int, subject: str = SUBJECT, body: str = BODY, body_format: str = "plain"
+) -> tuple[float, float, str]:
     """Returns (messages per second, peak worker RSS in MB, summary)."""
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     db_path = BENCH_DIR / f"bench-{workers}.sqlite3"
@@ -168,7 +181,7 @@ def run_vestnik(*, n: int, workers: int, port: int) -> tuple[float, float, str]:
         manage(env, "flush", "--no-input", "--verbosity", "0")
     manage(env, "migrate", "--verbosity", "0")
     driver = subprocess.Popen(
-        [sys.executable, "-c", VESTNIK_RUN, str(n), SUBJECT, BODY],
+        [sys.executable, "-c", VESTNIK_RUN, str(n), subject, body, body_format],
         env=env,
         cwd=BASE_DIR,
         stdin=subprocess.PIPE,
@@ -239,6 +252,22 @@ def run_raw(*, n: int, port: int) -> float:
     return n / (time.perf_counter() - started)
 
 
+def run_smtp_source(*, n: int, port: int) -> float:
+    """Postfix's C client: one connection (-s 1, -d), n messages of the size (b) builds."""
+    binary = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
+    if not Path(binary).exists():
+        raise SystemExit("smtp-source not found: install Postfix (see the docstring)")
+    size = len(build_raw("Получатель 1", "r1@example.com"))
+    started = time.perf_counter()
+    subprocess.run(
+        [binary, "-s", "1", "-d", "-m", str(n), "-l", str(size), "-f", "noreply@vestnik.local"]
+        + ["-t", "r@example.com", f"127.0.0.1:{port}"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return n / (time.perf_counter() - started)
+
+
 def run_send_mail(*, n: int, port: int) -> float:
     os.environ.update(base_env(BENCH_DIR / "bench-1.sqlite3", port))
     sys.path.insert(0, str(BASE_DIR))
@@ -267,7 +296,7 @@ def main() -> None:
     DATABASE_URL_OVERRIDE = args.database_url
     port = free_port()
     sink = start_sink(port)
-    a1 = a2 = b = c = 0.0
+    a1 = a2 = b = c = d = p = 0.0
     rss1 = rss2 = 0.0
     try:
         # Rounds interleave the four, and the best of each is kept: on a shared machine other
@@ -280,19 +309,31 @@ def main() -> None:
             print(f"(a1) Vestnik, 1 worker:  {v1:8.0f} msg/s  peak worker RSS {r1:.0f} MB  [{summary1}]{tag}")
             v2, r2, summary2 = run_vestnik(n=args.n, workers=2, port=port)
             print(f"(a2) Vestnik, 2 workers: {v2:8.0f} msg/s  peak worker RSS {r2:.0f} MB  [{summary2}]{tag}")
+            limit = run_smtp_source(n=args.n, port=port)
+            print(f"(d)  smtp-source (C):    {limit:8.0f} msg/s{tag}")
+            vp, rp, summary_p = run_vestnik(
+                n=args.n, workers=1, port=port, subject=HTML_SUBJECT, body=HTML_BODY, body_format="markdown"
+            )
+            print(f"(p)  Vestnik, HTML+text: {vp:8.0f} msg/s  peak worker RSS {rp:.0f} MB  [{summary_p}]{tag}")
+            a1, a2, b, d, p = max(a1, v1), max(a2, v2), max(b, raw), max(d, limit), max(p, vp)
+            rss1 = max(rss1, rp)
+            # Last: it sets Django up in this process.
             dj = run_send_mail(n=args.n, port=port)
             print(f"(c)  send_mail() each:   {dj:8.0f} msg/s{tag}")
-            a1, a2, b, c = max(a1, v1), max(a2, v2), max(b, raw), max(c, dj)
+            c = max(c, dj)
             rss1, rss2 = max(rss1, r1), max(rss2, r2)
     finally:
         sink.terminate()
         sink.wait(10)
     if args.repeat > 1:
         print(
-            f"best of {args.repeat}: a1={a1:.0f} a2={a2:.0f} b={b:.0f} c={c:.0f} msg/s; "
+            f"best of {args.repeat}: a1={a1:.0f} a2={a2:.0f} b={b:.0f} c={c:.0f} d={d:.0f} p={p:.0f} msg/s; "
             f"peak RSS {rss1:.0f}/{rss2:.0f} MB"
         )
-    print(f"vestnik/raw={a1 / b:.2f} vestnik2/raw={a2 / b:.2f} vestnik/send_mail={a1 / c:.2f}")
+    print(
+        f"vestnik/raw={a1 / b:.2f} vestnik2/raw={a2 / b:.2f} vestnik/send_mail={a1 / c:.2f} "
+        f"vestnik/limit={a1 / d:.2f} html/limit={p / d:.2f}"
+    )
 
 
 if __name__ == "__main__":

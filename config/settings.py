@@ -243,7 +243,7 @@ SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
 # Email. Without EMAIL_HOST, mail goes to the local development mail sink
 # (`manage.py mailsink`, started by `make run`) that writes every message as a
 # readable file into var/mail/.
-EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_BACKEND = "mailings.delivery.mail_backend.EmailBackend"
 MAILSINK_DIR = env.path("MAILSINK_DIR", default=BASE_DIR / "var" / "mail")
 MAILSINK_PORT = env.int("MAILSINK_PORT", default=1025)
 EMAIL_HOST = env.str("EMAIL_HOST", default="") or "127.0.0.1"
@@ -257,6 +257,18 @@ EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Vestnik <noreply@vestnik.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The name given in EHLO and the domain of Message-IDs; default: the domain of DEFAULT_FROM_EMAIL
+# (never the machine's host name, which receiving servers score as spam). `check --deploy` warns
+# about .local and localhost names.
+EMAIL_HELO_DOMAIN = env.str("EMAIL_HELO_DOMAIN", default="")
+MESSAGE_ID_DOMAIN = env.str("MESSAGE_ID_DOMAIN", default="")
+# Optional DKIM signing inside Vestnik, for relays that do not sign (README, «DKIM»): all three or none.
+DKIM_SELECTOR = env.str("DKIM_SELECTOR", default="")
+DKIM_DOMAIN = env.str("DKIM_DOMAIN", default="")
+DKIM_PRIVATE_KEY_FILE = env.str("DKIM_PRIVATE_KEY_FILE", default="")
+# Test sends («Отправить тестовое письмо») per user within TEST_SEND_WINDOW seconds.
+TEST_SEND_LIMIT = env.int("TEST_SEND_LIMIT", default=5)
+TEST_SEND_WINDOW = env.int("TEST_SEND_WINDOW", default=600)
 
 # Owners' own SMTP accounts (senders/): their passwords are encrypted at rest with Fernet keys from
 # SMTP_PASSWORD_KEY (comma-separated; the first encrypts, every one decrypts: add a new key in front to rotate,

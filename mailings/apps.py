@@ -23,3 +23,9 @@ class MailingsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_cache_table_ensure, sender=self, dispatch_uid="mailings.cache_table_ensure")
+        from django.core import checks
+
+        from mailings.checks import dkim_check, mail_domains_check
+
+        checks.register(mail_domains_check, "email", deploy=True)
+        checks.register(dkim_check, "email")

@@ -7,6 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import BootstrapFormMixin
+from mailings.content.placeholders import PlaceholderError, parse
+from mailings.content.render import render_body
 from mailings.models import Attempt, Mailing, Message, Recipient
 from mailings.selectors import can_view_all_mailings, mailing_choices_for, messages_for, recipients_for
 from senders.selectors import smtp_accounts_for
@@ -67,11 +69,60 @@ class RecipientForm(BootstrapFormMixin, forms.ModelForm):
         return email
 
 
+def _placeholder_error(exc: PlaceholderError) -> forms.ValidationError:
+    return forms.ValidationError(
+        _("Строка %(line)s, символ %(column)s: %(problem)s"),
+        code="placeholder",
+        params={"line": exc.line, "column": exc.column, "problem": exc.message},
+    )
+
+
+PLACEHOLDER_HELP = _(
+    "Подстановки: {{ имя }}, {{ email }}, {{ комментарий }} получателя и {{ ссылка_отписки }} "
+    "(пока пустая: отписка ещё не работает); то же по-английски: {{ name }}, {{ comment }}, "
+    '{{ unsubscribe_url }}. Запасное значение, если поле пустое: {{ имя|default:"клиент" }}.'
+)
+
+
 class MessageForm(BootstrapFormMixin, forms.ModelForm):
     class Meta:
         model = Message
-        fields = ["subject", "body"]
-        widgets = {"body": forms.Textarea(attrs={"rows": 10})}
+        fields = ["subject", "format", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 12})}
+        help_texts = {
+            "subject": PLACEHOLDER_HELP,
+            "format": _(
+                "Markdown: **жирный**, *курсив*, # заголовок, - список, [текст](https://адрес), "
+                "![описание](https://адрес/картинки.png). Письмо уйдёт в HTML и простым текстом."
+            ),
+            "body": PLACEHOLDER_HELP,
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Clients that predate formatting post no format: the message keeps its own (plain for new ones).
+        self.fields["format"].required = False
+
+    def clean_format(self) -> str:
+        return str(self.cleaned_data.get("format") or self.instance.format or Message.Format.PLAIN)
+
+    def clean_subject(self) -> str:
+        subject = str(self.cleaned_data["subject"])
+        try:
+            parse(subject)
+        except PlaceholderError as exc:
+            raise _placeholder_error(exc) from exc
+        return subject
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        body, body_format = cleaned.get("body"), cleaned.get("format")
+        if body is not None and body_format:
+            try:
+                render_body(body=body, format=body_format, strict=True)
+            except PlaceholderError as exc:
+                self.add_error("body", _placeholder_error(exc))
+        return cleaned
 
 
 class ScheduleDateTimeField(forms.DateTimeField):

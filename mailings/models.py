@@ -57,6 +57,13 @@ class Message(models.Model):
     )
     subject = models.CharField(_("тема письма"), max_length=255)
     body = models.TextField(_("тело письма"))
+
+    class Format(models.TextChoices):
+        PLAIN = "plain", _("Простой текст")
+        MARKDOWN = "markdown", _("Markdown (HTML и текст)")
+
+    # Rows made before formatting existed are plain text and keep being sent as they were.
+    format = models.CharField(_("формат"), max_length=16, choices=Format.choices, default=Format.PLAIN)
     created_at = models.DateTimeField(_("создано"), auto_now_add=True)
     updated_at = models.DateTimeField(_("изменено"), auto_now=True)
 

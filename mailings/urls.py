@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from mailings.views import attempts, home, mailings, messages, moderation, progress, recipients, runs, stats
+from mailings.views import attempts, dns, home, mailings, messages, moderation, progress, recipients, runs, stats
 
 # Section pages live in the "mailings" namespace ({% url 'mailings:mailing_list' %}); the home page stays "home".
 section_patterns = [
@@ -14,6 +14,10 @@ section_patterns = [
     path("messages/<int:pk>/", messages.message_detail, name="message_detail"),
     path("messages/<int:pk>/edit/", messages.message_update, name="message_update"),
     path("messages/<int:pk>/delete/", messages.message_delete, name="message_delete"),
+    path("messages/<int:pk>/preview/", messages.message_preview, name="message_preview"),
+    path("messages/<int:pk>/preview/html/", messages.message_preview_html, name="message_preview_html"),
+    path("messages/<int:pk>/test-send/", messages.message_test_send, name="message_test_send"),
+    path("mail-dns/", dns.mail_dns, name="mail_dns"),
     path("mailings/", mailings.mailing_list, name="mailing_list"),
     path("mailings/new/", mailings.mailing_create, name="mailing_create"),
     path("mailings/<int:pk>/", mailings.mailing_detail, name="mailing_detail"),

@@ -5,6 +5,7 @@ import email
 import email.policy
 import inspect
 import os
+import re
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ class ReceivedMessage:
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
+    helo: str = ""  # the name the client gave in EHLO/HELO
+    mail_options: list[str] = field(default_factory=list)  # MAIL FROM parameters (BODY=8BITMIME, ...)
 
     @property
     def parsed(self) -> EmailMessage:
@@ -38,6 +41,32 @@ class ReceivedMessage:
     def html(self) -> str:
         body = self.parsed.get_body(preferencelist=("html",))
         return body.get_content() if body is not None else ""
+
+
+_ENCODED_WORD = re.compile(rb"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+
+
+def wire_format_problems(raw: bytes) -> list[str]:
+    """What in a message as received breaks the limits Vestnik keeps (mailings/delivery/compose.py).
+
+    7-bit only; header lines within 78 characters and encoded words within 75 (RFC 5322, RFC 2047);
+    body lines within 76 (RFC 2045); Date in +0000.
+    """
+    problems = []
+    if not raw.isascii():
+        problems.append("8-bit bytes in the message")
+    head, _sep, body = raw.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if len(line) > 78:
+            problems.append(f"header line of {len(line)} characters: {line[:60]!r}")
+        problems.extend(f"encoded word of {len(w)} characters" for w in _ENCODED_WORD.findall(line) if len(w) > 75)
+    for line in body.split(b"\r\n"):
+        if len(line) > 76:
+            problems.append(f"body line of {len(line)} characters: {line[:60]!r}")
+    date = re.search(rb"^Date: ([^\r\n]*)", head, re.MULTILINE)
+    if date is None or not date[1].endswith(b" +0000"):
+        problems.append(f"Date not in +0000: {date[1] if date else None!r}")
+    return problems
 
 
 # A reply line to send instead of accepting (bytes go out as they are: a reply that is not UTF-8), or None.
@@ -98,6 +127,8 @@ class SinkHandler:
                     mail_from=envelope.mail_from,
                     rcpt_tos=list(envelope.rcpt_tos),
                     raw=envelope.original_content or envelope.content,
+                    helo=str(session.host_name or ""),
+                    mail_options=list(envelope.mail_options or []),
                 )
             )
         return "250 2.0.0 Ok: queued"

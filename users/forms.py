@@ -159,14 +159,30 @@ class ProfileForm(BootstrapFormMixin, forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ("first_name", "last_name", "phone", "country")
+        fields = ("first_name", "last_name", "phone", "country", "sender_name", "reply_to")
         labels = {
             "first_name": _("Имя"),
             "last_name": _("Фамилия"),
             "phone": _("Телефон"),
             "country": _("Страна"),
+            "sender_name": _("Имя отправителя в рассылках"),
+            "reply_to": _("Адрес для ответов (Reply-To)"),
         }
-        help_texts = {"phone": _("Например, +7 912 345-67-89.")}
+        help_texts = {
+            "phone": _("Например, +7 912 345-67-89."),
+            "sender_name": _(
+                "Получатели увидят его в поле «От». Адрес отправителя остаётся адресом сервиса, "
+                "чтобы письма проходили проверки SPF и DKIM. Пусто: имя сервиса."
+            ),
+            "reply_to": _("Ответы получателей придут сюда. Пусто: на адрес отправителя."),
+        }
+
+    def clean_sender_name(self) -> str:
+        # A header value: control characters would be replaced at send time anyway; refuse them here.
+        name = str(self.cleaned_data["sender_name"])
+        if any(ord(c) < 32 or c == '"' for c in name):
+            raise forms.ValidationError(_("Имя отправителя не может содержать кавычки и управляющие символы."))
+        return " ".join(name.split())
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -59,6 +59,9 @@ class User(AbstractUser):
         related_name="+",
     )
     block_reason = models.TextField(_("причина блокировки"), blank=True)
+    # The owner's mailings show this name in From; the address stays the SMTP account's (SPF/DKIM alignment).
+    sender_name = models.CharField(_("имя отправителя"), max_length=100, blank=True)
+    reply_to = models.EmailField(_("адрес для ответов"), blank=True)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

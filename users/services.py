@@ -212,14 +212,26 @@ def user_profile_update(
     country: str,
     avatar: UploadedFile | None = None,
     remove_avatar: bool = False,
+    sender_name: str | None = None,
+    reply_to: str | None = None,
 ) -> User:
-    """Save the profile; a new avatar replaces the old file, `remove_avatar` drops it."""
+    """Save the profile; a new avatar replaces the old file, `remove_avatar` drops it.
+
+    `sender_name` and `reply_to` (None: unchanged) are what the owner's mailings show in From and
+    Reply-To (mailings/delivery/compose.py); the From address stays the SMTP account's.
+    """
     old_avatar = user.avatar.name or ""
     user.first_name = first_name
     user.last_name = last_name
     user.phone = phone
     user.country = country
     fields = ["first_name", "last_name", "phone", "country"]
+    if sender_name is not None:
+        user.sender_name = sender_name
+        fields.append("sender_name")
+    if reply_to is not None:
+        user.reply_to = reply_to
+        fields.append("reply_to")
     if avatar is not None:
         user.avatar = avatar
         fields.append("avatar")

@@ -186,6 +186,8 @@ def profile_edit(request: AuthenticatedHttpRequest) -> HttpResponse:
             country=data["country"],
             avatar=data["new_avatar"] or None,
             remove_avatar=data.get("remove_avatar", False),
+            sender_name=data["sender_name"],
+            reply_to=data["reply_to"],
         )
         messages.success(request, _("Профиль сохранён."))
         return redirect("users:profile")

@@ -39,6 +39,7 @@ def test_production_settings_pass_the_deployment_checklist() -> None:
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="vestnik.example.com",
         SMTP_PASSWORD_KEY="dmVzdG5pay10ZXN0cy1vbmx5LW5vdC1hLXNlY3JldCE=",
+        DEFAULT_FROM_EMAIL="Vestnik <noreply@vestnik.example.com>",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -64,6 +65,21 @@ def test_the_deployment_checklist_asks_for_the_smtp_password_key() -> None:
         SMTP_PASSWORD_KEY="",
     )
     assert "senders.W002" in result.stdout + result.stderr
+
+
+def test_the_deployment_checklist_warns_about_a_local_mail_domain() -> None:
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="vestnik.example.com",
+        DEFAULT_FROM_EMAIL="Vestnik <noreply@vestnik.local>",
+    )
+    assert result.returncode == 1
+    assert "mailings.W001" in result.stdout + result.stderr
 
 
 def _example_values() -> dict[str, str]:

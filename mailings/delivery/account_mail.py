@@ -7,20 +7,17 @@ when to try again (the task in users/tasks.py re-enqueues itself for then), with
 (`ACCOUNT_EMAIL_RETRY_BACKOFF`) for the server's temporary trouble, until the retries run out.
 """
 
-import io
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.generator import BytesGenerator
 from email.utils import parseaddr
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
 
 from mailings.delivery.breaker import breaker_close, breaker_gate, breaker_open
-from mailings.delivery.compose import BuildError, smtp_address
+from mailings.delivery.compose import BuildError, smtp_address, standalone_message
 from mailings.delivery.engine import smtp_config
 from mailings.delivery.ratelimit import ratelimit_refund, ratelimit_reserve
 from mailings.delivery.smtp import Outcome, SmtpSession, SystemicError
@@ -47,14 +44,16 @@ def _backoff(tries: int, now: datetime) -> datetime | None:
 
 
 def _message_bytes(*, to: str, subject: str, body: str, html_body: str) -> bytes:
-    message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
-    if html_body:
-        message.attach_alternative(html_body, "text/html")
-    # An automatic message: out-of-office replies and auto-responders must not answer it (RFC 3834).
-    message.extra_headers["Auto-Submitted"] = "auto-generated"
-    buffer = io.BytesIO()
-    BytesGenerator(buffer, mangle_from_=False).flatten(message.message(), linesep="\r\n")
-    data = buffer.getvalue()
+    """The mailings' wire format (compose.standalone_message: folded headers, quoted-printable, DKIM if set)."""
+    data, _message_id = standalone_message(
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        subject=subject,
+        text=body,
+        html=html_body or None,
+        # An automatic message: out-of-office replies and auto-responders must not answer it (RFC 3834).
+        headers=[("Auto-Submitted", "auto-generated")],
+    )
     return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 
 from django.conf import settings
-from django.core.mail.utils import DNS_NAME
 
-from mailings.delivery.compose import clean_display_name
+from mailings.delivery.compose import clean_display_name, helo_domain
 from mailings.delivery.ratelimit import Limits
 from mailings.delivery.reasons import Reason, reason
 from mailings.delivery.smtp import SmtpConfig
@@ -44,7 +43,7 @@ def service_smtp_config() -> SmtpConfig:
         use_tls=bool(settings.EMAIL_USE_TLS),
         use_ssl=bool(settings.EMAIL_USE_SSL),
         timeout=float(settings.EMAIL_TIMEOUT or 30.0),
-        local_hostname=str(DNS_NAME),
+        local_hostname=helo_domain(),
     )
 
 
@@ -57,7 +56,7 @@ def account_smtp_config(account: SmtpAccount, *, password: str) -> SmtpConfig:
         use_tls=account.security == SmtpAccount.Security.STARTTLS,
         use_ssl=account.security == SmtpAccount.Security.SSL,
         timeout=float(settings.EMAIL_TIMEOUT or 30.0),
-        local_hostname=str(DNS_NAME),
+        local_hostname=helo_domain(),
         key=account.breaker_key,
     )
 

@@ -1,28 +1,54 @@
 """Building the message for one recipient: one address in To:, its own Message-ID.
 
-The subject, sender and body are the same for every recipient of a run, so they are encoded
-once; only To:, Date: and Message-ID: are built per recipient (Python's email package is the
-bottleneck on loopback: docs/delivery-engine.md, Throughput).
+Everything that is the same for every recipient of a run (sender, list headers, the rendered body
+with its placeholders) is prepared once in `MessageComposer.__init__`; `build` fills in the
+recipient's values and encodes. The wire format is written here by hand rather than by Python's
+email package, both for speed (the email package is the bottleneck on loopback:
+docs/delivery-engine.md, Throughput) and because its output broke the limits below:
+
+- headers: RFC 2047 encoded words of at most 75 characters, every header line within 78;
+- bodies: quoted-printable, lines of at most 76 characters (RFC 2045), so every message is 7-bit and
+  the MAIL command never needs BODY=8BITMIME;
+- `Date` in +0000; EHLO and Message-ID domains from settings (`helo_domain`, `message_id_domain`);
+- `List-Id`, `Precedence: bulk` and `Feedback-ID` per mailing.
 """
 
+import base64
+import binascii
+import html
 import re
-from email.errors import HeaderParseError
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import formataddr, formatdate, make_msgid
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext
 
+from mailings.content.placeholders import Template, parse_or_literal
+from mailings.content.render import FORMAT_PLAIN, render_body
 from mailings.delivery.reasons import Reason, reason
+from mailings.delivery.signing import DkimConfigError, DkimKey, dkim_key
 
-# Names are cosmetic: control characters (CR/LF header injection, \x0b, \x1c-\x1e that make the
-# email package raise HeaderParseError) are replaced rather than failing the recipient.
+if TYPE_CHECKING:
+    from mailings.models import Mailing, Message
+
+# Names are cosmetic: control characters (CR/LF header injection, \x0b, \x1c-\x1e) are replaced
+# rather than failing the recipient.
 _NAME_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\"]+")
-
 _HEADER_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
-_POLICY = SMTP.clone(max_line_length=998)
+# RFC 5322 2.1.1: lines SHOULD be at most 78 characters; RFC 2047 2: an encoded word at most 75.
+HEADER_LINE = 78
+_WORD_OVERHEAD = len("=?utf-8?b??=")
+_WORD_BYTES = (75 - _WORD_OVERHEAD) // 4 * 3  # 45 bytes of UTF-8 in one base64 word
+
+# The header that marks a test send (and the subject prefix): such messages are never a mailing's.
+TEST_HEADER = "X-Vestnik-Test"
 
 
 class BuildError(Exception):
@@ -35,6 +61,10 @@ class BuildError(Exception):
 
 def clean_display_name(name: str) -> str:
     return " ".join(_NAME_JUNK.sub(" ", name).split())[:200]
+
+
+def clean_header_text(text: str) -> str:
+    return " ".join(_HEADER_JUNK.sub(" ", text).split())
 
 
 def smtp_address(email: str) -> str:
@@ -54,45 +84,343 @@ def smtp_address(email: str) -> str:
     return f"{local}@{domain}"
 
 
+def _domain_of(from_email: str) -> str:
+    address = parseaddr(from_email)[1] or from_email
+    domain = address.rpartition("@")[2].strip().rstrip(".").lower()
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
+
+
+def helo_domain() -> str:
+    """The name Vestnik gives in EHLO: EMAIL_HELO_DOMAIN, by default the From address's domain.
+
+    Not the machine's host name: that is `localhost` or a container hash, which receiving servers
+    score as spam (HELO_LOCALHOST, FSL_HELO_NON_FQDN_1). `core.checks` warns about `.local` names.
+    """
+    return str(settings.EMAIL_HELO_DOMAIN or _domain_of(settings.DEFAULT_FROM_EMAIL))
+
+
+def message_id_domain() -> str:
+    """The right-hand side of Message-IDs: MESSAGE_ID_DOMAIN, by default the From address's domain."""
+    return str(settings.MESSAGE_ID_DOMAIN or _domain_of(settings.DEFAULT_FROM_EMAIL))
+
+
+def _encoded_words(text: str, first_bytes: int) -> list[str]:
+    """`text` as base64 encoded words of at most 75 characters, never splitting a character.
+
+    A word ends after a space where it can: the space stays inside the word (RFC 2047 drops the
+    whitespace between words), and decoders that wrongly add a space there (Python's own, in
+    address headers) then show a doubled space rather than a name cut in two.
+    """
+    words: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    limit = max(3, min(first_bytes, _WORD_BYTES))
+    for char in text:
+        n = len(char.encode("utf-8"))
+        if chunk and size + n > limit:
+            cut = len(chunk)
+            if " " in chunk[1:]:
+                cut = len(chunk) - chunk[::-1].index(" ")
+            words.append(f"=?utf-8?b?{base64.b64encode(''.join(chunk[:cut]).encode()).decode('ascii')}?=")
+            chunk, limit = chunk[cut:], _WORD_BYTES
+            size = len("".join(chunk).encode("utf-8"))
+            if size + n > limit:
+                words.append(f"=?utf-8?b?{base64.b64encode(''.join(chunk).encode()).decode('ascii')}?=")
+                chunk, size = [], 0
+        chunk.append(char)
+        size += n
+    if chunk or not words:
+        words.append(f"=?utf-8?b?{base64.b64encode(''.join(chunk).encode()).decode('ascii')}?=")
+    return words
+
+
+def _fold(name: str, tokens: Sequence[str]) -> str:
+    """`Name: tokens` folded before a token whenever the line would pass 78 characters; CRLF-ended."""
+    lines: list[str] = []
+    line = f"{name}:"
+    for token in tokens:
+        if len(line) + 1 + len(token) > HEADER_LINE and line != f"{name}:":
+            lines.append(line)
+            line = ""
+        line += " " + token
+    lines.append(line)
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _needs_encoding(text: str) -> bool:
+    return not text.isascii() or "=?" in text
+
+
+def encode_header(name: str, value: str) -> str:
+    """An unstructured header (Subject) as folded lines; non-ASCII text as encoded words."""
+    value = clean_header_text(value)
+    if not _needs_encoding(value):
+        return _fold(name, value.split(" ") if value else [""])
+    first = (HEADER_LINE - len(name) - 2 - _WORD_OVERHEAD) // 4 * 3
+    return _fold(name, _encoded_words(value, first))
+
+
+def encode_address_header(name: str, display_name: str, address: str) -> str:
+    """`Name: display name <address>`; the address was validated, the name cleaned (no injection)."""
+    display_name = clean_display_name(display_name)
+    if not display_name:
+        return _fold(name, [address])
+    if not _needs_encoding(display_name):
+        # formataddr quotes a name with specials ("Ivanov, I.") as RFC 5322 requires.
+        phrase = formataddr((display_name, address)).rsplit(" <", 1)[0]
+        return _fold(name, [*phrase.split(" "), f"<{address}>"])
+    first = (HEADER_LINE - len(name) - 2 - _WORD_OVERHEAD) // 4 * 3
+    return _fold(name, [*_encoded_words(display_name, first), f"<{address}>"])
+
+
+def sender_from(*, from_email: str, display_name: str = "") -> tuple[str, str]:
+    """(display name, address) of the From header: the address is always the SMTP account's own
+    (`from_email`, so SPF and DKIM stay aligned); an owner's display name replaces the account's."""
+    account_name, address = parseaddr(from_email)
+    return (display_name or account_name), (address or from_email)
+
+
+def quoted_printable(text: str) -> bytes:
+    """UTF-8 text as quoted-printable with CRLF line ends and lines of at most 76 characters."""
+    data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    return binascii.b2a_qp(data, quotetabs=False, istext=True, header=False).replace(b"\n", b"\r\n")
+
+
+def _ascii(text: str) -> bytes:
+    return text.encode("ascii")
+
+
+def mime_body(*, text: str, html: str | None, boundary: str) -> bytes:
+    """Content-Type and body: one text/plain part, or multipart/alternative of text and HTML (RFC 2046:
+    the preferred part last), all quoted-printable."""
+    qp_head = b'; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+    if html is None:
+        return b"Content-Type: text/plain" + qp_head + quoted_printable(text)
+    b = _ascii(boundary)
+    return b"".join(
+        [
+            b'Content-Type: multipart/alternative;\r\n boundary="' + b + b'"\r\n\r\n',
+            b"--" + b + b"\r\nContent-Type: text/plain" + qp_head,
+            quoted_printable(text),
+            b"\r\n--" + b + b"\r\nContent-Type: text/html" + qp_head,
+            quoted_printable(html),
+            b"\r\n--" + b + b"--\r\n",
+        ]
+    )
+
+
+def new_boundary() -> str:
+    # "=_" never occurs in quoted-printable text ("=" is always encoded as =3D): a safe boundary.
+    return f"=_vestnik_{secrets.token_hex(12)}"
+
+
+def date_header(second: int) -> str:
+    """RFC 5322 date in UTC as +0000 (formatdate's -0000 means "time zone unknown")."""
+    return format_datetime(datetime.fromtimestamp(second, UTC))
+
+
+def standalone_message(
+    *,
+    from_email: str,
+    to: Sequence[str],
+    subject: str,
+    text: str,
+    html: str | None = None,
+    headers: Sequence[tuple[str, str]] = (),
+) -> tuple[bytes, str]:
+    """(bytes, Message-ID) of a message outside mailings (account emails): the same wire format."""
+    name, address = parseaddr(from_email)
+    message_id = make_msgid(domain=message_id_domain())
+    lines = [encode_address_header("From", name, smtp_address(address or from_email))]
+    recipients = [parseaddr(t) for t in to]
+    if len(recipients) == 1:
+        lines.append(encode_address_header("To", recipients[0][0], smtp_address(recipients[0][1])))
+    else:
+        lines.append(
+            _fold("To", [smtp_address(a) + "," for _n, a in recipients[:-1]] + [smtp_address(recipients[-1][1])])
+        )
+    lines.append(encode_header("Subject", subject))
+    lines.append(f"Date: {date_header(int(time.time()))}\r\nMessage-ID: {message_id}\r\nMIME-Version: 1.0\r\n")
+    lines.extend(encode_header(h, v) for h, v in headers)
+    data = _ascii("".join(lines)) + mime_body(text=text, html=html, boundary=new_boundary())
+    key = dkim_key()  # DkimConfigError: the account email fails loudly, the task logs why
+    return (key.sign(data) if key is not None else data), message_id
+
+
 class MessageComposer:
-    def __init__(self, *, from_email: str, subject: str, body: str, msgid_domain: str, reply_to: str = "") -> None:
+    """One run's messages: prepared once, `build` per recipient (fast: no email package on the path).
+
+    Per-recipient values: `email`, `full_name`, `comment`, and `unsubscribe_url` with `extra_headers`,
+    which the consent feature will supply; until it exists `{{ unsubscribe_url }}` renders empty and
+    no unsubscribe header is added (README, «Персонализация»).
+    """
+
+    def __init__(
+        self,
+        *,
+        from_email: str,
+        subject: str,
+        body: str,
+        msgid_domain: str,
+        body_format: str = FORMAT_PLAIN,
+        from_name: str = "",
+        reply_to: str = "",
+        headers: Sequence[tuple[str, str]] = (),
+        comments: Mapping[str, str] | None = None,
+        test: bool = False,
+    ) -> None:
         self.msgid_domain = msgid_domain
-        try:
-            base = EmailMessage(policy=_POLICY)
-            base["From"] = from_email
-            if reply_to:
-                base["Reply-To"] = smtp_address(reply_to)
-            base["Subject"] = " ".join(_HEADER_JUNK.sub(" ", subject).split())
-            base.set_content(body)
-            self._common = base.as_bytes()
-            self._error: Reason | None = None
-        except (HeaderParseError, ValueError, TypeError, UnicodeError, BuildError) as exc:
-            self._common = b""
-            self._error = reason("message_unbuildable", error=exc)
+        self.comments = comments or {}
+        self.test = test
+        self._error: Reason | None = None
         self._date_second = -1
         self._date = ""
+        self.subject = parse_or_literal(clean_header_text(subject))
+        if test:
+            self.subject = Template(parts=(gettext("[Тест] "), *self.subject.parts))
+        try:
+            rendered = render_body(body=body, format=body_format)
+        except Exception as exc:  # a message that cannot be rendered fails its recipients, not the worker
+            self._error = reason("message_unbuildable", error=exc)
+            rendered = render_body(body="", format=FORMAT_PLAIN)
+        self.text: Template = rendered.text
+        self.html: Template | None = rendered.html
+        self.warnings = rendered.warnings
+        self.uses = self.subject.fields | self.text.fields | (self.html.fields if self.html else frozenset())
+        common = []
+        try:
+            name, address = sender_from(from_email=from_email, display_name=from_name)
+            common.append(encode_address_header("From", name, smtp_address(address)))
+            if reply_to:
+                reply_name, reply_address = parseaddr(reply_to)
+                common.append(encode_address_header("Reply-To", reply_name, smtp_address(reply_address)))
+            if self.subject.is_static:
+                common.append(encode_header("Subject", self.subject.render({})))
+            common.append("MIME-Version: 1.0\r\n")
+            for header, value in headers:
+                common.append(encode_header(header, value))
+            if test:
+                common.append(f"{TEST_HEADER}: yes\r\n")
+        except BuildError as exc:
+            self._error = reason("message_unbuildable", error=exc.reason)
+        self._common = _ascii("".join(common))
+        self._boundary = new_boundary()
+        self._dkim: DkimKey | None = None
+        try:
+            self._dkim = dkim_key()
+        except DkimConfigError as exc:
+            self._error = reason("message_unbuildable", error=str(exc))
+        self._static_body = None if self.text.fields or (self.html and self.html.fields) else self._body({})
 
     def _now_date(self) -> str:
-        import time
-
         second = int(time.time())
         if second != self._date_second:
             self._date_second = second
-            self._date = formatdate(second, localtime=False)
+            self._date = date_header(second)
         return self._date
 
-    def build(self, *, email: str, full_name: str) -> tuple[str, bytes, str]:
+    def values(self, *, email: str, full_name: str, comment: str | None = None, unsubscribe_url: str = "") -> dict:
+        if comment is None and "comment" in self.uses:
+            comment = self.comments.get(email.strip().lower(), "")
+        return {"name": full_name, "email": email, "comment": comment or "", "unsubscribe_url": unsubscribe_url}
+
+    def render(self, values: Mapping[str, str]) -> tuple[str, str, str | None]:
+        """(subject, text, html or None) for these values, as the recipient reads them."""
+        html_part = None
+        if self.html is not None:
+            html_part = self.html.render({k: html.escape(v) for k, v in values.items()})
+        return clean_header_text(self.subject.render(values)), self.text.render(values), html_part
+
+    def _body(self, values: Mapping[str, str]) -> bytes:
+        _subject, text, html_part = self.render(values)
+        return mime_body(text=text, html=html_part, boundary=self._boundary)
+
+    def build(
+        self,
+        *,
+        email: str,
+        full_name: str,
+        comment: str | None = None,
+        unsubscribe_url: str = "",
+        extra_headers: Sequence[tuple[str, str]] = (),
+    ) -> tuple[str, bytes, str]:
         """Returns (envelope address, message bytes with CRLF line ends, Message-ID); BuildError if impossible."""
         if self._error is not None:
             raise BuildError(self._error)
         to_addr = smtp_address(email)
         message_id = make_msgid(domain=self.msgid_domain)
+        values = self.values(email=to_addr, full_name=full_name, comment=comment, unsubscribe_url=unsubscribe_url)
         try:
-            # formataddr() encodes a non-ASCII name as RFC 2047 words; the name has no control
-            # characters or quotes left, the address was validated: no header injection possible.
-            to_header = formataddr((clean_display_name(full_name), to_addr), charset="utf-8")
-            head = f"To: {to_header}\nDate: {self._now_date()}\nMessage-ID: {message_id}\n"
-            head_bytes = head.encode("ascii").replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        except (HeaderParseError, ValueError, TypeError, UnicodeError, IndexError) as exc:
+            head = [
+                encode_address_header("To", full_name, to_addr),
+                f"Date: {self._now_date()}\r\nMessage-ID: {message_id}\r\n",
+            ]
+            if not self.subject.is_static:
+                head.append(encode_header("Subject", self.subject.render(values)))
+            head.extend(encode_header(name, value) for name, value in extra_headers)
+            body = self._static_body if self._static_body is not None else self._body(values)
+            data = _ascii("".join(head)) + self._common + body
+        except (ValueError, UnicodeError) as exc:
             raise BuildError(reason("header_unbuildable", error=exc)) from exc
-        return to_addr, head_bytes + self._common, message_id
+        if self._dkim is not None:
+            data = self._dkim.sign(data)
+        return to_addr, data, message_id
+
+
+def mailing_headers(*, mailing_id: int, owner_id: int) -> list[tuple[str, str]]:
+    """List-Id (RFC 2919), Precedence and a Feedback-ID (Gmail's per-campaign complaint report key)."""
+    domain = message_id_domain()
+    return [
+        ("List-Id", f"<mailing-{mailing_id}.{domain}>"),
+        ("Precedence", "bulk"),
+        ("Feedback-ID", f"{mailing_id}:{owner_id}:mailing:vestnik"),
+    ]
+
+
+def composer_for_message(
+    *,
+    message: "Message",
+    headers: Sequence[tuple[str, str]] = (),
+    test: bool = False,
+    from_email: str = "",
+    reply_to: str = "",
+) -> MessageComposer:
+    """The composer of a message as its owner sends it: the owner's sender name and Reply-To.
+
+    `from_email` and `reply_to` are the sending account's (mailings/delivery/accounts.py; the service's
+    DEFAULT_FROM_EMAIL by default): the address stays the account's, the owner's name and Reply-To win.
+    """
+    owner = message.owner
+    return MessageComposer(
+        from_email=from_email or settings.DEFAULT_FROM_EMAIL,
+        from_name=owner.sender_name,
+        reply_to=owner.reply_to or reply_to,
+        subject=message.subject,
+        body=message.body,
+        body_format=message.format,
+        msgid_domain=message_id_domain(),
+        headers=headers,
+        test=test,
+    )
+
+
+def composer_for_mailing(*, mailing: "Mailing", from_email: str = "", reply_to: str = "") -> MessageComposer:
+    """The composer of a mailing's run: the message, its owner's sender, its account's From and the list headers."""
+    from mailings.models import Recipient
+
+    composer = composer_for_message(
+        message=mailing.message,
+        headers=mailing_headers(mailing_id=mailing.pk, owner_id=mailing.owner_id),
+        from_email=from_email,
+        reply_to=reply_to,
+    )
+    if "comment" in composer.uses:
+        # One query per run, only when the message uses comments (Delivery rows snapshot name and email only).
+        composer.comments = {
+            email.lower(): comment
+            for email, comment in Recipient.objects.filter(mailings=mailing).values_list("email", "comment")
+        }
+    return composer

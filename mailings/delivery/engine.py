@@ -23,7 +23,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.mail.utils import DNS_NAME
 from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
@@ -31,7 +30,7 @@ from django.utils import timezone
 from core.data_versions import data_version_bump
 from mailings.delivery.accounts import mailing_sender, sender_pause, service_smtp_config
 from mailings.delivery.breaker import breaker_close, breaker_gate, breaker_open
-from mailings.delivery.compose import BuildError, MessageComposer
+from mailings.delivery.compose import BuildError, composer_for_mailing
 from mailings.delivery.ledger import DeliveryLedger
 from mailings.delivery.ratelimit import (
     Reservation,
@@ -165,12 +164,8 @@ class _Engine:
         self.config = self.sender.config
         self.session = SmtpSession(self.config)
         self.deadline_seconds = float(settings.SEND_MESSAGE_DEADLINE)
-        self.composer = MessageComposer(
-            from_email=self.sender.from_email,
-            subject=self.mailing.message.subject,
-            body=self.mailing.message.body,
-            msgid_domain=str(DNS_NAME),
-            reply_to=self.sender.reply_to,
+        self.composer = composer_for_mailing(
+            mailing=self.mailing, from_email=self.sender.from_email, reply_to=self.sender.reply_to
         )
         self.from_addr = _envelope_sender(self.sender.from_email)
         self.probe = False
@@ -480,7 +475,7 @@ def attempt_deliver(
     `stop` is set on SIGTERM (`stopping.graceful_sigterm`); `keep_awake(attempt_id=, now=)` is called
     every few seconds while the run works, so the scheduler does not wake another task for it.
     """
-    attempt = Attempt.objects.select_related("mailing__message").filter(pk=attempt_id).first()
+    attempt = Attempt.objects.select_related("mailing__message__owner").filter(pk=attempt_id).first()
     if attempt is None or attempt.is_final:
         return StopReason.FINAL
     budget = float(settings.SEND_TASK_MAX_SECONDS if max_seconds is None else max_seconds)

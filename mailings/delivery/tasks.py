@@ -31,6 +31,14 @@ def deliver_attempt(attempt_id: int) -> None:
     delivery_run(attempt_id=attempt_id)
 
 
+@task(queue_name="mail")
+def send_test_message(message_id: int, user_id: int) -> None:
+    """One test send of a message to its owner (trial.py); no attempt, no statistics."""
+    from mailings.delivery.trial import trial_send
+
+    trial_send(message_id=message_id, user_id=user_id)
+
+
 def delivery_run(*, attempt_id: int, max_seconds: float | None = None) -> str:
     """One task run of the engine with SIGTERM handled, then what its verdict asks for; returns the verdict.
 

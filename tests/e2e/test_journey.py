@@ -206,6 +206,44 @@ class Journey:
         page.get_by_role("button", name="Сохранить").click()
         self.expect_message(f"Сообщение «{SUBJECT}» создано")
 
+    def preview_and_test_send(self) -> None:
+        """A formatted, personalised message: the form's error says where, the preview shows it as one
+        recipient gets it (HTML in a sandboxed frame), and a test copy reaches the owner only."""
+        from playwright.sync_api import expect
+
+        page = self.page
+        self.signed_in(page, EMAIL, PASSWORD)
+        self.go("/messages/new/")
+        page.fill("#id_subject", "Весна для {{ имя }}")
+        page.select_option("#id_format", value="markdown")
+        page.fill("#id_body", "# Здравствуйте, {{ имя }}!\n\nУ нас **весна** и {{ фамилия }}.")
+        page.get_by_role("button", name="Сохранить").click()
+        self.expect_field_error("id_body", "Строка 3, символ 19: неизвестное имя «фамилия»")
+        page.fill("#id_body", '# Здравствуйте, {{ имя|default:"клиент" }}!\n\nУ нас **весна**.')
+        page.get_by_role("button", name="Сохранить").click()
+        self.expect_message("Сообщение «Весна для {{ имя }}» создано")
+
+        page.get_by_role("link", name="Предпросмотр и тест").click()
+        page.select_option("#preview-recipient", label="ivan.petrov@example.com — Петров Иван")
+        page.get_by_role("button", name="Показать").click()
+        expect(page.get_by_test_id("preview-subject")).to_have_text("Весна для Петров Иван")
+        expect(page.get_by_test_id("preview-text")).to_contain_text("Здравствуйте, Петров Иван!")
+        frame = page.frame_locator("iframe[sandbox]")
+        expect(frame.get_by_role("heading", name="Здравствуйте, Петров Иван!")).to_be_visible()
+        expect(frame.locator("strong")).to_have_text("весна")
+
+        seen = len(self.smtp.handler.to(EMAIL))
+        page.get_by_role("button", name="Отправить тестовое письмо").click()
+        self.expect_message("Тестовое письмо поставлено в очередь")
+
+        def test_copy() -> Any:
+            return next((m for m in self.smtp.handler.to(EMAIL)[seen:] if m.subject.startswith("[Тест]")), None)
+
+        received = wait_for(test_copy, timeout=MAIL_TIMEOUT, what=f"the test email\n{self.site.logs()}")
+        assert received.subject == f"[Тест] Весна для {FIRST_NAME} Первова"
+        assert "<strong>весна</strong>" in received.html
+        assert not any(r != EMAIL for m in self.smtp.messages if m.subject.startswith("[Тест]") for r in m.rcpt_tos)
+
     def create_mailing(self) -> None:
         from playwright.sync_api import expect
 
@@ -405,6 +443,10 @@ def test_the_user_adds_recipients_and_sees_a_wrong_address_explained_at_its_fiel
 
 def test_the_user_writes_a_message(journey: Journey) -> None:
     journey.ensure("register", "write_message")
+
+
+def test_the_user_previews_a_personalised_message_and_sends_a_test_to_themselves(journey: Journey) -> None:
+    journey.ensure("register", "add_recipients", "write_message", "preview_and_test_send")
 
 
 def test_the_user_schedules_a_mailing_a_few_seconds_ahead(journey: Journey) -> None:

@@ -148,6 +148,7 @@ ROUTES: dict[str, Route] = {
     # --- managers ----------------------------------------------------------------------------------
     "users:user_list": Route(get=MANAGER_PAGE, post=_signed_in(NOT_ALLOWED)),
     "users:audit_log": Route(get=MANAGER_PAGE, post=_signed_in(NOT_ALLOWED)),
+    "mailings:mail_dns": Route(get=MANAGER_PAGE, post=_signed_in(NOT_ALLOWED)),
     # The owner sees their own account (403: no permission); anyone else's is a 404 for plain users.
     "users:user_block": Route(
         get=(LOGIN, DENIED, MISSING, OK, OK),
@@ -213,6 +214,10 @@ ROUTES: dict[str, Route] = {
         data=lambda w: {"subject": "Изменено", "body": "Изменено"},
     ),
     "mailings:message_delete": Route(get=OBJECT_WRITE_PAGE, post=OBJECT_WRITE, kwargs=_pk("message")),
+    # The preview shows what a recipient gets and offers the test send: the owner's tools, like editing.
+    "mailings:message_preview": Route(get=OBJECT_WRITE_PAGE, post=_signed_in(NOT_ALLOWED), kwargs=_pk("message")),
+    "mailings:message_preview_html": Route(get=OBJECT_WRITE_PAGE, post=_signed_in(NOT_ALLOWED), kwargs=_pk("message")),
+    "mailings:message_test_send": Route(get=_signed_in(NOT_ALLOWED), post=OBJECT_WRITE, kwargs=_pk("message")),
     "mailings:mailing_update": Route(
         get=OBJECT_WRITE_PAGE, post=OBJECT_WRITE, kwargs=_pk("mailing"), data=_mailing_data
     ),

@@ -240,3 +240,24 @@ def test_the_edit_form_keeps_the_chosen_country_selected(client: Client, owner: 
     User.objects.filter(pk=owner.pk).update(country="DE")
     client.force_login(owner)
     assert '<option value="DE" selected>' in client.get(EDIT_URL).content.decode()
+
+
+def test_it_saves_the_sender_name_and_reply_to(client: Client, owner: User) -> None:
+    client.force_login(owner)
+
+    response = client.post(EDIT_URL, _form(sender_name="  Магазин   «Ромашка» ", reply_to="shop@romashka.example"))
+
+    assert response.status_code == 302
+    owner.refresh_from_db()
+    assert (owner.sender_name, owner.reply_to) == ("Магазин «Ромашка»", "shop@romashka.example")
+
+
+def test_a_reply_to_that_cannot_go_in_a_header_is_refused(client: Client, owner: User) -> None:
+    client.force_login(owner)
+
+    response = client.post(EDIT_URL, _form(reply_to="почта@example.com"))
+
+    assert response.status_code == 200
+    assert "Введите правильный адрес электронной почты." in response.content.decode()
+    owner.refresh_from_db()
+    assert owner.reply_to == ""

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "core",
     "users",
     "mailings",
+    "audience",
     "blog",
 ]
 
@@ -338,3 +339,7 @@ if LOG_FILE:
 
 SITE_NAME = "Vestnik"
 VESTNIK_TITLE = _("Вестник")
+
+# Imports of recipients (CSV, XLSX): the largest file accepted and the most rows read from it.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=1_000_000)

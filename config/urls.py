@@ -11,6 +11,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("users.urls")),
     path("blog/", include("blog.urls")),
+    path("", include("audience.urls")),
     path("", include("mailings.urls")),
 ]
 

@@ -93,11 +93,8 @@ class MailingForm(BootstrapFormMixin, _OwnerScoped, forms.ModelForm):
 
     class Meta:
         model = Mailing
-        fields = ["message", "recipients", "start_at", "end_at", "periodicity"]
-        widgets = {"recipients": forms.SelectMultiple(attrs={"size": 8})}
-        help_texts = {
-            "recipients": _("Удерживайте Ctrl (⌘ на Mac), чтобы выбрать несколько получателей."),
-        }
+        # Who gets it is chosen on audience.forms.AudienceForm, rendered in the same <form>.
+        fields = ["message", "start_at", "end_at", "periodicity"]
 
     def __init__(self, *args: Any, owner: User, **kwargs: Any) -> None:
         self.owner = owner
@@ -107,7 +104,6 @@ class MailingForm(BootstrapFormMixin, _OwnerScoped, forms.ModelForm):
         # Only the owner's objects can be chosen; a forged id fails as "not one of the choices".
         self.fields["message"].queryset = messages_for(self.owner).order_by("-created_at", "-pk")
         self.fields["message"].empty_label = _("— выберите сообщение —")
-        self.fields["recipients"].queryset = recipients_for(self.owner).order_by("email", "pk")
         self.fields["start_at"].help_text = _("Часовой пояс: %(tz)s.") % {"tz": timezone.get_current_timezone_name()}
 
     def clean(self) -> dict[str, Any]:

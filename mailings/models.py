@@ -93,7 +93,13 @@ class Mailing(models.Model):
         on_delete=models.PROTECT,
         related_name="mailings",
     )
-    recipients = models.ManyToManyField(Recipient, verbose_name=_("получатели"), related_name="mailings")
+    recipients = models.ManyToManyField(Recipient, verbose_name=_("получатели"), related_name="mailings", blank=True)
+    lists = models.ManyToManyField("audience.List", verbose_name=_("списки"), related_name="mailings", blank=True)
+    all_recipients = models.BooleanField(
+        _("все мои получатели"),
+        default=False,
+        help_text=_("Каждый запуск идёт всем получателям владельца на тот момент."),
+    )
     start_at = models.DateTimeField(_("начало"))
     end_at = models.DateTimeField(_("окончание"))
     periodicity = models.CharField(
@@ -144,6 +150,22 @@ class Mailing(models.Model):
     def is_window_open(self) -> bool:
         now = timezone.now()
         return self.start_at <= now < self.end_at
+
+    def audience(self) -> "models.QuerySet[Recipient]":
+        """Who a run of this mailing goes to: the chosen recipients and the members of the chosen lists
+        (or all the owner's recipients), each recipient once.
+
+        One row per recipient without DISTINCT (IN subqueries, not joins), and recipient emails are unique
+        per owner case-insensitively, so distinct rows are distinct addresses.
+        """
+        mine = Recipient.objects.filter(owner_id=self.owner_id)
+        if self.all_recipients:
+            return mine
+        chosen = Mailing.recipients.through.objects.filter(mailing_id=self.pk).values("recipient_id")
+        listed = Mailing.lists.through.objects.filter(mailing_id=self.pk).values("list_id")
+        # audience.List, reached through the relation: the audience app imports this module, not the reverse.
+        members = Mailing.lists.rel.model.members.through.objects.filter(list_id__in=listed).values("recipient_id")
+        return mine.filter(Q(pk__in=chosen) | Q(pk__in=members))
 
 
 class Attempt(models.Model):

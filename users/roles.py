@@ -18,6 +18,7 @@ MANAGER_PERMISSIONS = [
     ("mailings", "view_all_messages"),
     ("mailings", "view_all_mailings"),
     ("mailings", "disable_mailing"),
+    ("audience", "view_all_lists"),
 ]
 
 CONTENT_MANAGERS_GROUP = "Контент-менеджеры"

@@ -7,6 +7,7 @@ from typing import Any
 from django.apps import apps
 from django.utils import timezone
 
+from audience.models import Import, ImportRow, List
 from blog.models import Article
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from mailings.services.mailings import mailing_disable
@@ -16,7 +17,7 @@ ACTORS = ["anonymous", "owner", "other", "manager", "blocked", "superuser"]
 
 # Fields that a request may change without writing anything that matters.
 _VOLATILE_FIELDS = {("blog", "article"): {"views_count"}}
-_SNAPSHOT_APPS = ["auth", "users", "mailings", "blog", "django_tasks_db"]
+_SNAPSHOT_APPS = ["auth", "users", "mailings", "audience", "blog", "django_tasks_db"]
 
 
 @dataclass
@@ -28,6 +29,8 @@ class World:
     disabled_mailing: Mailing
     attempt: Attempt
     article: Article
+    recipient_list: List
+    import_job: Import
 
 
 def world_build(*, owner: User, other: User, manager: User, blocked: User, text: str = "Новости недели") -> World:
@@ -65,6 +68,27 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         smtp_reply="550 5.1.1 User unknown",
         reason=text,
     )
+    recipient_list = List.objects.create(owner=owner, name=text)
+    recipient_list.members.add(recipient)
+    mailing.lists.add(recipient_list)
+    import_job = Import.objects.create(
+        owner=owner,
+        token="world",
+        file_name=f"{text}.csv",
+        file_format=Import.Format.CSV,
+        status=Import.Status.DONE,
+        rows_total=2,
+        created_count=1,
+        invalid_count=1,
+    )
+    ImportRow.objects.create(
+        import_job=import_job,
+        line=3,
+        email="not-an-address",
+        email_key="not-an-address",
+        full_name=text,
+        outcome=ImportRow.Outcome.INVALID,
+    )
     article = Article.objects.create(title="Статья", body="Текст статьи", is_published=True, published_at=now)
     users: dict[str, User | None] = {
         "anonymous": None,
@@ -82,6 +106,8 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         disabled_mailing=disabled,
         attempt=attempt,
         article=article,
+        recipient_list=recipient_list,
+        import_job=import_job,
     )
 
 

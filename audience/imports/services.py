@@ -1,0 +1,325 @@
+"""Imports of recipients from a file: upload (checked, previewed), confirm (queued), run (background task).
+
+All or nothing, by staging: the task reads the file in chunks, each chunk classified (invalid, empty, already
+present) and written to ImportRow in its own short transaction (short write locks on SQLite; the progress
+is visible to the page). Then ONE transaction marks duplicates inside the file, inserts the new recipients,
+updates the known ones (policy "update"), creates the lists named in the file and fills them, and deletes
+the applied staging rows. If anything fails, the staging rows are deleted and nothing else was written;
+the rejected rows stay as the import's report.
+"""
+
+import logging
+import secrets
+from collections.abc import Iterator
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+from django.db.models import Count
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audience.imports.reading import NotATable, TableInfo, guess_mapping, is_email, rows, sniff
+from audience.models import Import, ImportRow, List
+from core.data_versions import data_version_bump
+from mailings.models import Recipient
+from users.models import User
+
+logger = logging.getLogger(__name__)
+
+CHUNK_ROWS = 5000
+_MAX = {"email": 320, "full_name": 255, "comment": 2000, "list_name": 120}
+
+
+class ImportRefused(Exception):
+    """The file cannot be imported; the message says why, for the person who sent it."""
+
+
+class ImportFailed(Exception):
+    """The import stopped; `code` is stored on the record and translated when shown."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def import_upload(*, owner: User, upload: UploadedFile) -> tuple[Import, TableInfo]:
+    """Check the file (a table with an email column, not too big), keep it, and record the import."""
+    if upload.size is not None and upload.size > settings.IMPORT_MAX_BYTES:
+        raise ImportRefused(
+            _("Файл слишком большой: не больше %(mb)s МБ.") % {"mb": settings.IMPORT_MAX_BYTES // (1024 * 1024)}
+        )
+    try:
+        info = sniff(upload)  # type: ignore[arg-type]
+    except NotATable as exc:
+        raise ImportRefused(str(exc)) from exc
+    guess = guess_mapping(info)
+    if guess["email_column"] is None:
+        raise ImportRefused(_("В файле не нашлось столбца с адресами email."))
+    job = Import(
+        owner=owner,
+        token=secrets.token_hex(16),
+        file_name=(upload.name or "")[-255:],
+        file_format=info.file_format,
+        encoding=info.encoding,
+        delimiter=info.delimiter,
+        file_size=upload.size or 0,
+        **guess,
+    )
+    job.file.save(job.token, upload, save=False)
+    job.save()
+    data_version_bump(owner_id=owner.pk)
+    logger.info("import uploaded: owner=%s import=%s format=%s", owner.pk, job.pk, job.file_format)
+    return job, info
+
+
+def import_preview(*, job: Import) -> TableInfo:
+    with job.file.open("rb") as handle:
+        return sniff(handle)
+
+
+def import_confirm(*, job: Import, mapping: dict[str, Any]) -> Import:
+    """Store the mapping and queue the import (once: a second confirm finds it queued already)."""
+    from audience.imports.tasks import run_import
+
+    fields = ["has_header", "email_column", "full_name_column", "comment_column", "list_column", "target_list"]
+    values = {name: mapping[name] for name in fields}
+    values["policy"] = mapping["policy"]
+    with transaction.atomic():
+        claimed = Import.objects.filter(pk=job.pk, status=Import.Status.UPLOADED).update(
+            status=Import.Status.QUEUED, **values
+        )
+        if claimed:
+            transaction.on_commit(lambda: run_import.enqueue(job.pk))
+            data_version_bump(owner_id=job.owner_id)
+    job.refresh_from_db()
+    logger.info("import queued: import=%s claimed=%s", job.pk, bool(claimed))
+    return job
+
+
+def import_run(*, import_id: int) -> Import | None:
+    """Run a queued import to its end; None if another worker has it (or it is not queued)."""
+    now = timezone.now()
+    if not Import.objects.filter(pk=import_id, status=Import.Status.QUEUED).update(
+        status=Import.Status.RUNNING, started_at=now
+    ):
+        return None
+    job = Import.objects.select_related("owner", "target_list").get(pk=import_id)
+    try:
+        with job.file.open("rb") as handle:
+            _stage(job, handle)
+        _apply(job)
+    except Exception as exc:
+        code = exc.code if isinstance(exc, ImportFailed) else ("unreadable" if isinstance(exc, NotATable) else "error")
+        if code == "error":
+            logger.exception("import failed: import=%s", job.pk)
+        else:
+            logger.warning("import failed: import=%s code=%s", job.pk, code)
+        ImportRow.objects.filter(import_job=job).delete()
+        Import.objects.filter(pk=job.pk).update(status=Import.Status.FAILED, error=code, finished_at=timezone.now())
+    _drop_file(job)
+    data_version_bump(owner_id=job.owner_id)
+    job.refresh_from_db()
+    logger.info("import finished: import=%s status=%s created=%s", job.pk, job.status, job.created_count)
+    return job
+
+
+def _drop_file(job: Import) -> None:
+    # The record and the report stay; the uploaded file is not needed once the import is over.
+    try:
+        job.file.delete(save=False)
+        Import.objects.filter(pk=job.pk).update(file="")
+    except OSError:
+        logger.warning("import file not deleted: import=%s", job.pk, exc_info=True)
+
+
+def _value(row: list[str], column: int | None, limit: int) -> str:
+    if column is None or column >= len(row):
+        return ""
+    return row[column].strip()[:limit]
+
+
+def _classified(job: Import, handle: IO[bytes]) -> Iterator[tuple[list[tuple[Any, ...]], float]]:
+    """Chunks of staging rows (without the already-present check) and the share of the file read."""
+    chunk: list[tuple[Any, ...]] = []
+    done = 0.0
+    offset = 2 if job.has_header else 1  # line numbers as a spreadsheet shows them
+    source = rows(handle, file_format=job.file_format, encoding=job.encoding, delimiter=job.delimiter)
+    for number, (row, done) in enumerate(source):
+        if number == 0 and job.has_header:
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        if number + 1 > settings.IMPORT_MAX_ROWS + (1 if job.has_header else 0):
+            raise ImportFailed("too_many_rows")
+        email = _value(row, job.email_column, _MAX["email"])
+        if not email:
+            outcome = ImportRow.Outcome.EMPTY
+        elif not is_email(email):
+            outcome = ImportRow.Outcome.INVALID
+        else:
+            outcome = ImportRow.Outcome.NEW
+        chunk.append(
+            (
+                job.pk,
+                number + offset - (1 if job.has_header else 0),
+                email,
+                email.lower(),
+                _value(row, job.full_name_column, _MAX["full_name"]),
+                _value(row, job.comment_column, _MAX["comment"]),
+                _value(row, job.list_column, _MAX["list_name"]),
+                outcome,
+            )
+        )
+        if len(chunk) >= CHUNK_ROWS:
+            yield chunk, done
+            chunk = []
+    if chunk:
+        yield chunk, done
+
+
+_STAGE_COLUMNS = ["import_job_id", "line", "email", "email_key", "full_name", "comment", "list_name", "outcome"]
+
+
+def _stage(job: Import, handle: IO[bytes]) -> None:
+    q = connection.ops.quote_name
+    table = q(ImportRow._meta.db_table)
+    columns, values = ", ".join(q(c) for c in _STAGE_COLUMNS), ", ".join(["%s"] * len(_STAGE_COLUMNS))
+    insert = f"INSERT INTO {table} ({columns}) VALUES ({values})"
+    mine = Recipient.objects.filter(owner_id=job.owner_id).annotate(key=Lower("email"))
+    known = ImportRow.Outcome.UPDATE if job.policy == Import.Policy.UPDATE else ImportRow.Outcome.EXISTS
+    total = 0
+    for chunk, done in _classified(job, handle):
+        keys = [row[3] for row in chunk if row[7] == ImportRow.Outcome.NEW]
+        present = set(mine.filter(key__in=keys).values_list("key", flat=True)) if keys else set()
+        if present:
+            chunk = [
+                (*row[:7], known) if row[3] in present and row[7] == ImportRow.Outcome.NEW else row for row in chunk
+            ]
+        total += len(chunk)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(insert, chunk)
+            Import.objects.filter(pk=job.pk).update(rows_total=total, bytes_done=int(job.file_size * done))
+    job.rows_total = total
+
+
+def _apply(job: Import) -> None:
+    """Everything the import changes, in one transaction."""
+    staged = ImportRow.objects.filter(import_job=job)
+    valid = [ImportRow.Outcome.NEW, ImportRow.Outcome.UPDATE, ImportRow.Outcome.EXISTS]
+    q = connection.ops.quote_name
+    table = q(ImportRow._meta.db_table)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # The first occurrence of an address in the file wins; later ones are duplicates.
+            cursor.execute(
+                f"UPDATE {table} SET {q('outcome')} = %s "
+                f"WHERE {q('import_job_id')} = %s AND {q('outcome')} IN (%s, %s, %s) "
+                f"AND EXISTS (SELECT 1 FROM {table} o WHERE o.{q('import_job_id')} = %s "
+                f"AND o.{q('email_key')} = {table}.{q('email_key')} AND o.{q('line')} < {table}.{q('line')} "
+                f"AND o.{q('outcome')} IN (%s, %s, %s))",
+                [ImportRow.Outcome.DUPLICATE, job.pk, *valid, job.pk, *valid],
+            )
+        created = _insert_new(job)
+        updated = _update_known(job) if job.policy == Import.Policy.UPDATE else 0
+        _fill_lists(job)
+        counts = dict(staged.order_by().values_list("outcome").annotate(n=Count("pk")))
+        staged.filter(outcome__in=[ImportRow.Outcome.NEW, ImportRow.Outcome.UPDATE]).delete()
+        Import.objects.filter(pk=job.pk).update(
+            status=Import.Status.DONE,
+            finished_at=timezone.now(),
+            bytes_done=job.file_size,
+            created_count=created,
+            updated_count=updated,
+            existing_count=counts.get(ImportRow.Outcome.EXISTS, 0),
+            invalid_count=counts.get(ImportRow.Outcome.INVALID, 0) + counts.get(ImportRow.Outcome.EMPTY, 0),
+            duplicate_count=counts.get(ImportRow.Outcome.DUPLICATE, 0),
+        )
+
+
+def _insert_new(job: Import) -> int:
+    q = connection.ops.quote_name
+    now = timezone.now()
+    recipient = q(Recipient._meta.db_table)
+    staged = q(ImportRow._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {recipient} ({q('owner_id')}, {q('email')}, {q('full_name')}, {q('comment')}, "
+            f"{q('created_at')}, {q('updated_at')}) "
+            f"SELECT %s, {q('email')}, {q('full_name')}, {q('comment')}, %s, %s FROM {staged} "
+            f"WHERE {q('import_job_id')} = %s AND {q('outcome')} = %s ORDER BY {q('line')}",
+            [job.owner_id, now, now, job.pk, ImportRow.Outcome.NEW],
+        )
+        return max(int(cursor.rowcount), 0)
+
+
+def _update_known(job: Import) -> int:
+    """Policy "update": the file's non-empty name and comment replace the known recipient's."""
+    if job.full_name_column is None and job.comment_column is None:
+        return 0
+    updated = 0
+    staged = ImportRow.objects.filter(import_job=job, outcome=ImportRow.Outcome.UPDATE).order_by("line")
+    mine = Recipient.objects.filter(owner_id=job.owner_id).annotate(key=Lower("email"))
+    last = 0
+    while True:
+        batch = list(staged.filter(line__gt=last).values("line", "email_key", "full_name", "comment")[:1000])
+        if not batch:
+            return updated
+        last = batch[-1]["line"]
+        by_key = {row["email_key"]: row for row in batch}
+        changed = []
+        for recipient in mine.filter(key__in=list(by_key)):
+            row = by_key[recipient.key]
+            if row["full_name"]:
+                recipient.full_name = row["full_name"]
+            if row["comment"]:
+                recipient.comment = row["comment"]
+            recipient.updated_at = timezone.now()
+            changed.append(recipient)
+        Recipient.objects.bulk_update(changed, ["full_name", "comment", "updated_at"])
+        updated += len(changed)
+
+
+def _fill_lists(job: Import) -> None:
+    """Create the lists the file names (matched to the owner's case-insensitively) and add the rows' recipients."""
+    applied = [ImportRow.Outcome.NEW, ImportRow.Outcome.UPDATE]
+    names = (
+        ImportRow.objects.filter(import_job=job, outcome__in=applied)
+        .exclude(list_name="")
+        .order_by()
+        .values_list("list_name", flat=True)
+        .distinct()
+    )
+    existing = {item.name.casefold(): item for item in List.objects.filter(owner_id=job.owner_id)}
+    targets: list[tuple[int, str | None]] = []
+    for name in names:
+        item = existing.get(name.casefold())
+        if item is None:
+            item = List.objects.create(owner_id=job.owner_id, name=name)
+            existing[name.casefold()] = item
+        targets.append((item.pk, name))
+    if job.target_list_id is not None:
+        targets.append((job.target_list_id, None))
+    through = List.members.through
+    q = connection.ops.quote_name
+    staged, recipient, members = (
+        q(ImportRow._meta.db_table),
+        q(Recipient._meta.db_table),
+        q(through._meta.db_table),
+    )
+    for list_id, name in targets:
+        condition, params = "", []
+        if name is not None:
+            condition, params = f" AND s.{q('list_name')} = %s", [name]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {members} ({q('list_id')}, {q('recipient_id')}) "
+                f"SELECT %s, r.{q('id')} FROM {staged} s JOIN {recipient} r ON r.{q('owner_id')} = %s "
+                f"AND LOWER(r.{q('email')}) = s.{q('email_key')} "
+                f"WHERE s.{q('import_job_id')} = %s AND s.{q('outcome')} IN (%s, %s){condition} "
+                f"AND NOT EXISTS (SELECT 1 FROM {members} m "
+                f"WHERE m.{q('list_id')} = %s AND m.{q('recipient_id')} = r.{q('id')})",
+                [list_id, job.owner_id, job.pk, *applied, *params, list_id],
+            )

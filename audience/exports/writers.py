@@ -32,7 +32,7 @@ def _csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterato
     yield codecs.BOM_UTF8 + writer.writerow(header).encode()
     buffer: list[str] = []
     for row in rows:
-        buffer.append(writer.writerow(["" if value is None else value for value in row]))
+        buffer.append(writer.writerow(["" if value is None else _safe(value) for value in row]))
         if len(buffer) >= 500:
             yield "".join(buffer).encode()
             buffer = []
@@ -40,12 +40,17 @@ def _csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterato
         yield "".join(buffer).encode()
 
 
+def _safe(value: Any) -> Any:
+    """Text that a spreadsheet would take for a formula (=, +, -, @) is written with a leading apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
 def _xlsx_value(value: Any) -> Any:
     if hasattr(value, "tzinfo") and value.tzinfo is not None:
         return value.replace(tzinfo=None)  # Excel has no time zones: local time, as the pages show it
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value  # never a formula (CSV/formula injection)
-    return value
+    return _safe(value)
 
 
 def table_response(

@@ -176,3 +176,19 @@ def test_the_count_is_the_number_of_unique_addresses(client: Client, owner: User
     assert client.get(url, {"mailing": mailing.pk, "recipients_remove": [people[4].pk]}).json() == {"count": 1}
     assert client.get(url, {"mailing": mailing.pk, "clear_chosen": "on"}).json() == {"count": 0}
     assert client.get(url, {"all_recipients": "on"}).json() == {"count": 5}
+
+
+def test_the_form_page_is_cached_and_a_new_list_shows_at_once(client: Client, owner: User) -> None:
+    from audience.services import list_create
+
+    make_message(owner)
+    client.force_login(owner)
+    client.get(reverse("mailings:mailing_create"))  # the CSRF cookie: cacheable from the next request on
+    first = client.get(reverse("mailings:mailing_create"))
+    assert first.has_header("ETag")
+    assert client.get(reverse("mailings:mailing_create"), headers={"if-none-match": first["ETag"]}).status_code == 304
+
+    list_create(owner=owner, name="Только что созданный")
+
+    again = client.get(reverse("mailings:mailing_create"), headers={"if-none-match": first["ETag"]})
+    assert again.status_code == 200 and "Только что созданный" in again.content.decode()

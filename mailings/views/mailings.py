@@ -83,6 +83,7 @@ def _form_context(form: MailingForm, audience: AudienceForm, mailing: Mailing | 
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@private_page()  # the GET: the form shows only the owner's data (messages, lists, chosen recipients)
 def mailing_create(request: HttpRequest) -> HttpResponse:
     form = MailingForm(request.POST or None, owner=request.user)
     audience = AudienceForm(request.POST or None, owner=request.user)
@@ -96,6 +97,7 @@ def mailing_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@private_page()
 def mailing_update(request: HttpRequest, pk: int) -> HttpResponse:
     mailing = owned_or_refused(owned=mailings_for(request.user), visible=mailings_visible_to(request.user), pk=pk)
     # The form writes the new values onto its instance while validating; the service compares against the old ones.

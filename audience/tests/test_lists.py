@@ -122,3 +122,25 @@ def test_the_list_page_searches_its_members(client: Client, owner: User) -> None
     client.force_login(owner)
     html = client.get(reverse("audience:list_detail", args=[item.pk]), {"q": "boris"}).content.decode()
     assert "boris@example.com" in html and "anna@example.com" not in html
+
+
+def test_the_mailing_list_page_says_how_many_lists_a_mailing_has(client: Client, owner: User) -> None:
+    from mailings.tests.world import make_mailing
+
+    mailing = make_mailing(owner, recipients=[make_recipient(owner)])
+    mailing.lists.add(_list(owner, "Первый"), _list(owner, "Второй"))
+    make_mailing(owner, all_recipients=True)
+    client.force_login(owner)
+    html = client.get(reverse("mailings:mailing_list")).content.decode()
+    assert '1 <span class="text-muted small">+ 2 списка</span>' in html
+    assert ">все</td>" in html
+
+
+def test_the_admin_lists_lists_and_imports(client: Client, owner: User) -> None:
+    from django.utils import timezone
+
+    root = User.objects.create_superuser(email="root@example.com", password="x", email_confirmed_at=timezone.now())
+    _list(owner, "В админке")
+    client.force_login(root)
+    assert "В админке" in client.get(reverse("admin:audience_list_changelist")).content.decode()
+    assert client.get(reverse("admin:audience_import_changelist")).status_code == 200

@@ -1,6 +1,6 @@
 """Import throughput and memory: a generated CSV imported end to end through the page's own services.
 
-    .venv/bin/python bench/import.py [--rows 100000] [--small 10000]
+    .venv/bin/python bench/import.py [--rows 100000] [--small 10000] [--format csv|xlsx]
 
 Generates a CSV (email, full name, comment, list; 10 lists) of which 10 % are invalid addresses or
 duplicates inside the file (5 % each), then, in a fresh process per size, on its own SQLite file
@@ -44,7 +44,18 @@ def generate(path: Path, rows: int) -> None:
             writer.writerow([email, f"Клиент Номер {i}", f"комментарий {i % 97}", LISTS[i % len(LISTS)]])
 
 
-def child(rows: int) -> None:
+def to_xlsx(csv_path: Path, xlsx_path: Path) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    with csv_path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.reader(handle):
+            sheet.append(row)
+    workbook.save(xlsx_path)
+
+
+def child(rows: int, file_format: str) -> None:
     sys.path.insert(0, str(BASE_DIR))
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'bench' / 'import.sqlite3'}")
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
@@ -66,13 +77,16 @@ def child(rows: int) -> None:
         settings.MEDIA_ROOT = tmp
         path = Path(tmp) / "clients.csv"
         generate(path, rows)
+        if file_format == "xlsx":
+            to_xlsx(path, Path(tmp) / "clients.xlsx")
+            path = Path(tmp) / "clients.xlsx"
         owner = User.objects.create_user(
             email=f"bench-import-{time.time_ns()}@example.com", password="bench", email_confirmed_at=timezone.now()
         )
         baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started, cpu_started = time.perf_counter(), time.process_time()
         with path.open("rb") as handle:
-            upload = UploadedFile(file=handle, name="clients.csv", size=path.stat().st_size)
+            upload = UploadedFile(file=handle, name=path.name, size=path.stat().st_size)
             job, _info = import_upload(owner=owner, upload=upload)
         import_confirm(
             job=job,
@@ -109,16 +123,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000, help="the smaller file, to compare memory (0: skip)")
+    parser.add_argument("--format", choices=["csv", "xlsx"], default="csv", help="the file imported (generated)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.rows)
+        child(args.rows, args.format)
         return
     (BASE_DIR / "var" / "bench").mkdir(parents=True, exist_ok=True)
     results = {}
     for rows in [n for n in (args.small, args.rows) if n]:
         out = subprocess.run(
-            [sys.executable, __file__, "--child", "--rows", str(rows)], check=True, capture_output=True, text=True
+            [sys.executable, __file__, "--child", "--rows", str(rows), "--format", args.format],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         results[rows] = json.loads(out.strip().splitlines()[-1])
     print(f"{'rows':>8}{'created':>9}{'invalid':>9}{'dups':>7}{'seconds':>9}{'CPU s':>7}", end="")

@@ -108,6 +108,7 @@ def import_run(*, import_id: int) -> Import | None:
         status=Import.Status.RUNNING, started_at=now
     ):
         return None
+    data_version_bump(owner_id=Import.objects.values_list("owner_id", flat=True).get(pk=import_id))  # «Выполняется»
     job = Import.objects.select_related("owner", "target_list").get(pk=import_id)
     try:
         with job.file.open("rb") as handle:

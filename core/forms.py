@@ -15,6 +15,10 @@ class BootstrapFormMixin:
         super().__init__(*args, **kwargs)  # type: ignore[call-arg]
         for field in self.fields.values():  # type: ignore[attr-defined]
             widget = field.widget
+            if isinstance(widget, forms.RadioSelect):
+                # Also CheckboxSelectMultiple (a subclass): its class would go on the wrapping <div> as well as
+                # on each option, and "form-control" turns each checkbox into a text box. Plain options it is.
+                continue
             if isinstance(widget, forms.CheckboxInput):
                 css = "form-check-input"
             elif isinstance(widget, forms.Select | forms.SelectMultiple):

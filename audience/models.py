@@ -1,8 +1,11 @@
 """Lists of recipients and the record of every import (ARCHITECTURE.md, "Audience")."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mailings.models import Recipient
@@ -94,6 +97,8 @@ class Import(models.Model):
     duplicate_count = models.PositiveIntegerField(_("повторов в файле"), default=0)
     file_size = models.PositiveBigIntegerField(_("размер файла"), default=0)
     bytes_done = models.PositiveBigIntegerField(_("прочитано байт"), default=0)
+    # Set when queued and at every chunk read: an import whose worker died stops moving (see is_stalled).
+    progress_at = models.DateTimeField(_("последний ход"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("импорт")
@@ -111,10 +116,17 @@ class Import(models.Model):
     def is_active(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
+    @property
+    def is_stalled(self) -> bool:
+        """Queued or running, and nothing moved for IMPORT_STALL_SECONDS: its worker was killed, or none runs."""
+        limit = timezone.now() - timedelta(seconds=settings.IMPORT_STALL_SECONDS)
+        return self.is_active and (self.progress_at is None or self.progress_at < limit)
+
     ERRORS = {
         "unreadable": _("Файл не удалось прочитать до конца: проверьте, что это таблица CSV в UTF-8 или XLSX."),
         "too_many_rows": _("В файле слишком много строк."),
         "error": _("Внутренняя ошибка: ничего не загружено. Попробуйте ещё раз."),
+        "stopped": _("Импорт остановлен: он долго не продвигался."),
     }
 
     @property

@@ -174,9 +174,8 @@ def guess_mapping(info: TableInfo) -> dict[str, Any]:
     """A first guess of the header row and the columns, from the header names and the values."""
     first = [cell.strip().lower() for cell in info.rows[0]]
     data = info.rows[1:] if len(info.rows) > 1 else info.rows
-    has_header = not any(is_email(cell) for cell in info.rows[0]) and any(
-        cell in EMAIL_HEADERS | NAME_HEADERS | COMMENT_HEADERS | LIST_HEADERS or cell for cell in first
-    )
+    # A header names its columns: no address in it, and something in it.
+    has_header = not any(is_email(cell) for cell in info.rows[0]) and any(first)
     if not has_header:
         data = info.rows
 

@@ -13,12 +13,13 @@ import's report. Memory stays flat: rows are never all held in Python.
 import logging
 import secrets
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -91,7 +92,7 @@ def import_confirm(*, job: Import, mapping: dict[str, Any]) -> Import:
     values["policy"] = mapping["policy"]
     with transaction.atomic():
         claimed = Import.objects.filter(pk=job.pk, status=Import.Status.UPLOADED).update(
-            status=Import.Status.QUEUED, **values
+            status=Import.Status.QUEUED, progress_at=timezone.now(), **values
         )
         if claimed:
             transaction.on_commit(lambda: run_import.enqueue(job.pk))
@@ -105,7 +106,7 @@ def import_run(*, import_id: int) -> Import | None:
     """Run a queued import to its end; None if another worker has it (or it is not queued)."""
     now = timezone.now()
     if not Import.objects.filter(pk=import_id, status=Import.Status.QUEUED).update(
-        status=Import.Status.RUNNING, started_at=now
+        status=Import.Status.RUNNING, started_at=now, progress_at=now
     ):
         return None
     data_version_bump(owner_id=Import.objects.values_list("owner_id", flat=True).get(pk=import_id))  # «Выполняется»
@@ -121,12 +122,34 @@ def import_run(*, import_id: int) -> Import | None:
         else:
             logger.warning("import failed: import=%s code=%s", job.pk, code)
         ImportRow.objects.filter(import_job=job).delete()
-        Import.objects.filter(pk=job.pk).update(status=Import.Status.FAILED, error=code, finished_at=timezone.now())
+        Import.objects.filter(pk=job.pk, status=Import.Status.RUNNING).update(
+            status=Import.Status.FAILED, error=code, finished_at=timezone.now()
+        )
     _drop_file(job)
     data_version_bump(owner_id=job.owner_id)
     job.refresh_from_db()
     logger.info("import finished: import=%s status=%s created=%s", job.pk, job.status, job.created_count)
     return job
+
+
+def import_stop(*, job: Import) -> bool:
+    """Mark a stalled import failed ("stopped") so that its owner can start again; False if it is not stalled.
+
+    A task that was only slow and still runs finds the import no longer running at its next write and
+    rolls back: nothing is half-imported either way.
+    """
+    limit = timezone.now() - timedelta(seconds=settings.IMPORT_STALL_SECONDS)
+    stalled = Q(progress_at__isnull=True) | Q(progress_at__lt=limit)
+    stopped = Import.objects.filter(
+        stalled, pk=job.pk, status__in=[Import.Status.QUEUED, Import.Status.RUNNING]
+    ).update(status=Import.Status.FAILED, error="stopped", finished_at=timezone.now())
+    if not stopped:
+        return False
+    ImportRow.objects.filter(import_job=job).delete()
+    _drop_file(job)
+    data_version_bump(owner_id=job.owner_id)
+    logger.warning("import stopped as stalled: import=%s", job.pk)
+    return True
 
 
 def _drop_file(job: Import) -> None:
@@ -196,7 +219,11 @@ def _stage(job: Import, handle: IO[bytes]) -> None:
         total += len(chunk)
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(insert, chunk)
-            Import.objects.filter(pk=job.pk).update(rows_total=total, bytes_done=int(job.file_size * done))
+            moved = Import.objects.filter(pk=job.pk, status=Import.Status.RUNNING).update(
+                rows_total=total, bytes_done=int(job.file_size * done), progress_at=timezone.now()
+            )
+            if not moved:
+                raise ImportFailed("stopped")  # stopped as stalled meanwhile (import_stop): this chunk rolls back
     job.rows_total = total
 
 
@@ -232,7 +259,7 @@ def _apply(job: Import) -> None:
         _fill_lists(job)
         counts = dict(staged.order_by().values_list("outcome").annotate(n=Count("pk")))
         staged.filter(outcome__in=[ImportRow.Outcome.NEW, ImportRow.Outcome.UPDATE]).delete()
-        Import.objects.filter(pk=job.pk).update(
+        applied = Import.objects.filter(pk=job.pk, status=Import.Status.RUNNING).update(
             status=Import.Status.DONE,
             finished_at=timezone.now(),
             bytes_done=job.file_size,
@@ -242,6 +269,8 @@ def _apply(job: Import) -> None:
             invalid_count=counts.get(ImportRow.Outcome.INVALID, 0) + counts.get(ImportRow.Outcome.EMPTY, 0),
             duplicate_count=counts.get(ImportRow.Outcome.DUPLICATE, 0),
         )
+        if not applied:
+            raise ImportFailed("stopped")  # stopped as stalled while this ran: roll everything back
 
 
 def _insert_new(job: Import) -> int:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from audience.exports.writers import table_response
 from audience.forms import ImportMappingForm, ImportUploadForm
 from audience.imports.reading import NotATable, column_names
-from audience.imports.services import ImportRefused, import_confirm, import_preview, import_upload
+from audience.imports.services import ImportRefused, import_confirm, import_preview, import_stop, import_upload
 from audience.models import Import, ImportRow
 from audience.selectors import can_view_all_lists, imports_for, imports_visible_to
 from core.page_cache import private_page
@@ -75,6 +75,11 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("audience:import_detail", pk=job.pk)
         context.update(form=form, columns=columns, preview=info.rows[1:] if has_header else info.rows)
     elif request.method == "POST":
+        if request.POST.get("action") == "stop":
+            if import_stop(job=job):
+                messages.success(request, _("Импорт остановлен: ничего не загружено. Загрузите файл ещё раз."))
+            else:
+                messages.error(request, _("Импорт идёт: остановить можно только зависший импорт."))
         return redirect("audience:import_detail", pk=job.pk)
     return render(request, "audience/import_detail.html", context)
 

@@ -4,6 +4,7 @@ counts and the rejected-rows report, the existing-address policy, lists from the
 import codecs
 import csv
 import io
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -269,3 +270,59 @@ def test_the_rejected_rows_report_is_also_an_xlsx(
     sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True).active
     values = [list(row) for row in sheet.iter_rows(values_only=True)]
     assert values[1][:2] == [4, "not-an-address"] and len(values) == 4
+
+
+def test_a_stalled_import_can_be_stopped_and_a_late_worker_then_writes_nothing(
+    client: Client, owner: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    import time_machine
+    from django.utils import timezone
+
+    client.force_login(owner)
+    job_url = _upload(client, _csv(ROWS)).url
+    _confirm(client, job_url, django_capture_on_commit_callbacks)  # queued; say no worker picks it up
+    job = Import.objects.get()
+    client.post(job_url, {"action": "stop"})
+    assert Import.objects.get().status == Import.Status.QUEUED  # not stalled yet: it stays queued
+    assert "Остановить импорт" not in client.get(job_url).content.decode()
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=11)):
+        assert "Остановить импорт" in client.get(job_url).content.decode()
+        response = client.post(job_url, {"action": "stop"}, follow=True)
+
+    assert "Импорт остановлен" in response.content.decode()
+    job.refresh_from_db()
+    assert (job.status, job.error) == (Import.Status.FAILED, "stopped")
+    assert import_run(import_id=job.pk) is None  # the queued task, if it ever runs, finds nothing to do
+    assert not Recipient.objects.exists()
+
+
+def test_a_running_import_stopped_meanwhile_rolls_its_chunk_back(owner: User, monkeypatch: Any) -> None:
+    from audience.imports import services
+
+    rows = [["email"]] + [[f"user{i}@example.com"] for i in range(25_000)]
+    job = Import.objects.create(
+        owner=owner,
+        token="t",
+        file_name="big.csv",
+        file_format="csv",
+        encoding="utf-8",
+        delimiter=",",
+        email_column=0,
+        status=Import.Status.QUEUED,
+    )
+    job.file.save("t", SimpleUploadedFile("big.csv", _csv(rows)))
+    real = services._classified
+
+    def stopped_after_the_first_chunk(*args: Any, **kwargs: Any) -> Any:
+        for n, chunk in enumerate(real(*args, **kwargs)):
+            if n == 1:  # another request stopped it as stalled
+                Import.objects.filter(pk=job.pk).update(status=Import.Status.FAILED, error="stopped")
+            yield chunk
+
+    monkeypatch.setattr(services, "_classified", stopped_after_the_first_chunk)
+    import_run(import_id=job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.error) == (Import.Status.FAILED, "stopped")
+    assert not Recipient.objects.exists() and not ImportRow.objects.exists()

@@ -87,3 +87,18 @@ def test_recipient_emails_are_unique_per_owner_case_insensitively(owner: User) -
     make_recipient(owner, "Anna@Example.com")
     with pytest.raises(IntegrityError), transaction.atomic():
         make_recipient(owner, "anna@example.COM")
+
+
+def test_the_mailing_page_shows_the_number_of_unique_addresses(owner: User) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    a, b = make_recipient(owner, "a@example.com"), make_recipient(owner, "b@example.com")
+    clients = List.objects.create(owner=owner, name="Клиенты")
+    clients.members.add(a, b)
+    mailing = _open_mailing(owner, recipients=[a])
+    mailing.lists.add(clients)
+    client = Client()
+    client.force_login(owner)
+    html = client.get(reverse("mailings:mailing_detail", args=[mailing.pk])).content.decode()
+    assert '<dd class="col-sm-7" id="audience-size">2</dd>' in html

@@ -54,6 +54,10 @@ def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "recipient_count": mailing.recipients.count(),
         "recipients": mailing.recipients.order_by("email")[:10],
         "lists": mailing.lists.order_by("name"),
+        # The run's snapshot as of now: counting 100,000 list members costs more than the page, so once per version.
+        "audience_count": cached_for(
+            user=request.user, name=f"audience_count:mailing={mailing.pk}", compute=lambda: mailing.audience().count()
+        ),
         "attempts": attempts[:DETAIL_ATTEMPTS],
         "more_attempts": len(attempts) > DETAIL_ATTEMPTS,
     }

@@ -132,12 +132,14 @@ def main() -> None:
     (BASE_DIR / "var" / "bench").mkdir(parents=True, exist_ok=True)
     results = {}
     for rows in [n for n in (args.small, args.rows) if n]:
-        out = subprocess.run(
+        done = subprocess.run(
             [sys.executable, __file__, "--child", "--rows", str(rows), "--format", args.format],
-            check=True,
             capture_output=True,
             text=True,
-        ).stdout
+        )
+        if done.returncode:
+            sys.exit(f"the {rows}-row run failed:\n{done.stderr[-3000:]}")
+        out = done.stdout
         results[rows] = json.loads(out.strip().splitlines()[-1])
     print(f"{'rows':>8}{'created':>9}{'invalid':>9}{'dups':>7}{'seconds':>9}{'CPU s':>7}", end="")
     print(f"{'rows/s':>9}{'peak MB':>9}{'start MB':>9}")

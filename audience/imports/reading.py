@@ -9,6 +9,7 @@ import codecs
 import csv
 import io
 import logging
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,7 +33,18 @@ COMMENT_HEADERS = {"comment", "комментарий", "примечание", 
 LIST_HEADERS = {"list", "список", "группа", "group"}
 
 csv.field_size_limit(1024 * 1024)
-_validate_email = EmailValidator()
+
+
+class _EmailValidator(EmailValidator):
+    """Django's EmailValidator, its patterns compiled up front: the lazy ones cost a proxy call per use
+    (a fifth of an import's time at 100,000 rows). Same patterns, same verdicts."""
+
+    user_regex = re.compile(EmailValidator.user_regex.pattern, EmailValidator.user_regex.flags)
+    domain_regex = re.compile(EmailValidator.domain_regex.pattern, EmailValidator.domain_regex.flags)
+    literal_regex = re.compile(EmailValidator.literal_regex.pattern, EmailValidator.literal_regex.flags)
+
+
+_validate_email = _EmailValidator()
 
 
 class NotATable(Exception):
@@ -127,11 +139,14 @@ def _csv_rows(
     size = upload.tell() or 1
     upload.seek(0)
     text = io.TextIOWrapper(upload, encoding=encoding, errors="strict", newline="")  # type: ignore[arg-type]
+    done = 0.0
     try:
         for n, row in enumerate(csv.reader(text, delimiter=delimiter)):
             if limit is not None and n >= limit:
                 break
-            yield row, min(upload.tell() / size, 1.0)
+            if not n % 1000:  # the progress bar needs no more, and tell() per row is a tenth of the reading
+                done = min(upload.tell() / size, 1.0)
+            yield row, done
     except UnicodeDecodeError as exc:
         raise NotATable(
             _("Файл не читается в кодировке %(encoding)s: сохраните его в UTF-8.") % {"encoding": encoding}

@@ -13,6 +13,7 @@ import's report. Memory stays flat: rows are never all held in Python.
 import logging
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import IO, Any
 
@@ -112,7 +113,7 @@ def import_run(*, import_id: int) -> Import | None:
     data_version_bump(owner_id=Import.objects.values_list("owner_id", flat=True).get(pk=import_id))  # «Выполняется»
     job = Import.objects.select_related("owner", "target_list").get(pk=import_id)
     try:
-        with job.file.open("rb") as handle:
+        with job.file.open("rb") as handle, _staging_durability():
             _stage(job, handle)
         _apply(job)
     except Exception as exc:
@@ -150,6 +151,27 @@ def import_stop(*, job: Import) -> bool:
     data_version_bump(owner_id=job.owner_id)
     logger.warning("import stopped as stalled: import=%s", job.pk)
     return True
+
+
+@contextmanager
+def _staging_durability() -> Iterator[None]:
+    """SQLite: no fsync per staged chunk (synchronous=NORMAL), the configured durability again for the apply.
+
+    Staged rows need not survive a power loss: the import would fail and be started again. The one commit
+    that matters, the apply, is made with the configured SQLITE_SYNCHRONOUS.
+    """
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield  # (inside a transaction each chunk is not committed on its own anyway, and SQLite refuses the pragma)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous")
+        configured = cursor.fetchone()[0]
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA synchronous = {int(configured)}")
 
 
 def _drop_file(job: Import) -> None:

@@ -326,3 +326,51 @@ def test_a_running_import_stopped_meanwhile_rolls_its_chunk_back(owner: User, mo
     job.refresh_from_db()
     assert (job.status, job.error) == (Import.Status.FAILED, "stopped")
     assert not Recipient.objects.exists() and not ImportRow.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_staging_skips_fsync_and_the_apply_gets_the_configured_durability(
+    owner: User,
+) -> None:
+    from django.db import connection
+
+    from audience.imports import services
+
+    def synchronous() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous")
+            return int(cursor.fetchone()[0])
+
+    if connection.vendor != "sqlite":
+        pytest.skip("a SQLite setting")
+    configured = synchronous()
+    seen: list[int] = []
+    real_apply, real_stage = services._apply, services._stage
+
+    def watched_apply(job: Import) -> None:
+        seen.append(synchronous())
+        real_apply(job)
+
+    def watched_stage(job: Import, handle: Any) -> None:
+        seen.append(synchronous())
+        real_stage(job, handle)
+
+    job = Import.objects.create(
+        owner=owner,
+        token="t",
+        file_name="c.csv",
+        file_format="csv",
+        encoding="utf-8",
+        delimiter=",",
+        email_column=0,
+        has_header=False,
+        status=Import.Status.QUEUED,
+    )
+    job.file.save("t", SimpleUploadedFile("c.csv", b"a@example.com\nb@example.com\n"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(services, "_apply", watched_apply)
+        patch.setattr(services, "_stage", watched_stage)
+        services.import_run(import_id=job.pk)
+
+    assert seen == [1, configured] and synchronous() == configured  # 1: NORMAL
+    assert Import.objects.get().created_count == 2

@@ -154,7 +154,8 @@ def _csv_rows(
     except csv.Error as exc:
         raise NotATable(_("Это не таблица: загрузите файл CSV или XLSX.")) from exc
     finally:
-        text.detach()  # leave the upload open for its owner
+        if not upload.closed:
+            text.detach()  # leave the upload open for its owner
 
 
 def _xlsx_rows(upload: IO[bytes], *, limit: int | None = None) -> Iterator[tuple[list[str], float]]:

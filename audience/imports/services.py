@@ -13,7 +13,7 @@ import's report. Memory stays flat: rows are never all held in Python.
 import logging
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import timedelta
 from typing import IO, Any
 
@@ -190,11 +190,17 @@ def _value(row: list[str], column: int | None, limit: int) -> str:
 
 
 def _classified(job: Import, handle: IO[bytes]) -> Iterator[tuple[list[tuple[Any, ...]], float]]:
-    """Chunks of staging rows (without the already-present check) and the share of the file read."""
+    """Chunks of staging rows (addresses checked; known ones and duplicates are found later, in SQL) and the
+    share of the file read."""
+    source = rows(handle, file_format=job.file_format, encoding=job.encoding, delimiter=job.delimiter)
+    with closing(source):  # a stop half-way closes the reader now, while the file is open
+        yield from _classify(job, source)
+
+
+def _classify(job: Import, source: Iterator[tuple[list[str], float]]) -> Iterator[tuple[list[tuple[Any, ...]], float]]:
     chunk: list[tuple[Any, ...]] = []
     done = 0.0
     offset = 2 if job.has_header else 1  # line numbers as a spreadsheet shows them
-    source = rows(handle, file_format=job.file_format, encoding=job.encoding, delimiter=job.delimiter)
     for number, (row, done) in enumerate(source):
         if number == 0 and job.has_header:
             continue

@@ -15,14 +15,24 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# axe-core for the accessibility tests, exactly as package-lock.json pins it. Without npm the note says what is
+# missing and those tests are skipped (CI installs npm: .ci/run).
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+		echo "npm not found: the accessibility tests (axe-core) will be skipped; apt-get install npm"; \
+	fi
+
 setup: $(VENV)/.installed-runtime
 
-## Start web + worker + scheduler (+ the local mail sink) on SQLite with demo data.
+## Start web + worker + scheduler (+ the local mail sink) on SQLite with demo data, DEBUG off.
+## Switches: make run DEBUG=true (Django's debug pages), DEMO=false (no demo data), PORT=9000, MAILSINK_PORT=1026.
 run: $(VENV)/.installed-runtime
-	DEBUG=$${DEBUG:-true} $(PY) scripts/start.py
+	$(PY) scripts/start.py
 
-## Lint, migration check and the whole test suite (SQLite; PostgreSQL + Redis when reachable).
-test: $(VENV)/.installed-dev
+## Lint, type check, migration check and the whole test suite (SQLite; PostgreSQL + Redis when reachable).
+test: $(VENV)/.installed-dev node_modules/.installed
 	bash scripts/test.sh
 
 ## Refresh docs/screenshots/*.png: the real processes on a scratch database with the demo data, headless Chromium.

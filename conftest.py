@@ -1,11 +1,17 @@
 """The small fixed world every test suite shares, and a real SMTP server."""
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from django.utils import timezone
+from pytest_django import Settings
 
 from tests.support import SmtpServer
+
+if TYPE_CHECKING:
+    # Imported inside the functions at run time: the app registry is not ready when pytest loads this file.
+    from users.models import User
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -15,7 +21,7 @@ def password() -> str:
     return PASSWORD
 
 
-def _user(email: str, **extra: object):  # type: ignore[no-untyped-def]
+def _user(email: str, **extra: object) -> "User":
     from users.models import User
 
     extra.setdefault("email_confirmed_at", timezone.now())
@@ -23,17 +29,17 @@ def _user(email: str, **extra: object):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def owner(db):  # type: ignore[no-untyped-def]
+def owner(db: None) -> "User":
     return _user("owner@example.com")
 
 
 @pytest.fixture
-def other_user(db):  # type: ignore[no-untyped-def]
+def other_user(db: None) -> "User":
     return _user("other@example.com")
 
 
 @pytest.fixture
-def manager(db):  # type: ignore[no-untyped-def]
+def manager(db: None) -> "User":
     from users.roles import MANAGERS_GROUP, groups_ensure
 
     user = _user("manager@example.com")
@@ -43,7 +49,7 @@ def manager(db):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def blocked_user(db, manager):  # type: ignore[no-untyped-def]
+def blocked_user(db: None, manager: "User") -> "User":
     return _user(
         "blocked@example.com",
         is_active=False,
@@ -53,17 +59,8 @@ def blocked_user(db, manager):  # type: ignore[no-untyped-def]
     )
 
 
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
-    """The database cache (the default without Redis) needs its table: pages cache through it."""
-    from django.core.management import call_command
-
-    with django_db_blocker.unblock():
-        call_command("createcachetable", verbosity=0)
-
-
 @pytest.fixture(autouse=True)
-def _shared_state_is_fresh(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def _shared_state_is_fresh(settings: Settings) -> Iterator[None]:
     """Redis (cache and RQ queues) outlives a test's transaction: start and end each test empty."""
     if settings.REDIS_URL:
         from django.core.cache import cache
@@ -76,7 +73,7 @@ def _shared_state_is_fresh(settings) -> Iterator[None]:  # type: ignore[no-untyp
 
 
 @pytest.fixture
-def smtp_server(settings) -> Iterator[SmtpServer]:  # type: ignore[no-untyped-def]
+def smtp_server(settings: Settings) -> Iterator[SmtpServer]:
     """A real SMTP server on 127.0.0.1; Django's email settings point at it."""
     server = SmtpServer().start()
     # Django's test set-up swaps in the locmem backend; this fixture is about the real thing.

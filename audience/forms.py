@@ -1,7 +1,9 @@
 import logging
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+from django.http import QueryDict
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from audience.models import Import, List
@@ -42,8 +44,8 @@ class ListForm(BootstrapFormMixin, forms.ModelForm):
 class _PickedWidget(forms.MultipleHiddenInput):
     """Renders nothing: the picked recipients are drawn as chips (each with its hidden input) by the template."""
 
-    def render(self, *args: Any, **kwargs: Any) -> str:
-        return ""
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        return SafeString("")
 
 
 class RecipientIdsField(forms.Field):
@@ -93,7 +95,8 @@ class AudienceForm(BootstrapFormMixin, forms.Form):
         if mailing is not None and not (args and args[0] is not None) and "initial" not in kwargs:
             kwargs["initial"] = {"all_recipients": mailing.all_recipients, "lists": list(mailing.lists.all())}
         super().__init__(*args, **kwargs)
-        self.fields["lists"].queryset = list_choices_for(owner)
+        # `fields` is typed as plain Field; these are model choice fields.
+        cast(forms.ModelMultipleChoiceField, self.fields["lists"]).queryset = list_choices_for(owner)
         self.fields["all_recipients"].help_text = _(
             "Каждый запуск уходит всем вашим получателям на тот момент; списки и выбор по одному тогда не нужны."
         )
@@ -102,10 +105,11 @@ class AudienceForm(BootstrapFormMixin, forms.Form):
             self.chosen_count = 0
         else:
             chosen = recipients_for(owner).filter(mailings=mailing).order_by("email", "pk")
-            self.fields["recipients_remove"].queryset = chosen
+            remove = cast(forms.ModelMultipleChoiceField, self.fields["recipients_remove"])
+            remove.queryset = chosen
             self.chosen_count = chosen.count()
             # Validation accepts any chosen one; the page shows the first few (more are fetched by pages).
-            self.fields["recipients_remove"].widget.choices = [
+            cast(forms.CheckboxSelectMultiple, remove.widget).choices = [
                 (r.pk, r.email) for r in chosen.only("pk", "email")[:CHOSEN_SHOWN]
             ]
             if not self.chosen_count:
@@ -127,12 +131,13 @@ class AudienceForm(BootstrapFormMixin, forms.Form):
         """The recipients picked in this submit (for redrawing their chips), in the order picked."""
         ids = self.cleaned_data.get("recipients") if hasattr(self, "cleaned_data") else None
         if ids is None:
-            ids = [pk for raw in self.data.getlist("recipients") if (pk := parse_id(raw)) is not None][:MAX_PICKED]
+            sent = self.data.getlist("recipients") if isinstance(self.data, QueryDict) else []
+            ids = [pk for raw in sent if (pk := parse_id(raw)) is not None][:MAX_PICKED]
         found = {r.pk: r for r in recipients_for(self.owner).filter(pk__in=ids)}
         return [found[pk] for pk in ids if pk in found]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if self.errors:
             return cleaned
         if cleaned.get("all_recipients"):
@@ -177,7 +182,7 @@ class BulkMembershipForm(BootstrapFormMixin, forms.Form):
 
     def __init__(self, *args: Any, owner: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["target"].queryset = list_choices_for(owner)
+        cast(forms.ModelChoiceField, self.fields["target"]).queryset = list_choices_for(owner)
 
 
 class MemberRemoveForm(forms.Form):
@@ -185,7 +190,7 @@ class MemberRemoveForm(forms.Form):
 
     def __init__(self, *args: Any, recipient_list: List, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["recipient"].queryset = recipient_list.members.all()
+        cast(forms.ModelChoiceField, self.fields["recipient"]).queryset = recipient_list.members.all()
 
 
 class ImportUploadForm(BootstrapFormMixin, forms.Form):
@@ -214,8 +219,8 @@ class ImportMappingForm(BootstrapFormMixin, forms.ModelForm):
 
     def __init__(self, *args: Any, owner: User, columns: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices = [(str(i), name) for i, name in enumerate(columns)]
-        none = [("", _("— не загружать —"))]
+        choices: list[tuple[str, Any]] = [(str(i), name) for i, name in enumerate(columns)]
+        none: list[tuple[str, Any]] = [("", _("— не загружать —"))]
         for name in ("email_column", "full_name_column", "comment_column", "list_column"):
             self.fields[name] = forms.TypedChoiceField(
                 label=self.fields[name].label,
@@ -230,8 +235,9 @@ class ImportMappingForm(BootstrapFormMixin, forms.ModelForm):
         self.fields["comment_column"].label = _("Столбец с комментарием")
         self.fields["list_column"].label = _("Столбец со списком")
         self.fields["list_column"].help_text = _("Название списка в каждой строке; новые списки будут созданы.")
-        self.fields["target_list"].queryset = list_choices_for(owner)
-        self.fields["target_list"].empty_label = _("— не добавлять —")
+        target_list = cast(forms.ModelChoiceField, self.fields["target_list"])
+        target_list.queryset = list_choices_for(owner)
+        target_list.empty_label = _("— не добавлять —")
         self.fields["target_list"].label = _("Добавить всех загруженных в список")
         self.fields["policy"].label = _("Адреса, которые у вас уже есть")
         self.fields["has_header"].label = _("Первая строка — заголовки столбцов")

@@ -24,6 +24,7 @@ from audience.selectors import (
     recipients_by_filter,
 )
 from audience.services import list_create, list_delete, list_members_add, list_members_remove, list_rename
+from core.http import AuthenticatedHttpRequest
 from core.page_cache import private_page
 from core.params import clean_search, parse_id
 from mailings.selectors import mailings_for
@@ -32,14 +33,14 @@ from mailings.views.common import owned_or_refused, owner_filter, paginate, sear
 logger = logging.getLogger(__name__)
 
 
-def _owned_list(request: HttpRequest, pk: int) -> List:
+def _owned_list(request: AuthenticatedHttpRequest, pk: int) -> List:
     return owned_or_refused(owned=lists_for(request.user), visible=lists_visible_to(request.user), pk=pk)
 
 
 @login_required
 @require_safe
 @private_page()
-def list_index(request: HttpRequest) -> HttpResponse:
+def list_index(request: AuthenticatedHttpRequest) -> HttpResponse:
     show_owner = can_view_all_lists(request.user)
     owner = owner_filter(request, can_view_all=show_owner)
     page = paginate(request, list_list(user=request.user, owner=owner))
@@ -50,7 +51,7 @@ def list_index(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 @private_page()
-def list_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def list_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     recipient_list = get_object_or_404(lists_visible_to(request.user).select_related("owner"), pk=pk)
     query = search_query(request)
     members = list_members(recipient_list=recipient_list, query=query)
@@ -67,7 +68,7 @@ def list_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def list_create_view(request: HttpRequest) -> HttpResponse:
+def list_create_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ListForm(request.POST or None, owner=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -82,7 +83,7 @@ def list_create_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def list_update_view(request: HttpRequest, pk: int) -> HttpResponse:
+def list_update_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     recipient_list = _owned_list(request, pk)
     form = ListForm(request.POST or None, instance=lists_for(request.user).get(pk=pk), owner=request.user)
     if request.method == "POST" and form.is_valid():
@@ -98,7 +99,7 @@ def list_update_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def list_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+def list_delete_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     recipient_list = _owned_list(request, pk)
     if request.method == "POST":
         list_delete(recipient_list=recipient_list)
@@ -110,7 +111,7 @@ def list_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def list_member_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def list_member_remove(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     recipient_list = _owned_list(request, pk)
     form = MemberRemoveForm(request.POST, recipient_list=recipient_list)
     if form.is_valid():
@@ -124,7 +125,7 @@ def list_member_remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def bulk_membership(request: HttpRequest) -> HttpResponse:
+def bulk_membership(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Add the recipients matching the recipient list's search to a list, or remove them from it."""
     form = BulkMembershipForm(request.POST, owner=request.user)
     back = request.POST.get("next", "")
@@ -153,7 +154,7 @@ def _ids(request: HttpRequest, name: str) -> list[int]:
 
 @login_required
 @require_safe
-def picker(request: HttpRequest) -> JsonResponse:
+def picker(request: AuthenticatedHttpRequest) -> JsonResponse:
     """The owner's recipients matching ?q= by pages (?page=); with ?mailing=<id>, that mailing's chosen ones."""
     mailing = None
     if (mailing_id := parse_id(request.GET.get("mailing", ""))) is not None:
@@ -167,7 +168,7 @@ def picker(request: HttpRequest) -> JsonResponse:
 
 @login_required
 @require_safe
-def audience_count_view(request: HttpRequest) -> JsonResponse:
+def audience_count_view(request: AuthenticatedHttpRequest) -> JsonResponse:
     """Unique addresses of the mailing form's current choices (the same union a run takes)."""
     mailing = None
     if (mailing_id := parse_id(request.GET.get("mailing", ""))) is not None:

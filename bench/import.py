@@ -100,10 +100,11 @@ def child(rows: int, file_format: str) -> None:
                 "policy": Import.Policy.SKIP,
             },
         )
-        job = import_run(import_id=job.pk)
+        finished = import_run(import_id=job.pk)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        assert job is not None and job.status == Import.Status.DONE, job and job.error
+        assert finished is not None and finished.status == Import.Status.DONE, finished and finished.error
+        job = finished
         result = {
             "rows": job.rows_total,
             "created": job.created_count,

@@ -57,7 +57,6 @@ NO_CACHE = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"
 
 def seed(*, reseed: bool) -> User:
     call_command("migrate", "--no-input", verbosity=0)
-    call_command("createcachetable", verbosity=0)
     owner = User.objects.filter(email=OWNER_EMAIL).first()
     if owner is not None and not reseed and Mailing.objects.filter(owner=owner).count() == MAILINGS:
         return owner
@@ -117,7 +116,7 @@ def seed(*, reseed: bool) -> User:
             ),
             batch_size=2000,
         )
-        by_mailing = {}
+        by_mailing: dict[int, list[int]] = {}
         for link in links:
             by_mailing.setdefault(link.mailing_id, []).append(link.recipient_id)
         deliveries = (

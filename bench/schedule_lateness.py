@@ -116,7 +116,6 @@ def main() -> int:
     logs = [(BENCH_DIR / f"lateness-{name}.log") for name in ("scheduler", "worker")]
     try:
         manage(env, "migrate", "--no-input", "--verbosity", "0")
-        manage(env, "createcachetable")
         mailings = json.loads(
             manage(
                 env,

@@ -91,7 +91,7 @@ def article_update(
 @transaction.atomic
 def article_delete(*, article: Article) -> None:
     pk = article.pk
-    preview = article.preview.name if article.preview else ""
+    preview = article.preview.name or ""
     storage = article.preview.storage
     article.delete()
     _delete_file_on_commit(storage, preview)

@@ -22,7 +22,7 @@ def validate_preview(file: File) -> None:
     if isinstance(file, FieldFile):
         # A stored file was checked when it was uploaded; asking the storage again would fail an
         # unrelated edit if the file has gone missing.
-        if file._committed:
+        if file._committed:  # type: ignore[attr-defined]  # FieldFile's own flag, missing from django-stubs
             return
         file = file.file
     limit = preview_max_bytes()

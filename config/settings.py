@@ -6,9 +6,10 @@ Every variable is documented in `.env.example`.
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import environ
-from django.utils.translation import gettext_lazy as _
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -36,13 +37,19 @@ DEBUG = env.bool("DEBUG", default=False)
 _OFFLINE_COMMANDS = {"makemigrations", "makemessages", "compilemessages"}
 _OFFLINE = Path(sys.argv[0]).name == "manage.py" and len(sys.argv) > 1 and sys.argv[1] in _OFFLINE_COMMANDS
 
+# `make run` generates a secret once and keeps it here (git-ignored), so that every command run in this
+# folder afterwards (`manage.py create_managers`, `manage.py shell`) signs with the same key.
+SECRET_KEY_FILE = Path(env.str("SECRET_KEY_FILE", default=str(BASE_DIR / "var" / "secret_key")))
 SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY and SECRET_KEY_FILE.is_file():
+    SECRET_KEY = SECRET_KEY_FILE.read_text(encoding="utf-8").strip()
 if not SECRET_KEY:
     if not DEBUG and not _OFFLINE:
         # A clear message and a non-zero exit instead of a traceback.
         sys.stderr.write(
             "Vestnik cannot start: SECRET_KEY is not set. Set SECRET_KEY in the environment or in .env "
-            "(see .env.example), or set DEBUG=true for local development.\n"
+            "(see .env.example), run `make run` once (it keeps a generated key in var/secret_key), "
+            "or set DEBUG=true for local development.\n"
         )
         raise SystemExit(2)
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
@@ -65,8 +72,10 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "django_apscheduler",
     "core",
+    "csp",
     "users",
     "mailings",
+    "moderation",
     "audience",
     "blog",
 ]
@@ -74,6 +83,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Content-Security-Policy on every response: scripts and styles come from our own static files only.
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -205,6 +216,8 @@ else:
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", "Русский"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# English times in 24-hour form, as everywhere else on the pages (config/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_I18N = True
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Moscow")
 USE_TZ = True
@@ -224,6 +237,8 @@ STORAGES = {
 }
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+# Uploaded files served by Django itself: in development, and under `make run` (one machine, no reverse proxy).
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=DEBUG)
 
 # Email. Without EMAIL_HOST, mail goes to the local development mail sink
 # (`manage.py mailsink`, started by `make run`) that writes every message as a
@@ -265,13 +280,22 @@ SEND_TASKS_PER_ATTEMPT = env.int("SEND_TASKS_PER_ATTEMPT", default=2)
 # (seconds, growing with each consecutive opening; the last value repeats).
 SEND_BREAKER_THRESHOLD = env.int("SEND_BREAKER_THRESHOLD", default=3)
 SEND_BREAKER_BACKOFF = env.list("SEND_BREAKER_BACKOFF", cast=int, default=[30, 60, 120, 300, 600, 1800])
+# A database task row RUNNING for this many seconds belongs to a worker killed outright: the scheduler marks it
+# failed (mailings/worker_recovery.py). 0: twice the longest a task of ours can take.
+TASK_STALE_AFTER = env.int("TASK_STALE_AFTER", default=0)
 # The scheduler wakes an attempt with due retries at most once per this many seconds.
 SEND_WAKE_INTERVAL = env.int("SEND_WAKE_INTERVAL", default=30)
+# Account emails (confirmation, reset) that the server's trouble stopped are tried again after these pauses.
+ACCOUNT_EMAIL_RETRY_BACKOFF = env.list("ACCOUNT_EMAIL_RETRY_BACKOFF", cast=int, default=[60, 300, 1800, 7200, 21600])
+# How long the scheduler's tick executions stay in the admin (django-apscheduler's job executions).
+SCHEDULER_HISTORY_HOURS = env.int("SCHEDULER_HISTORY_HOURS", default=24)
 
 # Accounts.
 ACCOUNT_CONFIRMATION_MAX_AGE = env.int("ACCOUNT_CONFIRMATION_MAX_AGE", default=3 * 24 * 3600)
 ACCOUNT_RESEND_INTERVAL = env.int("ACCOUNT_RESEND_INTERVAL", default=60)
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
+# Reset links emailed per hour for requests from one client address (each address: one per ACCOUNT_RESEND_INTERVAL).
+PASSWORD_RESET_PER_IP = env.int("PASSWORD_RESET_PER_IP", default=10)
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=2 * 1024 * 1024)
 BLOG_PREVIEW_MAX_BYTES = env.int("BLOG_PREVIEW_MAX_BYTES", default=5 * 1024 * 1024)
 
@@ -301,15 +325,37 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Nothing inline (no inline scripts, event-handler attributes or style attributes; static/js/vestnik.js does the
+# little there is), nothing from elsewhere: the service works on a closed network. `data:` images are Bootstrap's
+# icons inside its CSS. config/tests/test_csp.py and tests/e2e/test_csp.py hold every page to it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# A refused form (stale page, another tab signed in or out) gets the site's page that leads back to the form.
+CSRF_FAILURE_VIEW = "mailings.views.errors.csrf_failure"
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FILE = env.str("LOG_FILE", default="")
 # json: one JSON object per line (production); plain: readable lines (default with DEBUG).
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "core.logs.RedactSecretsFilter"}},
+    "filters": {
+        "redact": {"()": "core.logs.RedactSecretsFilter"},
+        "client_errors_brief": {"()": "core.logs.ClientErrorWithoutTraceback"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
         "json": {"()": "core.logs.JsonFormatter"},
@@ -320,6 +366,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # A 403 or 404 is the visitor's doing, not a bug: one line each, no traceback.
+        "django.request": {"filters": ["client_errors_brief"]},
         "apscheduler": {"level": "WARNING"},
         # aiosmtpd (the development mail sink) logs every connection at INFO.
         "mail.log": {"level": "WARNING"},
@@ -338,7 +386,6 @@ if LOG_FILE:
     LOGGING["loggers"]["django"]["handlers"].append("file")
 
 SITE_NAME = "Vestnik"
-VESTNIK_TITLE = _("Вестник")
 
 # Imports of recipients (CSV, XLSX): the largest file accepted and the most rows read from it.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)

@@ -130,12 +130,6 @@ def _bump_now(keys: set[str]) -> None:
             _pending.update(keys)
 
 
-def _never_commits() -> bool:
-    """Inside a test case's transaction, which is rolled back: on_commit callbacks would never run."""
-    blocks = transaction.get_connection().atomic_blocks
-    return bool(blocks) and bool(getattr(blocks[0], "_from_testcase", False))
-
-
 def data_versions_bump(*, owner_ids: Iterable[int]) -> None:
     """New data versions for these owners and for the service-wide view, after the current transaction commits.
 
@@ -149,10 +143,10 @@ def data_versions_bump(*, owner_ids: Iterable[int]) -> None:
 
 
 def _bump_keys(keys: set[str]) -> None:
-    if not transaction.get_connection().in_atomic_block or _never_commits():
-        _bump_now(keys)
     if transaction.get_connection().in_atomic_block:
         transaction.on_commit(lambda: _bump_now(keys), robust=True)
+    else:
+        _bump_now(keys)
 
 
 def data_version_bump(*, owner_id: int) -> None:

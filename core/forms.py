@@ -1,9 +1,15 @@
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 
+if TYPE_CHECKING:
+    # The mixin is only ever mixed into a form: typed as one, mypy checks what it uses of the form.
+    _FormBase = forms.BaseForm
+else:
+    _FormBase = object
 
-class BootstrapFormMixin:
+
+class BootstrapFormMixin(_FormBase):
     """Gives every widget Bootstrap's classes and marks invalid fields.
 
     Invalid fields are marked after validation (in full_clean), never in
@@ -12,8 +18,8 @@ class BootstrapFormMixin:
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
-        for field in self.fields.values():  # type: ignore[attr-defined]
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
             widget = field.widget
             if isinstance(widget, forms.RadioSelect):
                 # Also CheckboxSelectMultiple (a subclass): its class would go on the wrapping <div> as well as
@@ -29,9 +35,9 @@ class BootstrapFormMixin:
             widget.attrs["class"] = f"{classes} {css}".strip()
 
     def full_clean(self) -> None:
-        super().full_clean()  # type: ignore[misc]
-        for name in self.errors:  # type: ignore[attr-defined]
-            if name in self.fields:  # type: ignore[attr-defined]
-                widget = self.fields[name].widget  # type: ignore[attr-defined]
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                widget = self.fields[name].widget
                 if "is-invalid" not in widget.attrs.get("class", ""):
                     widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()

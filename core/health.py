@@ -2,6 +2,7 @@
 
 import logging
 import time
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -26,10 +27,13 @@ def _check_database() -> dict[str, Any]:
 
 
 def _check_cache() -> dict[str, Any]:
-    key = "health:probe"
+    # A key of its own per probe: with one shared key, concurrent probes overwrote each other's value between
+    # set and get, and a healthy cache answered 503.
+    key = f"health:probe:{uuid.uuid4().hex}"
     value = str(time.monotonic())
     cache.set(key, value, 30)
     ok = cache.get(key) == value
+    cache.delete(key)
     return {"ok": ok, "backend": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]}
 
 
@@ -61,15 +65,15 @@ def _check_smtp_breaker() -> dict[str, Any]:
 
     state = account_state_peek(account=smtp_config().account)
     now = timezone.now()
-    is_open = state.breaker_open_until is not None
+    open_until = state.breaker_open_until
     # An open breaker is reported, not unhealthy: Vestnik is up, keeps the mail and waits for the server.
     return {
         "ok": True,
-        "breaker": "open" if is_open else "closed",
-        "reason": state.breaker_reason if is_open else "",
-        "next_probe_at": state.breaker_open_until.isoformat() if is_open else None,
-        "paused_seconds": round((state.breaker_open_until - now).total_seconds(), 1)
-        if is_open and state.breaker_open_until > now
+        "breaker": "open" if open_until is not None else "closed",
+        "reason": state.breaker_reason_text if open_until is not None else "",
+        "next_probe_at": open_until.isoformat() if open_until is not None else None,
+        "paused_seconds": round((open_until - now).total_seconds(), 1)
+        if open_until is not None and open_until > now
         else 0,
     }
 

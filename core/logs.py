@@ -42,7 +42,7 @@ class JsonFormatter(logging.Formatter):
     """`{"time": ..., "level": ..., "logger": ..., "message": ..., <extra fields>}` on one line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        payload = {
+        payload: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
@@ -57,3 +57,17 @@ class JsonFormatter(logging.Formatter):
         elif record.exc_text:
             payload["exception"] = record.exc_text
         return json.dumps(payload, ensure_ascii=False)
+
+
+class ClientErrorWithoutTraceback(logging.Filter):
+    """Drops the traceback from django.request's records of a 4xx answer (PermissionDenied, Http404...).
+
+    Django logs them with the exception attached, so each refused manager URL filled the log with a stack.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and status < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True

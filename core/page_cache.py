@@ -26,6 +26,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
+from django.template.response import SimpleTemplateResponse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.timezone import get_current_timezone_name
 from django.utils.translation import get_language
@@ -160,7 +161,7 @@ def private_page(
             response = view(request, *args, **kwargs)
             if response.status_code != 200 or response.streaming or response.cookies:
                 return _mark_private(response, None)
-            if hasattr(response, "render") and not response.is_rendered:
+            if isinstance(response, SimpleTemplateResponse) and not response.is_rendered:
                 response.render()
             try:
                 # Compressed: pages are mostly markup (a tenth of the size), which the cache stores and sends.

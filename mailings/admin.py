@@ -120,7 +120,14 @@ class DeliveryAdmin(BumpsDataVersion):
 class SmtpAccountStateAdmin(admin.ModelAdmin):
     """The circuit breaker and sending counters per SMTP account; read-only but for closing the breaker."""
 
-    list_display = ["account", "is_breaker_open", "breaker_open_until", "breaker_reason", "hour_count", "day_count"]
+    list_display = [
+        "account",
+        "is_breaker_open",
+        "breaker_open_until",
+        "breaker_reason_text",
+        "hour_count",
+        "day_count",
+    ]
     readonly_fields = [f.name for f in SmtpAccountState._meta.fields]
     actions = ["close_breaker"]
 

@@ -1,5 +1,5 @@
 import logging
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -35,7 +35,7 @@ class _OwnerScoped:
     owner: User
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        super().__init__(*args, **kwargs)
         self.scope_to_owner()
 
     def scope_to_owner(self) -> None:
@@ -101,17 +101,26 @@ class MailingForm(BootstrapFormMixin, _OwnerScoped, forms.ModelForm):
         super().__init__(*args, **kwargs)
 
     def scope_to_owner(self) -> None:
+        # `fields` is typed as plain Field; the model's ForeignKey made this one.
+        message = cast(forms.ModelChoiceField, self.fields["message"])
         # Only the owner's objects can be chosen; a forged id fails as "not one of the choices".
-        self.fields["message"].queryset = messages_for(self.owner).order_by("-created_at", "-pk")
-        self.fields["message"].empty_label = _("— выберите сообщение —")
+        message.queryset = messages_for(self.owner).order_by("-created_at", "-pk")
+        message.empty_label = _("— выберите сообщение —")
         self.fields["start_at"].help_text = _("Часовой пояс: %(tz)s.") % {"tz": timezone.get_current_timezone_name()}
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        start_at, end_at = cleaned.get("start_at"), cleaned.get("end_at")
+        super().clean()
+        start_at, end_at = self.cleaned_data.get("start_at"), self.cleaned_data.get("end_at")
         if start_at and end_at and end_at <= start_at:
             self.add_error("end_at", _("Окончание рассылки должно быть позже её начала."))
-        return cleaned
+        elif end_at and end_at <= timezone.now() and self.instance.pk is None:
+            # A new mailing that could never send: refuse it rather than accept it and promise a run. Moving an
+            # existing mailing's end into the past is how its owner finishes it early, and stays allowed.
+            self.add_error(
+                "end_at",
+                _("Окончание рассылки уже прошло: она не отправится ни разу. Укажите окончание в будущем."),
+            )
+        return self.cleaned_data
 
 
 class AttemptFilterForm(BootstrapFormMixin, _OwnerScoped, forms.Form):
@@ -125,10 +134,12 @@ class AttemptFilterForm(BootstrapFormMixin, _OwnerScoped, forms.Form):
         super().__init__(*args, **kwargs)
 
     def scope_to_owner(self) -> None:
-        self.fields["mailing"].queryset = mailing_choices_for(self.owner)
+        # `fields` holds copies of the fields declared above, typed as plain Field.
+        mailing = cast(forms.ModelChoiceField, self.fields["mailing"])
+        mailing.queryset = mailing_choices_for(self.owner)
         if can_view_all_mailings(self.owner):
             # Every user's mailings would make a select list of the whole service: a manager types the number.
-            field = self.fields["mailing"]
-            field.widget = forms.NumberInput(attrs={"min": 1, "placeholder": _("номер")})
-            field.label = _("Рассылка (номер)")
-        self.fields["status"].choices = [("", _("Все статусы")), *Attempt.Status.choices]
+            mailing.widget = forms.NumberInput(attrs={"min": 1, "placeholder": _("номер")})
+            mailing.label = _("Рассылка (номер)")
+        status = cast(forms.ChoiceField, self.fields["status"])
+        status.choices = [("", _("Все статусы")), *Attempt.Status.choices]

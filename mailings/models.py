@@ -1,9 +1,15 @@
+from datetime import datetime
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from core.email_addresses import InternationalEmailField
+from mailings.delivery.reasons import Reason, reason, reason_text
 
 
 class Recipient(models.Model):
@@ -15,7 +21,7 @@ class Recipient(models.Model):
         on_delete=models.CASCADE,
         related_name="recipients",
     )
-    email = models.EmailField(_("email"))
+    email = InternationalEmailField(_("email"))
     full_name = models.CharField(_("Ф. И. О."), max_length=255)
     comment = models.TextField(_("комментарий"), blank=True)
     created_at = models.DateTimeField(_("создан"), auto_now_add=True)
@@ -65,6 +71,32 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+def send_block(
+    *, is_enabled: bool, owner_is_active: bool, owner_blocked_at: datetime | None, end_at: datetime, now: datetime
+) -> Reason | None:
+    """Why a mailing may not send now, or None: THE rule, for one mailing's values.
+
+    `MailingQuerySet.allowed_to_send` and `may_send` are the same rule as a query; keep the three together.
+    """
+    if not is_enabled:
+        return reason("mailing_disabled")
+    if not owner_is_active or owner_blocked_at is not None:
+        return reason("owner_blocked")
+    if now >= end_at:
+        return reason("window_closed")
+    return None
+
+
+class MailingQuerySet(models.QuerySet["Mailing"]):
+    def allowed_to_send(self) -> "MailingQuerySet":
+        """Enabled, and the owner may send (active, not blocked): `send_block` without the clock."""
+        return self.filter(is_enabled=True, owner__is_active=True, owner__blocked_at__isnull=True)
+
+    def may_send(self, *, now: datetime) -> "MailingQuerySet":
+        """Mailings that may send now (`send_block` gives None): allowed to send and before their end."""
+        return self.allowed_to_send().filter(end_at__gt=now)
 
 
 class Mailing(models.Model):
@@ -121,6 +153,8 @@ class Mailing(models.Model):
     created_at = models.DateTimeField(_("создана"), auto_now_add=True)
     updated_at = models.DateTimeField(_("изменена"), auto_now=True)
 
+    objects = MailingQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("рассылка")
         verbose_name_plural = _("рассылки")
@@ -146,10 +180,15 @@ class Mailing(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.message.subject}" if self.message_id else f"#{self.pk}"
 
-    @property
-    def is_window_open(self) -> bool:
-        now = timezone.now()
-        return self.start_at <= now < self.end_at
+    def send_block(self, *, now: datetime) -> Reason | None:
+        """Why this mailing may not send now, or None (the rule: `send_block`)."""
+        return send_block(
+            is_enabled=self.is_enabled,
+            owner_is_active=self.owner.is_active,
+            owner_blocked_at=self.owner.blocked_at,
+            end_at=self.end_at,
+            now=now,
+        )
 
     def audience(self) -> "models.QuerySet[Recipient]":
         """Who a run of this mailing goes to: the chosen recipients and the members of the chosen lists
@@ -164,7 +203,8 @@ class Mailing(models.Model):
         chosen = Mailing.recipients.through.objects.filter(mailing_id=self.pk).values("recipient_id")
         listed = Mailing.lists.through.objects.filter(mailing_id=self.pk).values("list_id")
         # audience.List, reached through the relation: the audience app imports this module, not the reverse.
-        members = Mailing.lists.rel.model.members.through.objects.filter(list_id__in=listed).values("recipient_id")
+        list_model: Any = Mailing.lists.rel.model
+        members = list_model.members.through.objects.filter(list_id__in=listed).values("recipient_id")
         return mine.filter(Q(pk__in=chosen) | Q(pk__in=members))
 
 
@@ -198,7 +238,12 @@ class Attempt(models.Model):
     finished_at = models.DateTimeField(_("завершена"), null=True, blank=True)
     status = models.CharField(_("статус"), max_length=16, choices=Status.choices, default=Status.IN_PROGRESS)
     server_response = models.TextField(_("ответ почтового сервера"), blank=True)
+    # A code from mailings/delivery/reasons.py and its parameters, put into words when shown (note_text).
     note = models.CharField(_("примечание"), max_length=255, blank=True)
+    note_params = models.JSONField(_("параметры примечания"), null=True, blank=True)
+    # The replies grouped, as entries rendered in the reader's language (run_finish.summary_text);
+    # server_response is the same summary in the service's language, for search, the admin and the command line.
+    summary = models.JSONField(_("сводка ответов"), null=True, blank=True)
     total_count = models.PositiveIntegerField(_("всего"), default=0)
     sent_count = models.PositiveIntegerField(_("доставлено"), default=0)
     failed_count = models.PositiveIntegerField(_("не доставлено"), default=0)
@@ -244,6 +289,10 @@ class Attempt(models.Model):
     def is_final(self) -> bool:
         return self.status != self.Status.IN_PROGRESS
 
+    @property
+    def note_text(self) -> str:
+        return reason_text(self.note, self.note_params)
+
 
 class Delivery(models.Model):
     """One message to one recipient within one attempt: the per-recipient ledger."""
@@ -282,7 +331,9 @@ class Delivery(models.Model):
     )
     smtp_code = models.PositiveSmallIntegerField(_("код SMTP"), null=True, blank=True)
     smtp_reply = models.TextField(_("ответ сервера"), blank=True)
+    # A code from mailings/delivery/reasons.py and its parameters, put into words when shown (reason_text).
     reason = models.CharField(_("причина"), max_length=255, blank=True)
+    reason_params = models.JSONField(_("параметры причины"), null=True, blank=True)
     message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
     finished_at = models.DateTimeField(_("завершено"), null=True, blank=True)
 
@@ -309,6 +360,14 @@ class Delivery(models.Model):
     def is_final(self) -> bool:
         return self.state in self.FINAL_STATES
 
+    @property
+    def reason_text(self) -> str:
+        return reason_text(self.reason, self.reason_params)
+
+    def set_reason(self, why: Reason | None) -> None:
+        self.reason = why.code if why is not None else ""
+        self.reason_params = why.stored_params() if why is not None else None
+
 
 class SmtpAccountState(models.Model):
     """Shared state of one SMTP account (host, port, login): circuit breaker and sending counters.
@@ -321,7 +380,9 @@ class SmtpAccountState(models.Model):
     account = models.CharField(_("учётная запись SMTP"), max_length=255, unique=True)
     breaker_open_until = models.DateTimeField(_("отправка приостановлена до"), null=True, blank=True)
     breaker_opens = models.PositiveIntegerField(_("срабатываний подряд"), default=0)
+    # A code from mailings/delivery/reasons.py and its parameters (breaker_reason_text).
     breaker_reason = models.CharField(_("причина приостановки"), max_length=255, blank=True)
+    breaker_reason_params = models.JSONField(_("параметры причины приостановки"), null=True, blank=True)
     breaker_probe_until = models.DateTimeField(_("проверка сервера до"), null=True, blank=True)
     breaker_changed_at = models.DateTimeField(_("состояние изменено"), null=True, blank=True)
     hour_start = models.DateTimeField(_("начало часа"), null=True, blank=True)
@@ -341,3 +402,7 @@ class SmtpAccountState(models.Model):
     @property
     def is_breaker_open(self) -> bool:
         return self.breaker_open_until is not None
+
+    @property
+    def breaker_reason_text(self) -> str:
+        return reason_text(self.breaker_reason, self.breaker_reason_params)

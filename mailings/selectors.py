@@ -9,6 +9,7 @@ import logging
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
+from django.utils.functional import Promise
 
 from core.params import parse_id
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
@@ -118,7 +119,7 @@ def mailing_list(*, user: User, query: str = "", owner: User | None = None) -> Q
         .order_by()
         .values("mailing_id")
         .annotate(n=Count("pk"))
-        .values("n")
+        .values("n")  # type: ignore[misc]  # django-stubs does not see the annotation on the through model
     )
     return qs.annotate(recipient_count=Count("recipients"), list_count=Subquery(lists)).order_by("-created_at", "-pk")
 
@@ -145,7 +146,7 @@ def attempt_deliveries(*, attempt: Attempt) -> QuerySet[Delivery]:
     return attempt.deliveries.order_by("pk")
 
 
-def delivery_state_counts(*, attempt: Attempt) -> list[tuple[str, str, int]]:
+def delivery_state_counts(*, attempt: Attempt) -> list[tuple[str, str | Promise, int]]:
     """(state, label, count) for each state the attempt's deliveries are in, in the states' order (one query)."""
     rows = attempt.deliveries.order_by().values("state").annotate(n=Count("pk"))
     counts = {row["state"]: row["n"] for row in rows}
@@ -199,12 +200,14 @@ def stats_per_mailing(*, user: User, owner: User | None = None) -> QuerySet[Mail
 
 
 def home_figures(*, user: User | None) -> dict[str, int]:
-    """Total and running mailings and unique recipient addresses: the user's, or service-wide for None."""
+    """Total and active mailings and unique recipient addresses: the user's, or service-wide for None.
+
+    A manager passes None: the figures that matter to them are the service's, not their own (none).
+    Active means running and able to send: a mailing a manager disabled, or whose owner is blocked, is not.
+    """
     mailings = Mailing.objects.all() if user is None else mailings_for(user)
     recipients = Recipient.objects.all() if user is None else recipients_for(user)
-    figures = mailings.aggregate(
-        mailings_total=Count("pk"),
-        mailings_active=Count("pk", filter=Q(status=Mailing.Status.RUNNING)),
-    )
+    active = Q(status=Mailing.Status.RUNNING, is_enabled=True, owner__is_active=True)
+    figures = mailings.aggregate(mailings_total=Count("pk"), mailings_active=Count("pk", filter=active))
     figures.update(recipients.aggregate(recipients_unique=Count(Lower("email"), distinct=True)))
     return {key: value or 0 for key, value in figures.items()}

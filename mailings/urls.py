@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from mailings.views import attempts, home, mailings, messages, moderation, recipients, runs, stats
+from mailings.views import attempts, home, mailings, messages, moderation, progress, recipients, runs, stats
 
 # Section pages live in the "mailings" namespace ({% url 'mailings:mailing_list' %}); the home page stays "home".
 section_patterns = [
@@ -20,11 +20,13 @@ section_patterns = [
     path("mailings/<int:pk>/edit/", mailings.mailing_update, name="mailing_update"),
     path("mailings/<int:pk>/delete/", mailings.mailing_delete, name="mailing_delete"),
     path("mailings/<int:pk>/send/", runs.mailing_send, name="mailing_send"),
+    path("mailings/<int:pk>/progress/", progress.mailing_progress, name="mailing_progress"),
     path("mailings/<int:pk>/disable/", moderation.mailing_disable, name="mailing_disable"),
     path("mailings/<int:pk>/enable/", moderation.mailing_enable, name="mailing_enable"),
     path("attempts/", attempts.attempt_list, name="attempt_list"),
     path("attempts/<int:pk>/", attempts.attempt_detail, name="attempt_detail"),
     path("attempts/<int:pk>/retry/", runs.attempt_retry, name="attempt_retry"),
+    path("attempts/<int:pk>/progress/", progress.attempt_progress, name="attempt_progress"),
     path("stats/", stats.stats, name="stats"),
 ]
 

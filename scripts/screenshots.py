@@ -91,7 +91,8 @@ def main() -> int:
         try:
             print("Preparing a scratch database with the demo data...")
             site.setup()
-            site.manage("seed_demo")
+            # Mail goes to this script's own SMTP sink, so the demo mailings may be loaded.
+            site.manage("seed_demo", "--with-mailings")
             site.start()
             print(f"Taking screenshots at {site.url}:")
             with sync_playwright() as playwright:

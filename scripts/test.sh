@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make test`: lint, migration check, then the suite on SQLite; then again on
+# `make test`: lint, type check, migration check, then the suite on SQLite; then again on
 # PostgreSQL + Redis when they are reachable (required when CI=true).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,7 @@ export PYTHONDONTWRITEBYTECODE=1
 
 echo "== flake8"; .venv/bin/flake8 .
 echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
+echo "== mypy"; .venv/bin/mypy
 echo "== migrations"; SECRET_KEY=check DEBUG=false $PY manage.py makemigrations --check --dry-run
 
 echo "== tests (SQLite, database task backend)"

@@ -3,6 +3,7 @@
 import asyncio
 import email
 import email.policy
+import inspect
 import os
 import threading
 from collections.abc import Awaitable, Callable
@@ -22,7 +23,7 @@ class ReceivedMessage:
 
     @property
     def parsed(self) -> EmailMessage:
-        return email.message_from_bytes(self.raw, policy=email.policy.default)  # type: ignore[return-value]
+        return email.message_from_bytes(self.raw, policy=email.policy.default)
 
     @property
     def subject(self) -> str:
@@ -33,9 +34,20 @@ class ReceivedMessage:
         body = self.parsed.get_body(preferencelist=("plain",))
         return body.get_content() if body is not None else ""
 
+    @property
+    def html(self) -> str:
+        body = self.parsed.get_body(preferencelist=("html",))
+        return body.get_content() if body is not None else ""
 
-RcptHook = Callable[[str], Awaitable[str | None] | str | None]
-DataHook = Callable[[list[str]], Awaitable[str | None] | str | None]
+
+# A reply line to send instead of accepting (bytes go out as they are: a reply that is not UTF-8), or None.
+Reply = str | bytes | None
+RcptHook = Callable[[str], Awaitable[Reply] | Reply]
+DataHook = Callable[[list[str]], Awaitable[Reply] | Reply]
+
+
+async def _resolved(reply: Awaitable[Reply] | Reply) -> Reply:
+    return await reply if inspect.isawaitable(reply) else reply
 
 
 @dataclass
@@ -50,25 +62,36 @@ class SinkHandler:
     messages: list[ReceivedMessage] = field(default_factory=list)
     on_rcpt: RcptHook | None = None
     on_data: DataHook | None = None
+    # `on_mail(sender)` refuses MAIL FROM with the reply it returns: the whole account, as a provider's throttle.
+    on_mail: RcptHook | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
-        if self.on_rcpt is not None:
-            reply = self.on_rcpt(address)
-            if asyncio.iscoroutine(reply):
-                reply = await reply
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: Any
+    ) -> str | bytes:
+        if self.on_mail is not None:
+            reply = await _resolved(self.on_mail(address))
             if reply:
-                return reply  # type: ignore[return-value]
+                return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 Ok"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str | bytes:
+        if self.on_rcpt is not None:
+            reply = await _resolved(self.on_rcpt(address))
+            if reply:
+                return reply
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str | bytes:
         if self.on_data is not None:
-            reply = self.on_data(list(envelope.rcpt_tos))
-            if asyncio.iscoroutine(reply):
-                reply = await reply
+            reply = await _resolved(self.on_data(list(envelope.rcpt_tos)))
             if reply:
-                return reply  # type: ignore[return-value]
+                return reply
         with self.lock:
             self.messages.append(
                 ReceivedMessage(
@@ -84,6 +107,12 @@ class SinkHandler:
             return [m for m in self.messages if address.lower() in (r.lower() for r in m.rcpt_tos)]
 
 
+def _bound_port(server: asyncio.AbstractServer | None) -> int:
+    # aiosmtpd types its server as the abstract one; the event loop made an asyncio.Server, which has sockets.
+    assert isinstance(server, asyncio.Server)
+    return int(server.sockets[0].getsockname()[1])
+
+
 class FreePortController(Controller):
     """aiosmtpd's Controller on port 0 (a free port).
 
@@ -92,7 +121,7 @@ class FreePortController(Controller):
     """
 
     def _trigger_server(self) -> None:
-        self.port = self.server.sockets[0].getsockname()[1]
+        self.port = _bound_port(self.server)
         super()._trigger_server()
 
 
@@ -112,7 +141,7 @@ class SmtpServer:
 
     @property
     def port(self) -> int:
-        return self.controller.server.sockets[0].getsockname()[1]
+        return _bound_port(self.controller.server)
 
     @property
     def messages(self) -> list[ReceivedMessage]:
@@ -153,11 +182,12 @@ def run_tasks(*, max_tasks: int = 10_000) -> int:
     elif backend == "django_tasks_rq.RQBackend":
         import django_rq
         from django_tasks_rq import Job
-        from rq.worker import SimpleWorker
 
         # Not the rqworker command: it closes the database connection, and with it the test's transaction.
-        worker = django_rq.get_worker(*settings.TASK_QUEUES, job_class=Job, worker_class=SimpleWorker)
-        worker.work(burst=True, max_jobs=max_tasks, with_scheduler=False)
+        # The class by its path: django-rq's annotation still wants a subclass of Worker, which SimpleWorker no
+        # longer is in rq 3.
+        rq_worker = django_rq.get_worker(*settings.TASK_QUEUES, job_class=Job, worker_class="rq.worker.SimpleWorker")
+        rq_worker.work(burst=True, max_jobs=max_tasks, with_scheduler=False)
         return -1
     return 0
 
@@ -174,17 +204,6 @@ def clear_tasks() -> None:
 
         for name in settings.TASK_QUEUES:
             django_rq.get_queue(name).empty()
-
-
-def worker_argv(*, burst: bool = False) -> list[str]:
-    """`manage.py` arguments of a worker process for the configured task backend."""
-    backend = settings.TASKS["default"]["BACKEND"]
-    if backend == "django_tasks_rq.RQBackend":
-        argv = ["rqworker", "--job-class", "django_tasks_rq.Job", "--worker-class", "rq.worker.SimpleWorker"]
-        argv += settings.TASK_QUEUES
-        return [*argv, "--burst"] if burst else argv
-    argv = ["db_worker", "--no-reload", "--no-startup-delay", "--queue-name", "*", "--interval", "0.2"]
-    return [*argv, "--batch"] if burst else argv
 
 
 def process_env(

@@ -34,6 +34,8 @@ pytestmark = [
 BASE_DIR = Path(settings.BASE_DIR)
 RECIPIENTS = 2000
 DELIVERY_TIMEOUT = 300.0
+# The production worker class (Procfile): its work horses stop when the worker is killed outright.
+RQ_WORKER = "mailings.worker_recovery.Worker"
 
 CREATE_MAILING = """
 import json, os
@@ -136,8 +138,26 @@ def test_two_rq_workers_and_two_schedulers_deliver_exactly_one_copy_per_recipien
         mailing = json.loads(_manage(env, "shell", "-c", CREATE_MAILING, T_RECIPIENTS=str(RECIPIENTS)).splitlines()[-1])
         commands = {
             # The production commands of the README.
-            "worker-1": ["rqworker", "--job-class", "django_tasks_rq.Job", "--with-scheduler", "default", "mail"],
-            "worker-2": ["rqworker", "--job-class", "django_tasks_rq.Job", "--with-scheduler", "default", "mail"],
+            "worker-1": [
+                "rqworker",
+                "--job-class",
+                "django_tasks_rq.Job",
+                "--worker-class",
+                RQ_WORKER,
+                "--with-scheduler",
+                "default",
+                "mail",
+            ],
+            "worker-2": [
+                "rqworker",
+                "--job-class",
+                "django_tasks_rq.Job",
+                "--worker-class",
+                RQ_WORKER,
+                "--with-scheduler",
+                "default",
+                "mail",
+            ],
             "scheduler-1": ["runscheduler"],
             "scheduler-2": ["runscheduler"],
         }

@@ -1,4 +1,4 @@
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.auth import forms as auth_forms
@@ -9,6 +9,10 @@ from django.utils.translation import gettext_lazy as _
 
 from core.data_versions import data_version_bump_everyone
 from users.models import AuditEvent, User
+
+if TYPE_CHECKING:
+    # A type alias of django-stubs (str or a lazy translation), not needed at run time.
+    from django_stubs_ext import StrOrPromise
 
 
 class UserCreationForm(auth_forms.AdminUserCreationForm):
@@ -29,7 +33,7 @@ class ConfirmedFilter(admin.SimpleListFilter):
     title = _("адрес подтверждён")
     parameter_name = "confirmed"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, "StrOrPromise"]]:
         return [("yes", _("Да")), ("no", _("Нет"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
@@ -44,7 +48,7 @@ class BlockedFilter(admin.SimpleListFilter):
     title = _("заблокирован")
     parameter_name = "blocked"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, "StrOrPromise"]]:
         return [("yes", _("Да")), ("no", _("Нет"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
@@ -63,7 +67,7 @@ class UserAdmin(BaseUserAdmin):
     list_filter = (ConfirmedFilter, BlockedFilter, "is_active", "is_staff", "is_superuser", "groups", "country")
     search_fields = ("email", "first_name", "last_name", "phone")
     ordering = ("email",)
-    # Blocking goes through the Users page (users.services.user_block), which writes the audit log.
+    # Blocking goes through the Users page (moderation.services.user_block), which writes the audit log.
     readonly_fields = ("last_login", "date_joined", "blocked_at", "blocked_by", "block_reason")
     list_select_related = ()
     fieldsets = (

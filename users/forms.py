@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import forms as auth_forms
@@ -9,8 +9,10 @@ from django.utils.translation import gettext_lazy as _
 
 from core.forms import BootstrapFormMixin
 from users import services
+from users.countries import countries_sorted
 from users.models import User
-from users.validators import validate_avatar
+from users.phones import DEFAULT_REGION, phone_display, phone_e164
+from users.validators import validate_avatar, validate_phone
 
 
 class RegistrationForm(BootstrapFormMixin, auth_forms.BaseUserCreationForm):
@@ -32,12 +34,12 @@ class RegistrationForm(BootstrapFormMixin, auth_forms.BaseUserCreationForm):
         self.fields["password2"].help_text = _("Введите тот же пароль для проверки.")
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise ValidationError(
-                _("Этот адрес уже зарегистрирован. Войдите или восстановите пароль."), code="duplicate_email"
-            )
-        return email
+        return self.cleaned_data["email"].strip().lower()
+
+    def _get_validation_exclusions(self) -> set[str]:
+        """No "already registered" error (unique field or constraint): it would tell anyone whether an address
+        has an account here. services.user_register tells the address's owner by email instead."""
+        return {*super()._get_validation_exclusions(), "email"}  # type: ignore[misc]  # Django's, untyped in the stubs
 
 
 class LoginForm(BootstrapFormMixin, auth_forms.AuthenticationForm):
@@ -109,7 +111,7 @@ class PasswordResetForm(BootstrapFormMixin, auth_forms.PasswordResetForm):
         label=_("Электронная почта"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
 
-    def get_users(self, email: str) -> list[User]:  # type: ignore[override]
+    def get_users(self, email: str) -> list[User]:
         users = User.objects.filter(email__iexact=email.strip(), blocked_at__isnull=True)
         return [user for user in users if user.has_usable_password()]
 
@@ -153,6 +155,7 @@ class ProfileForm(BootstrapFormMixin, forms.ModelForm):
         help_text=_("JPEG, PNG, GIF или WebP."),
     )
     remove_avatar = forms.BooleanField(label=_("Удалить аватар"), required=False)
+    country = forms.ChoiceField(label=_("Страна"), required=False)
 
     class Meta:
         model = User
@@ -164,6 +167,26 @@ class ProfileForm(BootstrapFormMixin, forms.ModelForm):
             "country": _("Страна"),
         }
         help_texts = {"phone": _("Например, +7 912 345-67-89.")}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Sign-up asks for a first name, and pages call people by it.
+        self.fields["first_name"].required = True
+        if not self.instance.avatar:
+            del self.fields["remove_avatar"]
+        country = cast(forms.ChoiceField, self.fields["country"])
+        country.choices = [("", "—"), *countries_sorted()]
+        if self.instance.phone and not self.is_bound:
+            self.initial["phone"] = phone_display(self.instance.phone, country=self.instance.country.code)
+
+    def clean_phone(self) -> str:
+        """Stored as E.164 (+79123456789), whatever spacing or national prefix was typed."""
+        phone = self.cleaned_data["phone"]
+        if not phone:
+            return ""
+        country = (self.data.get("country") or DEFAULT_REGION).upper()
+        validate_phone(phone, country)
+        return phone_e164(phone, country=country)
 
 
 class AccountDeleteForm(BootstrapFormMixin, forms.Form):

@@ -44,12 +44,12 @@ class BlockedUserLogoutMiddleware:
     def _blocked_user(request: HttpRequest) -> User | None:
         user = request.user
         if user.is_authenticated:
-            return user if user.blocked_at is not None else None  # type: ignore[union-attr,return-value]
+            return user if user.blocked_at is not None else None
         session_user_id = request.session.get(SESSION_KEY)
         if session_user_id is None:
             return None
         try:
-            pk = User._meta.pk.to_python(session_user_id)  # type: ignore[union-attr]
+            pk = User._meta.pk.to_python(session_user_id)
         except ValidationError:  # a tampered session value: AuthenticationMiddleware already ignored it
             return None
         return User.objects.filter(pk=pk, blocked_at__isnull=False).first()

@@ -1,3 +1,5 @@
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models.functions import Lower
@@ -41,7 +43,7 @@ class User(AbstractUser):
     (`blocked_at` is set).
     """
 
-    username = None
+    username = None  # type: ignore[assignment]  # login by email: AbstractUser's username field removed
     email = models.EmailField(_("email"), unique=True)
     avatar = models.ImageField(_("аватар"), upload_to="avatars/%Y/%m/", blank=True, validators=[validate_avatar])
     phone = models.CharField(_("телефон"), max_length=32, blank=True, validators=[validate_phone])
@@ -60,9 +62,10 @@ class User(AbstractUser):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()
+    # Not AbstractUser's manager: this one's create_user takes an email, no username.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     class Meta:
         verbose_name = _("пользователь")
@@ -82,10 +85,6 @@ class User(AbstractUser):
     @property
     def is_blocked(self) -> bool:
         return self.blocked_at is not None
-
-    @property
-    def is_unconfirmed(self) -> bool:
-        return self.email_confirmed_at is None and not self.is_blocked
 
     @property
     def display_name(self) -> str:

@@ -18,7 +18,7 @@ def users_visible_to(user: User) -> QuerySet[User]:
     return User.objects.all() if can_view_all_users(user) else User.objects.filter(pk=user.pk)
 
 
-_STATE_FILTERS = {
+_STATE_FILTERS: dict[str, Q] = {
     UserState.ACTIVE: Q(is_active=True, blocked_at__isnull=True),
     UserState.UNCONFIRMED: Q(email_confirmed_at__isnull=True, blocked_at__isnull=True),
     UserState.BLOCKED: Q(blocked_at__isnull=False),

@@ -1,4 +1,4 @@
-"""Writes of the account part: registration, confirmation, profile, deletion; managers blocking users; the audit log."""
+"""Writes of the account part: registration, confirmation, profile, deletion (managers: moderation/services.py)."""
 
 import hashlib
 import logging
@@ -7,15 +7,13 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
-from django.db.models import BooleanField, Case, Value, When
+from django.db import IntegrityError, transaction
 from django.template import loader
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from core.data_versions import data_version_bump, data_version_bump_everyone
-from users.models import AuditEvent, User
+from users.models import User
 from users.tasks import send_account_email
 from users.tokens import confirmation_token_make
 
@@ -48,19 +46,60 @@ def _confirmation_send(*, user: User, base_url: str) -> None:
     )
 
 
-def user_register(*, email: str, password: str, first_name: str, last_name: str, base_url: str) -> User:
-    """Create an inactive account and queue the email with its confirmation link."""
+def user_register(*, email: str, password: str, first_name: str, last_name: str, base_url: str) -> User | None:
+    """Create an inactive account and queue the email with its confirmation link.
+
+    An address that is already registered gets no new account and no error on the page (which would tell anyone
+    who has an account here): its owner is told by email instead, the link again if still unconfirmed, and
+    None is returned. Either way the page says the same thing.
+    """
+    existing = User.objects.filter(email__iexact=email.strip()).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    email=email,
+                    password=password,
+                    first_name=first_name,
+                    last_name=last_name,
+                    is_active=False,
+                )
+                _confirmation_send(user=user, base_url=base_url)
+        except IntegrityError:
+            # Two registrations of one address at the same moment: the database constraint decided.
+            existing = User.objects.filter(email__iexact=email.strip()).first()
+            if existing is None:
+                raise
+        else:
+            # Starts the clock for registering this address again (the branch below).
+            _resend_allowed(user.email, "register")
+            logger.info("user registered: id=%s email=%s", user.pk, user.email)
+            return user
+    _registration_of_existing(user=existing, base_url=base_url)
+    return None
+
+
+def _registration_of_existing(*, user: User, base_url: str) -> None:
+    # Limited like «send the link again»: registering someone's address over and over must not flood their inbox.
+    if not _resend_allowed(user.email, "register"):
+        logger.info("registration of an existing address not mailed (too soon): id=%s", user.pk)
+        return
     with transaction.atomic():
-        user = User.objects.create_user(
-            email=email,
-            password=password,
-            first_name=first_name,
-            last_name=last_name,
-            is_active=False,
-        )
-        _confirmation_send(user=user, base_url=base_url)
-    logger.info("user registered: id=%s email=%s", user.pk, user.email)
-    return user
+        if user.email_confirmed_at is None and not user.is_blocked:
+            _confirmation_send(user=user, base_url=base_url)
+        else:
+            root = base_url.rstrip("/")
+            account_email_enqueue(
+                name="register_existing",
+                to=user.email,
+                context={
+                    "user": user,
+                    "login_link": root + reverse("users:login"),
+                    "reset_link": root + reverse("users:password_reset"),
+                    "site_name": settings.SITE_NAME,
+                },
+            )
+    logger.info("registration of an existing address: id=%s told by email", user.pk)
 
 
 def user_confirm_email(*, user: User) -> bool:
@@ -80,12 +119,13 @@ def user_confirm_email(*, user: User) -> bool:
     return True
 
 
-def _resend_cache_key(email: str) -> str:
-    return "users:resend:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
+def _resend_cache_key(email: str, kind: str = "resend") -> str:
+    return f"users:{kind}:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
-def _resend_allowed(email: str) -> bool:
-    key, now, interval = _resend_cache_key(email), timezone.now().timestamp(), settings.ACCOUNT_RESEND_INTERVAL
+def _resend_allowed(email: str, kind: str = "resend") -> bool:
+    """At most one email of this kind per address per ACCOUNT_RESEND_INTERVAL."""
+    key, now, interval = _resend_cache_key(email, kind), timezone.now().timestamp(), settings.ACCOUNT_RESEND_INTERVAL
     # add() is atomic, so two requests at once send one email. The stored time is checked too
     # because Redis expires keys on its own clock, which a moved clock (tests) does not reach.
     if cache.add(key, now, timeout=interval):
@@ -115,6 +155,35 @@ def confirmation_resend(*, email: str, base_url: str) -> bool:
     return True
 
 
+def _per_ip_allowed(*, ip: str | None, kind: str, limit: int) -> bool:
+    """At most `limit` requests of this kind from one client address per clock hour (0: no limit)."""
+    if not limit or not ip:
+        return True
+    # The hour is part of the key, so the count starts afresh each hour on any cache and a moved clock.
+    key = f"users:{kind}-ip:{int(timezone.now().timestamp() // 3600)}:" + hashlib.sha256(ip.encode()).hexdigest()
+    cache.add(key, 0, timeout=3600)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add() and incr()
+        cache.set(key, 1, timeout=3600)
+        count = 1
+    return count <= limit
+
+
+def password_reset_allowed(*, email: str, ip: str | None) -> bool:
+    """May a reset link be emailed now? One per address per ACCOUNT_RESEND_INTERVAL, PASSWORD_RESET_PER_IP an hour.
+
+    The limits apply to unknown addresses too and the page says the same either way, so it tells nothing.
+    """
+    if not _per_ip_allowed(ip=ip, kind="reset", limit=settings.PASSWORD_RESET_PER_IP):
+        logger.info("password reset refused: too many from one address this hour")
+        return False
+    if not _resend_allowed(email, "reset"):
+        logger.info("password reset refused: asked again too soon for the same address")
+        return False
+    return True
+
+
 def user_password_reset_complete(*, user: User, password: str) -> User:
     """Set the new password; following the reset link proves the address, so it also confirms it."""
     user.set_password(password)
@@ -130,7 +199,7 @@ def user_password_reset_complete(*, user: User, password: str) -> User:
 
 def _file_delete_on_commit(name: str) -> None:
     if name:
-        storage = User._meta.get_field("avatar").storage  # type: ignore[attr-defined]
+        storage = User._meta.get_field("avatar").storage
         transaction.on_commit(lambda: storage.delete(name))
 
 
@@ -152,10 +221,10 @@ def user_profile_update(
     user.country = country
     fields = ["first_name", "last_name", "phone", "country"]
     if avatar is not None:
-        user.avatar = avatar  # type: ignore[assignment]
+        user.avatar = avatar
         fields.append("avatar")
     elif remove_avatar:
-        user.avatar = ""  # type: ignore[assignment]
+        user.avatar = ""
         fields.append("avatar")
     with transaction.atomic():
         user.save(update_fields=fields)
@@ -178,118 +247,3 @@ def user_delete(*, user: User) -> None:
         # A deleted manager is no longer named on the mailings they disabled.
         data_version_bump_everyone()
     logger.info("user deleted: id=%s email=%s", user_id, email)
-
-
-class ModerationRefused(Exception):
-    """A manager's action that may not happen; the message says why, for the manager."""
-
-
-def audit_event_record(
-    *,
-    actor: User,
-    action: str,
-    target_type: str,
-    target_id: int,
-    target_repr: str,
-    target_user: User | None,
-    reason: str,
-) -> AuditEvent:
-    """One line of the managers' journal; call it inside the transaction of the change it records."""
-    return AuditEvent.objects.create(
-        actor=actor,
-        actor_email=actor.email,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        target_repr=target_repr[:255],
-        target_user=target_user,
-        reason=reason,
-    )
-
-
-def user_block_refusal(*, actor: User, user: User) -> str | None:
-    """Why `actor` may not block `user`, or None; the views hide the button on the same rule."""
-    if actor.pk == user.pk:
-        return _("Нельзя заблокировать самого себя.")
-    if user.is_superuser:
-        return _("Нельзя заблокировать суперпользователя.")
-    if not actor.is_superuser and (user.is_staff or user.has_perm("users.block_user")):
-        # Managers do not moderate each other; a superuser does.
-        return _("Менеджера может заблокировать только суперпользователь.")
-    return None
-
-
-def user_block(*, user: User, actor: User, reason: str) -> User:
-    """Block the account: it cannot sign in, its sessions end on their next request and nothing of it sends.
-
-    The delivery engine re-checks the owner before each message, so a run in progress stops too.
-    One conditional UPDATE: of two managers blocking at once, one wins and one is told.
-    """
-    reason = reason.strip()
-    refusal = user_block_refusal(actor=actor, user=user)
-    if refusal:
-        raise ModerationRefused(refusal)
-    if not reason:
-        raise ModerationRefused(_("Укажите причину блокировки."))
-    now = timezone.now()
-    with transaction.atomic():
-        updated = User.objects.filter(pk=user.pk, blocked_at__isnull=True).update(
-            blocked_at=now, blocked_by=actor, block_reason=reason, is_active=False
-        )
-        if not updated:
-            raise ModerationRefused(_("Пользователь уже заблокирован."))
-        data_version_bump(owner_id=user.pk)
-        audit_event_record(
-            actor=actor,
-            action=AuditEvent.Action.USER_BLOCKED,
-            target_type=AuditEvent.TargetType.USER,
-            target_id=user.pk,
-            target_repr=user.email,
-            target_user=user,
-            reason=reason,
-        )
-    user.blocked_at, user.blocked_by, user.block_reason, user.is_active = now, actor, reason, False
-    logger.info("user blocked: id=%s email=%s by=%s", user.pk, user.email, actor.pk)
-    return user
-
-
-def user_unblock(*, user: User, actor: User, reason: str = "") -> User:
-    """Let the account in again as it was: active if its address was confirmed, its mailings enabled as before.
-
-    Runs that fell due while the owner was blocked are not made up for: each
-    mailing whose next run passed meanwhile continues from its first slot after now.
-    """
-    from mailings.delivery.schedule import mailing_reschedule
-    from mailings.models import Mailing
-
-    reason = reason.strip()
-    now = timezone.now()
-    with transaction.atomic():
-        updated = User.objects.filter(pk=user.pk, blocked_at__isnull=False).update(
-            blocked_at=None,
-            blocked_by=None,
-            block_reason="",
-            is_active=Case(
-                When(email_confirmed_at__isnull=False, then=Value(True)),
-                default=Value(False),
-                output_field=BooleanField(),
-            ),
-        )
-        if not updated:
-            raise ModerationRefused(_("Пользователь не заблокирован."))
-        if user.blocked_at is not None:
-            for mailing in Mailing.objects.filter(owner=user, next_run_at__gt=user.blocked_at, next_run_at__lte=now):
-                mailing_reschedule(mailing=mailing, now=now)
-        data_version_bump(owner_id=user.pk)
-        audit_event_record(
-            actor=actor,
-            action=AuditEvent.Action.USER_UNBLOCKED,
-            target_type=AuditEvent.TargetType.USER,
-            target_id=user.pk,
-            target_repr=user.email,
-            target_user=user,
-            reason=reason,
-        )
-    user.refresh_from_db(fields=["blocked_at", "blocked_by", "block_reason", "is_active"])
-    logger.info("user unblocked: id=%s email=%s by=%s active=%s", user.pk, user.email, actor.pk, user.is_active)
-    return user

@@ -8,10 +8,10 @@ from django.utils.translation import gettext_lazy as _
 ALLOWED_AVATAR_TYPES = {"JPEG", "PNG", "GIF", "WEBP"}
 
 
-def validate_phone(value: str) -> None:
-    """Accept international numbers (+7 912 345-67-89); Russian numbers may omit +7."""
+def validate_phone(value: str, region: str = "RU") -> None:
+    """Accept international numbers (+7 912 345-67-89); numbers of `region` (Russia) may omit the country code."""
     try:
-        number = phonenumbers.parse(value, "RU")
+        number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:
         raise ValidationError(_("Введите номер телефона, например +7 912 345-67-89."), code="invalid") from exc
     if not phonenumbers.is_valid_number(number):

@@ -6,10 +6,10 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
 from django.contrib.messages.views import SuccessMessageMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
@@ -17,8 +17,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
+from core.http import AuthenticatedHttpRequest
 from core.params import clean_search
+from moderation import services as moderation
 from users import selectors, services
+from users.axes import client_ip
 from users.forms import (
     AccountDeleteForm,
     LoginForm,
@@ -50,20 +53,16 @@ def register(request: HttpRequest) -> HttpResponse:
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            services.user_register(
-                email=data["email"],
-                password=data["password1"],
-                first_name=data["first_name"],
-                last_name=data["last_name"],
-                base_url=_base_url(request),
-            )
-        except IntegrityError:
-            # Two registrations of one address at the same moment: the database constraint decides.
-            form.add_error("email", _("Этот адрес уже зарегистрирован. Войдите или восстановите пароль."))
-        else:
-            request.session["registered_email"] = data["email"]
-            return redirect("users:register_done")
+        # The same answer whether or not the address is registered (its owner is told by email).
+        services.user_register(
+            email=data["email"],
+            password=data["password1"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            base_url=_base_url(request),
+        )
+        request.session["registered_email"] = data["email"]
+        return redirect("users:register_done")
     return render(request, "users/register.html", {"form": form})
 
 
@@ -144,6 +143,12 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("users:password_reset_done")
     extra_email_context = {"site_name": settings.SITE_NAME}
 
+    def form_valid(self, form: DjangoPasswordResetForm) -> HttpResponse:
+        # Over the limits nothing is sent, and the page says what it says otherwise (nothing to learn from it).
+        if not services.password_reset_allowed(email=form.cleaned_data["email"], ip=client_ip(self.request)):
+            return redirect(self.get_success_url())
+        return super().form_valid(form)
+
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
     template_name = "users/password_reset_done.html"
@@ -167,7 +172,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def profile_edit(request: HttpRequest) -> HttpResponse:
+def profile_edit(request: AuthenticatedHttpRequest) -> HttpResponse:
     # A copy: a rejected form must not leave its values on request.user (shown in the menu).
     user = User.objects.get(pk=request.user.pk)
     form = ProfileForm(request.POST or None, request.FILES or None, instance=user)
@@ -180,7 +185,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
             phone=data["phone"],
             country=data["country"],
             avatar=data["new_avatar"] or None,
-            remove_avatar=data["remove_avatar"],
+            remove_avatar=data.get("remove_avatar", False),
         )
         messages.success(request, _("Профиль сохранён."))
         return redirect("users:profile")
@@ -189,7 +194,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def delete(request: HttpRequest) -> HttpResponse:
+def delete(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     form = AccountDeleteForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
@@ -218,7 +223,7 @@ def _require_perm(request: HttpRequest, perm: str) -> None:
 
 @login_required
 @require_safe
-def user_list(request: HttpRequest) -> HttpResponse:
+def user_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require_perm(request, "users.view_all_users")
     query, state = clean_search(request.GET.get("q", "")), request.GET.get("state", "")
     users = selectors.user_list(user=request.user, query=query, state=state)
@@ -227,11 +232,11 @@ def user_list(request: HttpRequest) -> HttpResponse:
     return render(request, "users/user_list.html", context)
 
 
-def _moderate(request: HttpRequest, pk: int, *, blocking: bool) -> HttpResponse:
+def _moderate(request: AuthenticatedHttpRequest, pk: int, *, blocking: bool) -> HttpResponse:
     # 404 for an account the user cannot see (anyone's but their own), 403 for one they may not block.
     target = get_object_or_404(selectors.users_visible_to(request.user), pk=pk)
     _require_perm(request, "users.block_user")
-    if blocking and services.user_block_refusal(actor=request.user, user=target):
+    if blocking and moderation.user_block_refusal(actor=request.user, user=target):
         raise PermissionDenied
     if target.is_blocked != (not blocking):
         messages.info(request, _("Пользователь уже заблокирован.") if blocking else _("Пользователь не заблокирован."))
@@ -240,10 +245,10 @@ def _moderate(request: HttpRequest, pk: int, *, blocking: bool) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             if blocking:
-                services.user_block(user=target, actor=request.user, reason=form.cleaned_data["reason"])
+                moderation.user_block(user=target, actor=request.user, reason=form.cleaned_data["reason"])
             else:
-                services.user_unblock(user=target, actor=request.user, reason=form.cleaned_data["reason"])
-        except services.ModerationRefused as exc:
+                moderation.user_unblock(user=target, actor=request.user, reason=form.cleaned_data["reason"])
+        except moderation.ModerationRefused as exc:
             messages.error(request, str(exc))
         else:
             done = _("Пользователь %(email)s заблокирован.") if blocking else _("Пользователь %(email)s разблокирован.")
@@ -254,13 +259,13 @@ def _moderate(request: HttpRequest, pk: int, *, blocking: bool) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def user_block(request: HttpRequest, pk: int) -> HttpResponse:
+def user_block(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _moderate(request, pk, blocking=True)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def user_unblock(request: HttpRequest, pk: int) -> HttpResponse:
+def user_unblock(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _moderate(request, pk, blocking=False)
 
 

@@ -9,9 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audience.models import List
+from mailings.delivery.reasons import reason_text
 from mailings.models import Attempt, Delivery, Recipient
 from mailings.selectors import stats_per_mailing
-from mailings.stored_text import stored_text
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def ledger_header() -> list[str]:
 def ledger_rows(*, attempt: Attempt) -> Iterator[list[Any]]:
     """Every delivery of the attempt: state, code, the server's reply and times (id order, by chunks)."""
     states = dict(Delivery.State.choices)
-    fields = ["pk", "email", "full_name", "state", "tries", "smtp_code", "smtp_reply", "reason"]
+    fields = ["pk", "email", "full_name", "state", "tries", "smtp_code", "smtp_reply", "reason", "reason_params"]
     qs = attempt.deliveries.order_by("pk").values_list(*fields, "finished_at", "next_try_at", "message_id")
     last = 0
     while True:
@@ -77,7 +77,7 @@ def ledger_rows(*, attempt: Attempt) -> Iterator[list[Any]]:
         if not chunk:
             return
         last = chunk[-1][0]
-        for _pk, email, name, state, tries, code, reply, reason, finished, next_try, message_id in chunk:
+        for _pk, email, name, state, tries, code, reply, reason, params, finished, next_try, message_id in chunk:
             yield [
                 email,
                 name,
@@ -85,7 +85,7 @@ def ledger_rows(*, attempt: Attempt) -> Iterator[list[Any]]:
                 tries,
                 code,
                 reply,
-                stored_text(reason) if reason else "",
+                reason_text(reason, params) if reason else "",
                 _local(finished),
                 _local(next_try),
                 message_id,
@@ -107,13 +107,14 @@ def stats_header(*, with_owner: bool) -> list[str]:
 
 def stats_rows(*, user: User, owner: User | None, with_owner: bool) -> Iterator[list[Any]]:
     for mailing in stats_per_mailing(user=user, owner=owner).iterator(chunk_size=CHUNK):
+        figures: Any = mailing  # the annotations of stats_per_mailing
         row = [
             mailing.pk,
             mailing.message.subject,
-            mailing.attempts_total,
-            mailing.attempts_success,
-            mailing.attempts_failure,
-            mailing.delivered,
-            mailing.undelivered,
+            figures.attempts_total,
+            figures.attempts_success,
+            figures.attempts_failure,
+            figures.delivered,
+            figures.undelivered,
         ]
         yield [*row, mailing.owner.email] if with_owner else row

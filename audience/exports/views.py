@@ -21,6 +21,7 @@ from audience.exports.selectors import (
     stats_rows,
 )
 from audience.exports.writers import FORMATS, table_response
+from core.http import AuthenticatedHttpRequest
 from mailings.selectors import attempts_visible_to, can_view_all_mailings, can_view_all_recipients, recipient_list
 from mailings.views.common import owner_filter, search_query
 
@@ -38,7 +39,7 @@ def _stamp() -> str:
 
 @login_required
 @require_safe
-def export_recipients(request: HttpRequest) -> HttpResponseBase:
+def export_recipients(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     """The recipients the recipient list page shows for the same ?q= (and ?owner= for a manager), all pages."""
     show_owner = can_view_all_recipients(request.user)
     owner = owner_filter(request, can_view_all=show_owner)
@@ -56,7 +57,7 @@ def export_recipients(request: HttpRequest) -> HttpResponseBase:
 
 @login_required
 @require_safe
-def export_attempt(request: HttpRequest, pk: int) -> HttpResponseBase:
+def export_attempt(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     attempt = get_object_or_404(attempts_visible_to(request.user), pk=pk)
     logger.info("export ledger: user=%s attempt=%s format=%s", request.user.pk, attempt.pk, _format(request))
     return table_response(
@@ -70,7 +71,7 @@ def export_attempt(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @login_required
 @require_safe
-def export_stats(request: HttpRequest) -> HttpResponseBase:
+def export_stats(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     show_owner = can_view_all_mailings(request.user)
     owner = owner_filter(request, can_view_all=show_owner)
     with_owner = show_owner and owner is None

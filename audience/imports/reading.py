@@ -11,7 +11,7 @@ import io
 import logging
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -134,11 +134,11 @@ def sniff(upload: IO[bytes]) -> TableInfo:
 
 def _csv_rows(
     upload: IO[bytes], encoding: str, delimiter: str, *, limit: int | None = None
-) -> Iterator[tuple[list[str], float]]:
+) -> Generator[tuple[list[str], float], None, None]:
     upload.seek(0, io.SEEK_END)
     size = upload.tell() or 1
     upload.seek(0)
-    text = io.TextIOWrapper(upload, encoding=encoding, errors="strict", newline="")  # type: ignore[arg-type]
+    text = io.TextIOWrapper(upload, encoding=encoding, errors="strict", newline="")
     done = 0.0
     try:
         for n, row in enumerate(csv.reader(text, delimiter=delimiter)):
@@ -158,7 +158,7 @@ def _csv_rows(
             text.detach()  # leave the upload open for its owner
 
 
-def _xlsx_rows(upload: IO[bytes], *, limit: int | None = None) -> Iterator[tuple[list[str], float]]:
+def _xlsx_rows(upload: IO[bytes], *, limit: int | None = None) -> Generator[tuple[list[str], float], None, None]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -179,7 +179,9 @@ def _xlsx_rows(upload: IO[bytes], *, limit: int | None = None) -> Iterator[tuple
         workbook.close()
 
 
-def rows(upload: IO[bytes], *, file_format: str, encoding: str, delimiter: str) -> Iterator[tuple[list[str], float]]:
+def rows(
+    upload: IO[bytes], *, file_format: str, encoding: str, delimiter: str
+) -> Generator[tuple[list[str], float], None, None]:
     """Every row of the file and the share of the file read so far (for the progress bar)."""
     if file_format == "xlsx":
         return _xlsx_rows(upload)
@@ -202,8 +204,9 @@ def guess_mapping(info: TableInfo) -> dict[str, Any]:
 
     email = by_header(EMAIL_HEADERS)
     if email is None:
-        scores = [sum(is_email(row[i]) for row in data if i < len(row)) for i in range(info.width)]
-        email = max(range(info.width), key=lambda i: scores[i]) if scores and max(scores) else None
+        scores: list[int] = [sum(is_email(row[i]) for row in data if i < len(row)) for i in range(info.width)]
+        best = max(range(info.width), key=scores.__getitem__) if scores else None
+        email = best if best is not None and scores[best] else None
     return {
         "has_header": has_header,
         "email_column": email,

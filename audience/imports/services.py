@@ -12,7 +12,7 @@ import's report. Memory stays flat: rows are never all held in Python.
 
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from datetime import timedelta
 from typing import IO, Any
@@ -56,7 +56,7 @@ def import_upload(*, owner: User, upload: UploadedFile) -> tuple[Import, TableIn
             _("Файл слишком большой: не больше %(mb)s МБ.") % {"mb": settings.IMPORT_MAX_BYTES // (1024 * 1024)}
         )
     try:
-        info = sniff(upload)  # type: ignore[arg-type]
+        info = sniff(upload)
     except NotATable as exc:
         raise ImportRefused(str(exc)) from exc
     guess = guess_mapping(info)
@@ -197,7 +197,7 @@ def _classified(job: Import, handle: IO[bytes]) -> Iterator[tuple[list[tuple[Any
         yield from _classify(job, source)
 
 
-def _classify(job: Import, source: Iterator[tuple[list[str], float]]) -> Iterator[tuple[list[tuple[Any, ...]], float]]:
+def _classify(job: Import, source: Iterable[tuple[list[str], float]]) -> Iterator[tuple[list[tuple[Any, ...]], float]]:
     chunk: list[tuple[Any, ...]] = []
     done = 0.0
     offset = 2 if job.has_header else 1  # line numbers as a spreadsheet shows them
@@ -372,10 +372,10 @@ def _fill_lists(job: Import) -> None:
         q(Recipient._meta.db_table),
         q(through._meta.db_table),
     )
-    for list_id, name in targets:
-        condition, params = "", []
-        if name is not None:
-            condition, params = f" AND s.{q('list_name')} = %s", [name]
+    for list_id, only_name in targets:
+        condition, params = "", list[str]()
+        if only_name is not None:
+            condition, params = f" AND s.{q('list_name')} = %s", [only_name]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {members} ({q('list_id')}, {q('recipient_id')}) "

@@ -4,7 +4,7 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
@@ -15,6 +15,7 @@ from audience.imports.reading import NotATable, column_names
 from audience.imports.services import ImportRefused, import_confirm, import_preview, import_stop, import_upload
 from audience.models import Import, ImportRow
 from audience.selectors import can_view_all_lists, imports_for, imports_visible_to
+from core.http import AuthenticatedHttpRequest
 from core.page_cache import private_page
 from mailings.views.common import owned_or_refused, owner_filter, paginate
 
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 @login_required
 @require_safe
 @private_page()
-def import_list(request: HttpRequest) -> HttpResponse:
+def import_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     show_owner = can_view_all_lists(request.user)
     owner = owner_filter(request, can_view_all=show_owner)
     imports = imports_visible_to(request.user).select_related("owner")
@@ -36,7 +37,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def import_create(request: HttpRequest) -> HttpResponse:
+def import_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -50,7 +51,7 @@ def import_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def import_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Preview and mapping while uploaded; then progress (the page refreshes itself), then the result."""
     if request.method == "POST":
         job = owned_or_refused(owned=imports_for(request.user), visible=imports_visible_to(request.user), pk=pk)
@@ -86,7 +87,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_safe
-def import_rejected(request: HttpRequest, pk: int) -> HttpResponseBase:
+def import_rejected(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     """The rows that were not imported, each with its reason (CSV, or XLSX with ?format=xlsx)."""
     job = get_object_or_404(imports_visible_to(request.user), pk=pk)
     reasons = dict(ImportRow.Outcome.choices)

@@ -51,8 +51,13 @@ def _xlsx(rows: list[list[str]]) -> bytes:
     return buffer.getvalue()
 
 
-def _upload(client: Client, data: bytes, name: str = "clients.csv") -> object:
+def _upload(client: Client, data: bytes, name: str = "clients.csv") -> Any:
     return client.post(reverse("audience:import_create"), {"file": SimpleUploadedFile(name, data)})
+
+
+def _body(response: Any) -> bytes:
+    """A streamed download, whole."""
+    return b"".join(response.streaming_content)
 
 
 def _confirm(client: Client, url: str, capture: Any, **overrides: object) -> Any:
@@ -161,7 +166,7 @@ def test_the_whole_import_runs_in_the_background_with_counts_lists_and_a_report(
     }
     html = client.get(job_url).content.decode()
     assert "Импорт завершён" in html
-    report = b"".join(client.get(reverse("audience:import_rejected", args=[job.pk])).streaming_content)
+    report = _body(client.get(reverse("audience:import_rejected", args=[job.pk])))
     assert report.startswith(codecs.BOM_UTF8)
     lines = list(csv.reader(io.StringIO(report.decode("utf-8-sig"))))
     assert lines[1:] == [
@@ -267,7 +272,7 @@ def test_the_rejected_rows_report_is_also_an_xlsx(
     run_tasks()
     job = Import.objects.get()
     response = client.get(reverse("audience:import_rejected", args=[job.pk]), {"format": "xlsx"})
-    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True).active
+    sheet = load_workbook(io.BytesIO(_body(response)), read_only=True).active
     values = [list(row) for row in sheet.iter_rows(values_only=True)]
     assert values[1][:2] == [4, "not-an-address"] and len(values) == 4
 

@@ -1,6 +1,7 @@
 """A run goes to the union of the chosen recipients and the members of the chosen lists, each address once."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -15,7 +16,7 @@ from users.models import User
 pytestmark = pytest.mark.django_db
 
 
-def _open_mailing(owner: User, **extra: object) -> Mailing:
+def _open_mailing(owner: User, **extra: Any) -> Mailing:
     now = timezone.now()
     return make_mailing(owner, start_at=now - timedelta(hours=1), end_at=now + timedelta(days=1), **extra)
 

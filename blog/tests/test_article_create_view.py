@@ -57,7 +57,8 @@ def test_it_creates_a_published_article_dated_now(client: Client, content_manage
     article = Article.objects.get()
     assert article.title == "Новости сервиса"
     assert article.is_published and article.published_at is not None
-    assert article.preview.name.startswith("blog/") and article.preview.storage.exists(article.preview.name)
+    name = article.preview.name
+    assert name and name.startswith("blog/") and article.preview.storage.exists(name)
     assert article.views_count == 0
 
 

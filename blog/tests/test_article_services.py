@@ -43,7 +43,7 @@ def test_a_replaced_image_is_deleted_after_the_commit(
     article = make_article(preview=image_upload("old.png"))
     old = article.preview.name
     storage = article.preview.storage
-    assert storage.exists(old)
+    assert old and storage.exists(old)
     with django_capture_on_commit_callbacks(execute=True):
         services.article_update(
             article=article,
@@ -54,9 +54,9 @@ def test_a_replaced_image_is_deleted_after_the_commit(
             preview=image_upload("new.png"),
         )
     assert not storage.exists(old)
-    assert storage.exists(article.preview.name)
-
     new = article.preview.name
+    assert new and storage.exists(new)
+
     with django_capture_on_commit_callbacks(execute=True):
         services.article_update(
             article=article, title="t", body="b", is_published=False, published_at=None, preview=False
@@ -70,6 +70,7 @@ def test_delete_removes_the_row_and_the_image(
 ) -> None:
     article = make_article(preview=image_upload())
     name = article.preview.name
+    assert name
     storage = article.preview.storage
     with django_capture_on_commit_callbacks(execute=True):
         services.article_delete(article=article)

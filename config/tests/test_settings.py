@@ -23,7 +23,7 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_missing_secret_key_stops_start_up_with_a_clear_message() -> None:
-    result = _manage("check", DEBUG="false")
+    result = _manage("check", DEBUG="false", SECRET_KEY_FILE="/nonexistent/secret_key")
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
     assert "Traceback" not in result.stderr
@@ -41,6 +41,16 @@ def test_production_settings_pass_the_deployment_checklist() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_a_key_kept_in_the_secret_key_file_is_used_by_every_command(tmp_path: Path) -> None:
+    """`make run` keeps its generated key there, so `manage.py create_managers --add` works without SECRET_KEY."""
+    key_file = tmp_path / "secret_key"
+    key_file.write_text("kept-key-" + "k" * 50 + "\n", encoding="utf-8")
+    probe = "from django.conf import settings as s; print(s.SECRET_KEY)"
+    result = _manage("shell", "-c", probe, DEBUG="false", SECRET_KEY_FILE=str(key_file))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "kept-key-" + "k" * 50
 
 
 def _example_values() -> dict[str, str]:

@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 from django import forms
 
@@ -9,13 +11,15 @@ class _PickUser(BootstrapFormMixin, forms.Form):
     user = forms.ModelChoiceField(queryset=User.objects.all())
     note = forms.CharField()
 
-    def __init__(self, *args, allowed, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, allowed: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = User.objects.filter(pk=allowed.pk)
+        field = self.fields["user"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = User.objects.filter(pk=allowed.pk)
 
 
 @pytest.mark.django_db
-def test_a_narrowed_queryset_still_rejects_other_ids(owner, other_user) -> None:  # type: ignore[no-untyped-def]
+def test_a_narrowed_queryset_still_rejects_other_ids(owner: User, other_user: User) -> None:
     form = _PickUser(data={"user": other_user.pk, "note": "x"}, allowed=owner)
     assert not form.is_valid()
     assert "user" in form.errors
@@ -24,7 +28,7 @@ def test_a_narrowed_queryset_still_rejects_other_ids(owner, other_user) -> None:
 
 
 @pytest.mark.django_db
-def test_widgets_get_bootstrap_classes(owner) -> None:  # type: ignore[no-untyped-def]
+def test_widgets_get_bootstrap_classes(owner: User) -> None:
     form = _PickUser(allowed=owner)
     assert form.fields["user"].widget.attrs["class"] == "form-select"
     assert form.fields["note"].widget.attrs["class"] == "form-control"

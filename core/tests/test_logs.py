@@ -1,6 +1,8 @@
 import json
 import logging
 
+from pytest_django import Settings
+
 from core.logs import JsonFormatter, RedactSecretsFilter
 
 
@@ -8,7 +10,7 @@ def _record(message: str, *args: object) -> logging.LogRecord:
     return logging.LogRecord("vestnik.test", logging.INFO, __file__, 1, message, args, None)
 
 
-def test_the_smtp_password_and_secret_key_never_reach_a_log_line(settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_smtp_password_and_secret_key_never_reach_a_log_line(settings: Settings) -> None:
     settings.EMAIL_HOST_PASSWORD = "app-password-123"
     record = _record("login failed for %s with %s", "user@example.com", "app-password-123")
     RedactSecretsFilter().filter(record)
@@ -21,7 +23,7 @@ def test_the_smtp_password_and_secret_key_never_reach_a_log_line(settings) -> No
     assert settings.SECRET_KEY not in JsonFormatter().format(record)
 
 
-def test_it_redacts_secrets_in_tracebacks(settings) -> None:  # type: ignore[no-untyped-def]
+def test_it_redacts_secrets_in_tracebacks(settings: Settings) -> None:
     settings.EMAIL_HOST_PASSWORD = "app-password-123"
     try:
         raise RuntimeError("AUTH failed: app-password-123")

@@ -1,4 +1,4 @@
-"""Circuit breaker per SMTP account (ARCHITECTURE.md, failure policy: systemic problems).
+"""Circuit breaker per SMTP account (docs/architecture.md, failure policy: systemic problems).
 
 While it is open nobody contacts the server; when its time is up exactly one worker wins the
 probe (a conditional UPDATE), and the probe's outcome closes it or opens it again for longer.
@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Q
 
+from mailings.delivery.reasons import Reason
 from mailings.models import SmtpAccountState
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ class Gate:
     allowed: bool
     probe: bool = False
     retry_at: datetime | None = None
+    # Why it is open (the server's trouble), for the deliveries that wait.
+    cause: Reason | None = None
 
 
 def account_state_get(*, account: str) -> SmtpAccountState:
@@ -47,7 +50,8 @@ def breaker_gate(*, account: str, now: datetime, probe_seconds: float) -> Gate:
     if state.breaker_open_until is None:
         return Gate(allowed=True)
     if state.breaker_open_until > now:
-        return Gate(allowed=False, retry_at=state.breaker_open_until)
+        cause = Reason.from_stored(state.breaker_reason, state.breaker_reason_params)
+        return Gate(allowed=False, retry_at=state.breaker_open_until, cause=cause)
     probe_until = now + timedelta(seconds=probe_seconds)
     won = (
         SmtpAccountState.objects.filter(pk=state.pk, breaker_open_until=state.breaker_open_until)
@@ -57,10 +61,11 @@ def breaker_gate(*, account: str, now: datetime, probe_seconds: float) -> Gate:
     if won:
         logger.info("breaker probe: account=%s", account)
         return Gate(allowed=True, probe=True)
-    return Gate(allowed=False, retry_at=probe_until)
+    cause = Reason.from_stored(state.breaker_reason, state.breaker_reason_params)
+    return Gate(allowed=False, retry_at=probe_until, cause=cause)
 
 
-def breaker_open(*, account: str, reason: str, now: datetime) -> datetime:
+def breaker_open(*, account: str, reason: Reason, now: datetime) -> datetime:
     """Open (or re-open, for longer) the breaker; returns when the next probe may happen."""
     state = account_state_get(account=account)
     opens = state.breaker_opens + 1
@@ -71,7 +76,8 @@ def breaker_open(*, account: str, reason: str, now: datetime) -> datetime:
     SmtpAccountState.objects.filter(pk=state.pk).update(
         breaker_open_until=until,
         breaker_opens=opens,
-        breaker_reason=reason[:255],
+        breaker_reason=reason.code,
+        breaker_reason_params=reason.stored_params(),
         breaker_probe_until=None,
         breaker_changed_at=now,
     )
@@ -87,6 +93,7 @@ def breaker_close(*, account: str, now: datetime) -> bool:
         breaker_open_until=None,
         breaker_opens=0,
         breaker_reason="",
+        breaker_reason_params=None,
         breaker_probe_until=None,
         breaker_changed_at=now,
     )

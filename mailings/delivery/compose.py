@@ -2,7 +2,7 @@
 
 The subject, sender and body are the same for every recipient of a run, so they are encoded
 once; only To:, Date: and Message-ID: are built per recipient (Python's email package is the
-bottleneck on loopback, STACK.md).
+bottleneck on loopback: docs/delivery-engine.md, Throughput).
 """
 
 import re
@@ -13,7 +13,8 @@ from email.utils import formataddr, formatdate, make_msgid
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.utils.translation import gettext as _
+
+from mailings.delivery.reasons import Reason, reason
 
 # Names are cosmetic: control characters (CR/LF header injection, \x0b, \x1c-\x1e that make the
 # email package raise HeaderParseError) are replaced rather than failing the recipient.
@@ -25,7 +26,11 @@ _POLICY = SMTP.clone(max_line_length=998)
 
 
 class BuildError(Exception):
-    """The message for this recipient cannot be built (bad address or header)."""
+    """The message for this recipient cannot be built (bad address or header); `reason` says why."""
+
+    def __init__(self, why: Reason) -> None:
+        super().__init__(str(why))
+        self.reason = why
 
 
 def clean_display_name(name: str) -> str:
@@ -38,14 +43,14 @@ def smtp_address(email: str) -> str:
     try:
         validate_email(email)
     except ValidationError as exc:
-        raise BuildError(_("некорректный адрес")) from exc
+        raise BuildError(reason("bad_address")) from exc
     local, _at, domain = email.rpartition("@")
     try:
         domain = domain.encode("idna").decode("ascii")
     except UnicodeError as exc:
-        raise BuildError(_("некорректный домен адреса")) from exc
+        raise BuildError(reason("bad_domain")) from exc
     if not local.isascii() or any(c in local for c in "\r\n<>"):
-        raise BuildError(_("адрес с не-ASCII символами не поддерживается"))
+        raise BuildError(reason("non_ascii_address"))
     return f"{local}@{domain}"
 
 
@@ -58,10 +63,10 @@ class MessageComposer:
             base["Subject"] = " ".join(_HEADER_JUNK.sub(" ", subject).split())
             base.set_content(body)
             self._common = base.as_bytes()
-            self._error: str | None = None
+            self._error: Reason | None = None
         except (HeaderParseError, ValueError, TypeError, UnicodeError) as exc:
             self._common = b""
-            self._error = _("письмо не собрать: %(error)s") % {"error": str(exc)[:200]}
+            self._error = reason("message_unbuildable", error=exc)
         self._date_second = -1
         self._date = ""
 
@@ -87,5 +92,5 @@ class MessageComposer:
             head = f"To: {to_header}\nDate: {self._now_date()}\nMessage-ID: {message_id}\n"
             head_bytes = head.encode("ascii").replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         except (HeaderParseError, ValueError, TypeError, UnicodeError, IndexError) as exc:
-            raise BuildError(_("заголовок не собрать: %(error)s") % {"error": str(exc)[:200]}) from exc
+            raise BuildError(reason("header_unbuildable", error=exc)) from exc
         return to_addr, head_bytes + self._common, message_id

@@ -1,4 +1,4 @@
-"""The delivery engine (ARCHITECTURE.md, steps 3 and 4, and the failure policy).
+"""The delivery engine (docs/architecture.md, step 3 and the failure policy; docs/delivery-engine.md).
 
 A task run (`attempt_deliver`) claims a small batch of an attempt's due deliveries with one
 conditional UPDATE (a lease), sends them one message per recipient over a reused connection
@@ -19,6 +19,7 @@ final is finished by run_finish.py, and the scheduler's sweep and wake are in re
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -26,7 +27,6 @@ from django.core.mail.utils import DNS_NAME
 from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from core.data_versions import data_version_bump
 from mailings.delivery.breaker import breaker_close, breaker_gate, breaker_open
@@ -38,14 +38,17 @@ from mailings.delivery.ratelimit import (
     ratelimit_refund,
     ratelimit_reserve,
 )
+from mailings.delivery.reasons import SYSTEMIC_CODES, Reason, reason
 from mailings.delivery.run_finish import attempt_finish_if_done
-from mailings.delivery.smtp import Outcome, SmtpConfig, SmtpSession, SystemicError, sanitize_reply
-from mailings.delivery.stopping import Stop, graceful_sigterm
-from mailings.models import Attempt, Delivery, Mailing
+from mailings.delivery.smtp import Outcome, SmtpConfig, SmtpSession, SystemicError
+from mailings.delivery.stopping import Stop
+from mailings.models import Attempt, Delivery, send_block
 
 logger = logging.getLogger(__name__)
 
 State = Delivery.State
+# Called every few seconds while a task run works on an attempt (tasks.attempt_keep_awake).
+KeepAwake = Callable[..., None]
 # Seconds of lease kept in reserve beyond the per-message deadline (recording the batch, clock skew).
 LEASE_MARGIN = 15.0
 # A task re-checks "enabled / owner active" at least this often within a batch.
@@ -81,8 +84,8 @@ def smtp_config() -> SmtpConfig:
     )
 
 
-def run_block_reason(*, attempt_id: int, now: datetime) -> str | None:
-    """Why the rest of this run must not be sent, or None. One query."""
+def run_block_reason(*, attempt_id: int, now: datetime) -> Reason | None:
+    """Why the rest of this run must not be sent, or None (the rule: `mailings.models.send_block`). One query."""
     row = (
         Attempt.objects.filter(pk=attempt_id)
         .values(
@@ -95,39 +98,57 @@ def run_block_reason(*, attempt_id: int, now: datetime) -> str | None:
         .first()
     )
     if row is None:
-        return _("попытка удалена")
-    if not row["mailing__is_enabled"]:
-        return _("рассылка отключена")
-    if not row["mailing__owner__is_active"] or row["mailing__owner__blocked_at"] is not None:
-        return _("владелец заблокирован")
-    if now >= row["mailing__end_at"]:
-        return _("время рассылки истекло")
-    return None
+        return reason("attempt_deleted")
+    return send_block(
+        is_enabled=row["mailing__is_enabled"],
+        owner_is_active=row["mailing__owner__is_active"],
+        owner_blocked_at=row["mailing__owner__blocked_at"],
+        end_at=row["mailing__end_at"],
+        now=now,
+    )
 
 
-def attempt_skip_rest(*, attempt_id: int, reason: str, now: datetime) -> int:
-    """Mark every delivery of the run not yet handed to anyone as skipped with the reason."""
+def attempt_skip_rest(*, attempt_id: int, why: Reason, now: datetime) -> int:
+    """Mark every delivery of the run not yet handed to anyone as skipped with the reason; returns how many ended.
+
+    When the window closed while the mail server was unusable, the deliveries that waited for it end failed
+    with the server's real trouble (their reason, set by `_defer_attempt`) rather than skipped for lack of
+    time: the owner sees why nothing went out. Their tries are not counted (the breaker's policy).
+    """
+    failed = 0
+    if why.code == "window_closed":
+        failed = Delivery.objects.filter(
+            attempt_id=attempt_id, state=State.PENDING, reason__in=sorted(SYSTEMIC_CODES)
+        ).update(state=State.FAILED, finished_at=now, next_try_at=None, lease_until=None, lease_owner="")
+        if failed:
+            logger.info("run ended with the server unusable: attempt=%s deliveries=%s", attempt_id, failed)
     skipped = Delivery.objects.filter(attempt_id=attempt_id, state__in=[State.PENDING, State.RETRY_WAIT]).update(
         state=State.SKIPPED,
-        reason=reason[:255],
+        reason=why.code,
+        reason_params=why.stored_params(),
         finished_at=now,
         next_try_at=None,
         lease_until=None,
         lease_owner="",
     )
     if skipped:
-        logger.info("run skipped: attempt=%s deliveries=%s reason=%s", attempt_id, skipped, reason)
-    return skipped
+        logger.info("run skipped: attempt=%s deliveries=%s reason=%s", attempt_id, skipped, why.code)
+    return failed + skipped
 
 
-def _defer_attempt(*, attempt_id: int, until: datetime, end_at: datetime) -> int:
+def _defer_attempt(*, attempt_id: int, until: datetime, end_at: datetime, cause: Reason | None = None) -> int:
     """Nobody may send before `until` (breaker or limits): move due deliveries' next_try_at there.
 
-    When `until` is at or past the mailing's end the rest can never be sent: it is skipped at once,
-    so the run finishes now instead of staying in progress until end_at.
+    `cause` (the breaker's: the server's trouble) is written on the waiting deliveries that have no verdict of
+    their own yet, so the attempt's page and its summary say why they wait. When `until` is at or past the
+    mailing's end the rest can never be sent: the run ends at once instead of staying in progress until end_at.
     """
+    if cause is not None:
+        Delivery.objects.filter(attempt_id=attempt_id, state=State.PENDING).update(
+            reason=cause.code, reason_params=cause.stored_params()
+        )
     if until >= end_at:
-        return attempt_skip_rest(attempt_id=attempt_id, reason=_("время рассылки истекло"), now=timezone.now())
+        return attempt_skip_rest(attempt_id=attempt_id, why=reason("window_closed"), now=timezone.now())
     return (
         Delivery.objects.filter(attempt_id=attempt_id, state__in=[State.PENDING, State.RETRY_WAIT])
         .filter(Q(next_try_at__isnull=True) | Q(next_try_at__lt=until))
@@ -136,8 +157,11 @@ def _defer_attempt(*, attempt_id: int, until: datetime, end_at: datetime) -> int
 
 
 class _Engine:
-    def __init__(self, *, attempt: Attempt, stop: Stop, max_seconds: float) -> None:
+    def __init__(
+        self, *, attempt: Attempt, stop: Stop, max_seconds: float, keep_awake: KeepAwake | None = None
+    ) -> None:
         self.attempt = attempt
+        self.keep_awake = keep_awake
         self.mailing = attempt.mailing
         self.stop = stop
         self.max_seconds = max_seconds
@@ -153,7 +177,7 @@ class _Engine:
         )
         self.from_addr = _envelope_sender(settings.DEFAULT_FROM_EMAIL)
         self.probe = False
-        self.abandon_reason = ""
+        self.abandon_reason: Reason | None = None
         self.connection_failures = 0
         self.started = time.monotonic()
         self.last_check = 0.0
@@ -168,16 +192,15 @@ class _Engine:
 
     def _heartbeat(self, now: datetime) -> None:
         """Tell the scheduler this attempt is being worked on, so it does not wake another task."""
-        if time.monotonic() - self.last_heartbeat < HEARTBEAT_SECONDS:
+        if self.keep_awake is None or time.monotonic() - self.last_heartbeat < HEARTBEAT_SECONDS:
             return
         self.last_heartbeat = time.monotonic()
-        Attempt.objects.filter(pk=self.attempt.pk).update(
-            wake_at=now + timedelta(seconds=int(settings.SEND_WAKE_INTERVAL))
-        )
+        self.keep_awake(attempt_id=self.attempt.pk, now=now)
 
-    def _blocked(self, now: datetime, *, force: bool = False) -> str | None:
+    def _blocked(self, now: datetime, *, force: bool = False) -> Reason | None:
         if now >= self.mailing.end_at:
-            return _("время рассылки истекло")
+            # The clock part of the rule needs no query: checked before every message.
+            return reason("window_closed")
         if not force and time.monotonic() - self.last_check < RECHECK_SECONDS:
             return None
         self.last_check = time.monotonic()
@@ -187,14 +210,14 @@ class _Engine:
         """Write-ahead before the final dot (`DeliveryLedger.hand_over`); False: the message must not go out."""
         if timezone.now() >= self.mailing.end_at:
             # The envelope exchange may have crossed end_at: nothing goes out after it.
-            self.abandon_reason = _("время рассылки истекло")
+            self.abandon_reason = reason("window_closed")
             return False
         try:
             return self.ledger.hand_over(delivery, message_id=message_id, rest=rest)
         except (DatabaseError, sqlite3.Error) as exc:
             # "database is locked" mid-DATA: without the write-ahead the message must not go out.
             logger.warning("hand-over not recorded, message abandoned: delivery=%s error=%s", delivery.pk, exc)
-            self.abandon_reason = _("не удалось записать передачу письма")
+            self.abandon_reason = reason("handover_not_recorded")
             return False
 
     def _flush(self, done: list[Delivery]) -> None:
@@ -232,7 +255,6 @@ class _Engine:
     # --- the loop -------------------------------------------------------------------------
 
     def run(self) -> str:
-        Mailing.objects.filter(pk=self.mailing.pk, status=Mailing.Status.CREATED).update(status=Mailing.Status.RUNNING)
         batch_size = batch_size_for_rate(max(1, int(settings.SEND_BATCH_SIZE)))
         while True:
             if self.stop.is_set():
@@ -240,16 +262,18 @@ class _Engine:
             if time.monotonic() - self.started >= self.max_seconds:
                 return StopReason.BUDGET
             now = timezone.now()
-            reason = self._blocked(now, force=True)
-            if reason:
-                attempt_skip_rest(attempt_id=self.attempt.pk, reason=reason, now=now)
+            why = self._blocked(now, force=True)
+            if why:
+                attempt_skip_rest(attempt_id=self.attempt.pk, why=why, now=now)
                 return StopReason.BLOCKED
             self._heartbeat(now)
             if not self.session.is_open:
                 gate = breaker_gate(account=self.config.account, now=now, probe_seconds=self.deadline_seconds)
                 if not gate.allowed:
                     assert gate.retry_at is not None
-                    _defer_attempt(attempt_id=self.attempt.pk, until=gate.retry_at, end_at=self.mailing.end_at)
+                    _defer_attempt(
+                        attempt_id=self.attempt.pk, until=gate.retry_at, end_at=self.mailing.end_at, cause=gate.cause
+                    )
                     return StopReason.PAUSED
                 self.probe = self.probe or gate.probe
             reservation = ratelimit_reserve(account=self.config.account, want=batch_size, now=now)
@@ -297,13 +321,13 @@ class _Engine:
                             done.extend(self.ledger.release(r, until=None) for r in rest)
                             return StopReason.STOPPED
                 now = timezone.now()
-                reason = self._blocked(now, force=waited)
-                if reason:
+                why = self._blocked(now, force=waited)
+                if why:
                     done.extend(self.ledger.finish(r, State.SKIPPED, now=now) for r in rest)
                     for r in rest:
-                        r.reason = reason
+                        r.set_reason(why)
                     self._flush(done)
-                    attempt_skip_rest(attempt_id=self.attempt.pk, reason=reason, now=now)
+                    attempt_skip_rest(attempt_id=self.attempt.pk, why=why, now=now)
                     return StopReason.BLOCKED
                 if (lease_until - now).total_seconds() < self.deadline_seconds + LEASE_MARGIN / 2:
                     # Not enough lease left to finish one more message within its deadline.
@@ -326,7 +350,7 @@ class _Engine:
                 ratelimit_refund(account=self.config.account, reservation=reservation, unused=unused)
         return None
 
-    def _pause(self, *, reason: str, rest: list[Delivery], done: list[Delivery]) -> str:
+    def _pause(self, *, reason: Reason, rest: list[Delivery], done: list[Delivery]) -> str:
         """Systemic trouble: open the breaker, put the deliveries in hand back to wait for it."""
         self.session.close()
         now = timezone.now()
@@ -334,7 +358,7 @@ class _Engine:
         self.probe = False
         done.extend(self.ledger.release(r, until=until) for r in rest)
         self._flush(done)
-        _defer_attempt(attempt_id=self.attempt.pk, until=until, end_at=self.mailing.end_at)
+        _defer_attempt(attempt_id=self.attempt.pk, until=until, end_at=self.mailing.end_at, cause=reason)
         return StopReason.PAUSED
 
     def _send_one(self, d: Delivery, *, rest: list[Delivery], done: list[Delivery]) -> str | None:
@@ -343,7 +367,7 @@ class _Engine:
             to_addr, data, message_id = self.composer.build(email=d.email, full_name=d.full_name)
         except BuildError as exc:
             self.ledger.finish(d, State.FAILED, now=now)
-            d.reason = (_("письмо не собрано (build): %(error)s") % {"error": exc})[:255]
+            d.set_reason(reason("not_built", error=exc.reason))
             done.append(d)
             return None
         deadline = time.monotonic() + self.deadline_seconds
@@ -355,23 +379,24 @@ class _Engine:
                     assert gate.retry_at is not None
                     done.extend(self.ledger.release(r, until=gate.retry_at) for r in rest)
                     self._flush(done)
-                    _defer_attempt(attempt_id=self.attempt.pk, until=gate.retry_at, end_at=self.mailing.end_at)
+                    _defer_attempt(
+                        attempt_id=self.attempt.pk, until=gate.retry_at, end_at=self.mailing.end_at, cause=gate.cause
+                    )
                     return StopReason.PAUSED
                 self.probe = gate.probe
             try:
                 self.session.open(deadline=deadline)
             except SystemicError as exc:
                 self.connection_failures += 1
-                reason = sanitize_reply(exc.reason, limit=200)
                 logger.warning(
                     "smtp connection failed: account=%s reason=%s failures=%s",
                     self.config.account,
-                    reason,
+                    exc.reason,
                     self.connection_failures,
                 )
                 threshold = max(1, int(settings.SEND_BREAKER_THRESHOLD))
                 if exc.immediate or self.probe or self.connection_failures >= threshold:
-                    return self._pause(reason=reason, rest=rest, done=done)
+                    return self._pause(reason=exc.reason, rest=rest, done=done)
                 # Not this recipient's fault: it waits for the next connection, nobody is marked failed.
                 done.append(self.ledger.release(d, until=None))
                 return None
@@ -388,12 +413,12 @@ class _Engine:
         if result.outcome == Outcome.ABANDONED:
             d.tries -= 1
             self.attempted -= 1
-            if self.abandon_reason:
+            if self.abandon_reason is not None:
                 # Still ours and never sent: back to pending (skipped at the next check if the run ended).
                 logger.warning(
-                    "message abandoned before the final dot: delivery=%s reason=%s", d.pk, self.abandon_reason
+                    "message abandoned before the final dot: delivery=%s reason=%s", d.pk, self.abandon_reason.code
                 )
-                self.abandon_reason = ""
+                self.abandon_reason = None
                 done.append(self.ledger.release(d, until=None))
             else:
                 logger.warning("lease lost before the final dot: delivery=%s", d.pk)
@@ -404,7 +429,8 @@ class _Engine:
             logger.warning(
                 "smtp systemic refusal: account=%s code=%s reply=%s", self.config.account, result.code, result.reply
             )
-            return self._pause(reason=f"{result.reason}: {result.reply}", rest=rest, done=done)
+            assert result.reason is not None
+            return self._pause(reason=result.reason.with_params(reply=result.reply), rest=rest, done=done)
         self.connection_failures = self.connection_failures + 1 if result.connection_failure else 0
         if self.probe:
             self.probe = False
@@ -413,7 +439,7 @@ class _Engine:
         if result.outcome == Outcome.SENT:
             self.sent += 1
         if self.connection_failures >= max(1, int(settings.SEND_BREAKER_THRESHOLD)):
-            return self._pause(reason=_("несколько разрывов соединения подряд"), rest=rest[1:], done=done)
+            return self._pause(reason=reason("connection_failures"), rest=rest[1:], done=done)
         return None
 
 
@@ -431,41 +457,35 @@ def _envelope_sender(from_email: str) -> str:
         return "".join(c for c in from_email if c.isprintable() and c not in "<>\r\n ")
 
 
-def attempt_deliver(*, attempt_id: int, max_seconds: float | None = None) -> str:
+def attempt_deliver(
+    *,
+    attempt_id: int,
+    max_seconds: float | None = None,
+    stop: Stop | None = None,
+    keep_awake: KeepAwake | None = None,
+) -> str:
     """One bounded task run over an attempt's due deliveries; returns why it stopped (StopReason).
 
-    Re-enqueues itself when it stopped with work remaining (time budget, SIGTERM), and finishes
-    the attempt when every delivery is final. Safe to run in several workers at once.
+    Finishes the attempt when every delivery is final. Safe to run in several workers at once. What
+    happens next (enqueue the rest, let the scheduler wake it) is the caller's: `tasks.delivery_run`.
+    `stop` is set on SIGTERM (`stopping.graceful_sigterm`); `keep_awake(attempt_id=, now=)` is called
+    every few seconds while the run works, so the scheduler does not wake another task for it.
     """
     attempt = Attempt.objects.select_related("mailing__message").filter(pk=attempt_id).first()
     if attempt is None or attempt.is_final:
         return StopReason.FINAL
     budget = float(settings.SEND_TASK_MAX_SECONDS if max_seconds is None else max_seconds)
-    stop: Stop | None = None
+    engine = _Engine(attempt=attempt, stop=stop or Stop(), max_seconds=budget, keep_awake=keep_awake)
     try:
-        with graceful_sigterm() as stop:
-            engine = _Engine(attempt=attempt, stop=stop, max_seconds=budget)
-            try:
-                verdict = engine.run()
-            except Exception:
-                # Leases of the batch in hand expire and the sweep recovers them; say what happened.
-                logger.exception("delivery task failed: attempt=%s", attempt_id)
-                raise
-            finally:
-                engine.session.close()
-                # Claims, skips, deferrals and the last outcomes of this run change what its pages show.
-                engine.progress_bump(force=True)
-        logger.info("delivery task: attempt=%s sent=%s stop=%s", attempt_id, engine.sent, verdict)
-        if verdict in (StopReason.BUDGET, StopReason.STOPPED):
-            from mailings.delivery.tasks import enqueue_attempt_delivery
-
-            enqueue_attempt_delivery(attempt_id=attempt_id, count=1)
-        elif verdict in (StopReason.PAUSED, StopReason.LIMITED, StopReason.IDLE):
-            # Let the scheduler wake it as soon as deliveries are due again.
-            Attempt.objects.filter(pk=attempt_id).update(wake_at=None)
-        attempt_finish_if_done(attempt_id=attempt_id)
+        verdict = engine.run()
+    except Exception:
+        # Leases of the batch in hand expire and the sweep recovers them; say what happened.
+        logger.exception("delivery task failed: attempt=%s", attempt_id)
+        raise
     finally:
-        # A SIGTERM with the default action terminates only now: the run is re-enqueued or finished.
-        if stop is not None:
-            stop.deliver_default()
+        engine.session.close()
+        # Claims, skips, deferrals and the last outcomes of this run change what its pages show.
+        engine.progress_bump(force=True)
+    logger.info("delivery task: attempt=%s sent=%s stop=%s", attempt_id, engine.sent, verdict)
+    attempt_finish_if_done(attempt_id=attempt_id)
     return verdict

@@ -17,14 +17,19 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from mailings.delivery.reasons import reason
 from mailings.delivery.smtp import Outcome, SendResult
 from mailings.models import Attempt, Delivery
+
+# What the raw statements below bind: states, owners, adapted datetimes, ids and flags.
+SqlParams = list[bool | int | str | None]
 
 logger = logging.getLogger(__name__)
 
 State = Delivery.State
+# The JSON column's value as the backend takes it in raw SQL (text on SQLite, a Jsonb adapter on PostgreSQL).
+reason_params_prep = Delivery._meta.get_field("reason_params").get_db_prep_save
 
 _TABLE = Delivery._meta.db_table
 _HAND_OVER_SQL = (
@@ -46,7 +51,8 @@ _CLAIM_SQL = (
 )
 _FLUSH_SQL = (
     f"UPDATE {_TABLE} SET state = %s, tries = %s, next_try_at = %s, lease_until = NULL, lease_owner = '', "
-    "handed_over = %s, smtp_code = %s, smtp_reply = %s, reason = %s, message_id = %s, finished_at = %s "
+    "handed_over = %s, smtp_code = %s, smtp_reply = %s, reason = %s, reason_params = %s, message_id = %s, "
+    "finished_at = %s "
     "WHERE id = %s AND state = %s AND lease_owner = %s"
 )
 
@@ -120,7 +126,7 @@ class DeliveryLedger:
             # The due condition is checked again row by row by the UPDATE itself: of two workers
             # that picked the same rows, the second finds them claimed (SQLite serialises the
             # writes; PostgreSQL re-evaluates the WHERE once the winner commits).
-            params: list[object] = [State.SENDING, self.owner, adapt(lease_until)]
+            params: SqlParams = [State.SENDING, self.owner, adapt(lease_until)]
             params += [State.PENDING, adapt(now), State.RETRY_WAIT, adapt(now), *candidates]
             if self._execute(_CLAIM_SQL + _in_list(candidates), params):
                 won = candidates
@@ -159,7 +165,7 @@ class DeliveryLedger:
         self.marked |= marked
         return True
 
-    def _execute(self, sql: str, params: list[object]) -> int:
+    def _execute(self, sql: str, params: SqlParams) -> int:
         """Raw SQL with %s placeholders; returns the row count (the DB-API connection on SQLite: cheaper)."""
         if connection.vendor == "sqlite":
             connection.ensure_connection()
@@ -172,7 +178,7 @@ class DeliveryLedger:
         """One conditional UPDATE marking `ids` handed over; returns the ids marked (those still ours)."""
         in_list = _in_list(ids)
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        params: list[object] = [True, State.SENDING, self.owner, now, *ids]
+        params: SqlParams = [True, State.SENDING, self.owner, now, *ids]
         count = self._execute(_GROUP_MARK_SQL + in_list, params)
         if count == len(ids):
             return set(ids)
@@ -215,6 +221,7 @@ class DeliveryLedger:
                 d.smtp_code,
                 d.smtp_reply,
                 d.reason,
+                reason_params_prep(d.reason_params, connection),
                 d.message_id,
                 adapt(d.finished_at),
                 d.pk,
@@ -247,7 +254,7 @@ class DeliveryLedger:
         if result is not None:
             d.smtp_code = result.code
             d.smtp_reply = result.reply
-            d.reason = result.reason[:255]
+            d.set_reason(result.reason)
         return d
 
     def apply(self, d: Delivery, result: SendResult, *, now: datetime) -> Delivery:
@@ -267,7 +274,7 @@ class DeliveryLedger:
         max_age_end = self.attempt.started_at + timedelta(seconds=int(settings.SEND_RETRY_MAX_AGE))
         if next_try >= self.mailing.end_at or next_try > max_age_end:
             self.finish(d, State.FAILED, now=now, result=result)
-            d.reason = (_("повторы исчерпаны: %(reason)s") % {"reason": result.reason})[:255]
+            d.set_reason(reason("retries_exhausted", reason=result.reason) if result.reason else None)
             return d
         self.finish(d, State.RETRY_WAIT, now=now, result=result)
         d.next_try_at = next_try

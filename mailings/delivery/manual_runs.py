@@ -9,8 +9,8 @@ from datetime import datetime
 from django.db import IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from core.data_versions import data_version_bump
 from mailings.delivery.runs import attempt_start
 from mailings.models import Attempt, Delivery, Mailing
 
@@ -21,20 +21,18 @@ class SendRefused(Exception):
     """The run cannot start; the message says why, for the person who asked."""
 
 
+# What the person who asked is told, for each reason the rule (Mailing.send_block) gives.
+_REFUSALS = {
+    "mailing_disabled": gettext_lazy("Рассылка отключена: отправка невозможна."),
+    "owner_blocked": gettext_lazy("Владелец рассылки заблокирован: отправка невозможна."),
+    "window_closed": gettext_lazy("Время рассылки истекло: отправка невозможна."),
+}
+
+
 def mailing_send_block_reason(*, mailing: Mailing, now: datetime) -> str | None:
-    if not mailing.is_enabled:
-        return _("Рассылка отключена: отправка невозможна.")
-    owner = mailing.owner
-    if not owner.is_active or owner.blocked_at is not None:
-        return _("Владелец рассылки заблокирован: отправка невозможна.")
-    if now >= mailing.end_at:
-        return _("Время рассылки истекло: отправка невозможна.")
-    return None
-
-
-def _mark_running(mailing: Mailing) -> None:
-    if Mailing.objects.filter(pk=mailing.pk, status=Mailing.Status.CREATED).update(status=Mailing.Status.RUNNING):
-        data_version_bump(owner_id=mailing.owner_id)
+    """Why a person may not start a run of the mailing now, in their words; None if they may."""
+    why = mailing.send_block(now=now)
+    return str(_REFUSALS[why.code]) if why is not None else None
 
 
 def mailing_send_now(*, mailing: Mailing, trigger: str = Attempt.Trigger.MANUAL) -> Attempt:
@@ -49,7 +47,6 @@ def mailing_send_now(*, mailing: Mailing, trigger: str = Attempt.Trigger.MANUAL)
     except IntegrityError as exc:
         # attempt_one_person_run_at_a_time: a run started by a person is still going (a double click).
         raise SendRefused(_("Рассылка уже отправляется: дождитесь окончания текущей отправки.")) from exc
-    _mark_running(mailing)
     return attempt
 
 
@@ -79,7 +76,6 @@ def attempt_retry_failed(*, attempt: Attempt) -> Attempt:
     except IntegrityError as exc:
         # attempt_one_retry_per_attempt / attempt_one_person_run_at_a_time: a double click.
         raise SendRefused(_("Эту попытку уже повторили или рассылка уже отправляется.")) from exc
-    _mark_running(mailing)
     logger.info(
         "retry of failed recipients: attempt=%s retry=%s recipients=%s", attempt.pk, retry.pk, len(recipient_ids)
     )

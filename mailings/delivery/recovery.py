@@ -6,26 +6,18 @@ with deliveries due again (retries, the end of a pause) when no task is working 
 """
 
 import logging
-import math
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
-from django.utils.translation import gettext as _
 
 from core.data_versions import data_version_bump_for_attempts
 from mailings.delivery.run_finish import NOT_FINAL_STATES, attempt_finish_if_done
+from mailings.delivery.tasks import attempt_wake_claim, enqueue_attempt_delivery
 from mailings.models import Attempt, Delivery
 
 logger = logging.getLogger(__name__)
 
 State = Delivery.State
-
-
-def tasks_for(*, total: int) -> int:
-    """How many delivery tasks to enqueue for a new run of `total` recipients."""
-    per_attempt = max(1, int(settings.SEND_TASKS_PER_ATTEMPT))
-    return max(1, min(per_attempt, math.ceil(total / max(1, int(settings.SEND_BATCH_SIZE)))))
 
 
 # --- called by the scheduler every second ---------------------------------------------------
@@ -49,11 +41,10 @@ def deliveries_sweep_expired_leases(*, now: datetime) -> int:
         lease_until=None,
         lease_owner="",
         finished_at=now,
-        reason=_("обработчик остановлен после передачи письма серверу: возможна доставка"),
+        reason="worker_lost_after_handover",
+        reason_params=None,
     )
     data_version_bump_for_attempts(attempt_ids=attempt_ids)
-    from mailings.delivery.tasks import enqueue_attempt_delivery
-
     for attempt_id in attempt_ids:
         if not attempt_finish_if_done(attempt_id=attempt_id):
             enqueue_attempt_delivery(attempt_id=attempt_id, count=1)
@@ -92,18 +83,14 @@ def attempts_wake_due_retries(*, now: datetime) -> int:
         Q(state=State.PENDING, next_try_at__isnull=True)
         | Q(state__in=[State.PENDING, State.RETRY_WAIT], next_try_at__lte=now)
     )
-    wakeable = Q(wake_at__isnull=True) | Q(wake_at__lte=now)
     candidates = list(
-        Attempt.objects.filter(wakeable, status=Attempt.Status.IN_PROGRESS)
+        Attempt.objects.filter(Q(wake_at__isnull=True) | Q(wake_at__lte=now), status=Attempt.Status.IN_PROGRESS)
         .filter(Exists(due))
         .values_list("pk", flat=True)
     )
-    from mailings.delivery.tasks import enqueue_attempt_delivery
-
     woken = 0
-    interval = timedelta(seconds=int(settings.SEND_WAKE_INTERVAL))
     for attempt_id in candidates:
-        if Attempt.objects.filter(wakeable, pk=attempt_id).update(wake_at=now + interval):
+        if attempt_wake_claim(attempt_id=attempt_id, now=now):
             enqueue_attempt_delivery(attempt_id=attempt_id, count=1)
             woken += 1
     if woken:

@@ -1,18 +1,21 @@
-"""Finishing a run of a mailing: its status, counts and the server's replies, grouped (ARCHITECTURE.md, step 5).
+"""Finishing a run of a mailing: its status, counts and the server's replies, grouped (docs/architecture.md, step 4).
 
 The task run that writes a run's last outcome finishes it (mailings/delivery/engine.py); the
 scheduler finishes the runs whose task died after that write (mailings/delivery/recovery.py).
 """
 
+import json
 import logging
 import re
 from collections import Counter
+from typing import Any
 
+from django.conf import settings
 from django.db.models import Count
-from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils import timezone, translation
 
 from core.data_versions import data_version_bump_for_attempts
+from mailings.delivery.reasons import reason, reason_text
 from mailings.models import Attempt, Delivery
 
 logger = logging.getLogger(__name__)
@@ -24,27 +27,46 @@ NOT_FINAL_STATES = (State.PENDING, State.SENDING, State.RETRY_WAIT)
 _QUEUE_ID = re.compile(r"(?i)(:?\s*queued(\s+as\s+\S+)?|\s+id=\S+|\s+<[^>]*>|\s*\(\S*\)$)")
 
 
-def _summary_key(code: int | None, reply: str, reason: str, state: str) -> str:
+def _summary_entry(reply: str, code: str, params: dict[str, Any] | None, state: str) -> dict[str, Any]:
     if reply:
-        return _QUEUE_ID.sub("", reply).strip()[:120] or reply[:120]
-    label = str(State(state).label) if state in State.values else state
-    return f"{label}: {reason}"[:120] if reason else label
+        return {"reply": _QUEUE_ID.sub("", reply).strip()[:120] or reply[:120]}
+    return {"state": state, "reason": code, "params": params}
 
 
-def attempt_server_summary(*, attempt_id: int, limit: int = 8) -> str:
-    """The server's real replies, grouped: `250 2.0.0 Ok ×98; 550 5.1.1 User unknown ×2`."""
+def attempt_summary(*, attempt_id: int, limit: int = 8) -> list[dict[str, Any]]:
+    """The server's real replies, grouped, as entries for `summary_text`, most frequent first.
+
+    A delivery the server never answered (skipped, unknown, failed before any reply) is grouped by its
+    state and reason instead; past `limit` groups, a last entry says how many more there were.
+    """
     counter: Counter[str] = Counter()
     rows = (
         Delivery.objects.filter(attempt_id=attempt_id)
-        .values_list("smtp_code", "smtp_reply", "reason", "state")
+        .values_list("smtp_reply", "reason", "reason_params", "state")
         .annotate(n=Count("pk"))
         .order_by()
     )
-    for code, reply, reason, state, n in rows:
-        counter[_summary_key(code, reply, reason, state)] += n
-    parts = [f"{key} ×{n}" for key, n in counter.most_common(limit)]
+    for reply, code, params, state, n in rows:
+        counter[json.dumps(_summary_entry(reply, code, params, state), sort_keys=True)] += n
+    entries = [{**json.loads(key), "n": n} for key, n in counter.most_common(limit)]
     if len(counter) > limit:
-        parts.append(_("ещё вариантов: %(n)s") % {"n": len(counter) - limit})
+        entries.append({"more": len(counter) - limit})
+    return entries
+
+
+def summary_text(entries: list[dict[str, Any]]) -> str:
+    """`250 2.0.0 Ok ×98; 550 5.1.1 User unknown ×2; Пропущено: рассылка отключена ×3`, in the active language."""
+    parts = []
+    for entry in entries:
+        if "more" in entry:
+            parts.append(reason("more_variants", n=entry["more"]).text())
+        elif "reply" in entry:
+            parts.append(f"{entry['reply']} ×{entry['n']}")
+        else:
+            state = entry.get("state", "")
+            label = str(State(state).label) if state in State.values else state
+            why = reason_text(entry.get("reason", ""), entry.get("params"))
+            parts.append(f"{label}: {why} ×{entry['n']}" if why else f"{label} ×{entry['n']}")
     return "; ".join(parts)
 
 
@@ -62,7 +84,10 @@ def attempt_finish_if_done(*, attempt_id: int) -> bool:
     total = sum(counts.values())
     sent = counts.get(State.SENT, 0)
     status = Attempt.Status.SUCCESS if total and sent == total else Attempt.Status.FAILURE
-    summary = attempt_server_summary(attempt_id=attempt_id)
+    summary = attempt_summary(attempt_id=attempt_id)
+    with translation.override(settings.LANGUAGE_CODE):
+        # Stored once in the service's language for search, the admin and the command line; pages render `summary`.
+        server_response = summary_text(summary)
     now = timezone.now()
     won = Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.IN_PROGRESS).update(
         status=status,
@@ -72,8 +97,8 @@ def attempt_finish_if_done(*, attempt_id: int) -> bool:
         failed_count=counts.get(State.FAILED, 0),
         unknown_count=counts.get(State.UNKNOWN, 0),
         skipped_count=counts.get(State.SKIPPED, 0),
-        server_response=summary,
-        wake_at=None,
+        server_response=server_response,
+        summary=summary,
     )
     if won:
         data_version_bump_for_attempts(attempt_ids=[attempt_id])
@@ -86,6 +111,6 @@ def attempt_finish_if_done(*, attempt_id: int) -> bool:
             counts.get(State.FAILED, 0),
             counts.get(State.UNKNOWN, 0),
             counts.get(State.SKIPPED, 0),
-            summary,
+            server_response,
         )
     return bool(won)

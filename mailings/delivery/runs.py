@@ -1,4 +1,4 @@
-"""Starting a run of a mailing: one Attempt and a Delivery per recipient (ARCHITECTURE.md, step 2 and 5)."""
+"""Starting a run of a mailing: one Attempt and a Delivery per recipient (docs/architecture.md, steps 2 and 5)."""
 
 import logging
 from collections.abc import Iterable
@@ -10,6 +10,7 @@ from django.db.models import F, QuerySet, Value
 from django.utils import timezone
 
 from core.data_versions import data_version_bump
+from mailings.delivery.tasks import enqueue_attempt_delivery
 from mailings.models import Attempt, Delivery, Mailing, Recipient
 
 logger = logging.getLogger(__name__)
@@ -31,8 +32,6 @@ def attempt_start(
     The recipients are the mailing's audience (chosen recipients and members of chosen lists, each once);
     with `recipient_ids`, only those of them.
     """
-    from mailings.delivery.tasks import enqueue_attempt_delivery
-
     with transaction.atomic():
         attempt = Attempt.objects.create(
             mailing=mailing,
@@ -46,6 +45,7 @@ def attempt_start(
             recipients = recipients.filter(pk__in=list(recipient_ids))
         attempt.total_count = _snapshot_deliveries(attempt=attempt, recipients=recipients)
         attempt.save(update_fields=["total_count"])
+        mailing_mark_running(mailing=mailing)
         transaction.on_commit(lambda: enqueue_attempt_delivery(attempt_id=attempt.pk))
         data_version_bump(owner_id=mailing.owner_id)
     logger.info(
@@ -58,8 +58,14 @@ def attempt_start(
     return attempt
 
 
+def mailing_mark_running(*, mailing: Mailing) -> None:
+    """The mailing becomes Запущена: when its first run starts (whoever starts it), and only then."""
+    Mailing.objects.filter(pk=mailing.pk).exclude(status=Mailing.Status.RUNNING).update(status=Mailing.Status.RUNNING)
+    mailing.status = Mailing.Status.RUNNING
+
+
 # Copied from the recipient into its delivery; every other column gets the field's default.
-_FROM_RECIPIENT = {"attempt": None, "recipient": "pk", "email": "email", "full_name": "full_name"}
+_FROM_RECIPIENT = {"recipient": "pk", "email": "email", "full_name": "full_name"}
 
 
 def _snapshot_deliveries(*, attempt: Attempt, recipients: QuerySet[Recipient]) -> int:
@@ -73,10 +79,11 @@ def _snapshot_deliveries(*, attempt: Attempt, recipients: QuerySet[Recipient]) -
     for field in Delivery._meta.concrete_fields:
         if field.primary_key:
             continue
+        assert field.column is not None  # a concrete field always has its column
         columns.append(connection.ops.quote_name(field.column))
         alias = f"snapshot_{field.column}"
         if field.name == "attempt":
-            select[alias] = Value(attempt.pk, output_field=field.target_field)
+            select[alias] = Value(attempt.pk, output_field=Delivery.attempt.field.target_field)
         elif field.name in _FROM_RECIPIENT:
             select[alias] = F(_FROM_RECIPIENT[field.name])
         elif (

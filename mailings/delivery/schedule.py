@@ -1,4 +1,4 @@
-"""The mailing calendar and the scheduler's tick (ARCHITECTURE.md, steps 1 and 2).
+"""The mailing calendar and the scheduler's tick (docs/architecture.md, steps 1 and 2).
 
 Slots of a periodic mailing are `start_at + k·period` on the wall clock of the
 service's time zone (settings.TIME_ZONE): a daily 09:00 mailing stays at 09:00
@@ -19,9 +19,9 @@ from django.core.cache import cache
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext
 
 from core.data_versions import data_version_bump, data_versions_bump
+from mailings.delivery.reasons import reason
 from mailings.delivery.recovery import attempts_finish_stale, attempts_wake_due_retries, deliveries_sweep_expired_leases
 from mailings.delivery.runs import attempt_start
 from mailings.models import Attempt, Mailing
@@ -39,7 +39,7 @@ DUE_BATCH_SIZE = 200
 
 LAST_TICK_CACHE_KEY = "scheduler:last_tick"
 
-_PERIOD_DAYS = {Mailing.Periodicity.DAILY: 1, Mailing.Periodicity.WEEKLY: 7}
+_PERIOD_DAYS: dict[str, int] = {Mailing.Periodicity.DAILY: 1, Mailing.Periodicity.WEEKLY: 7}
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,6 @@ def _slots_between(*, mailing: Mailing, since: datetime, until: datetime, limit:
 def _record_skipped_slots(*, mailing: Mailing, slots: list[datetime], left_out: int, now: datetime) -> int:
     if not slots:
         return 0
-    note = gettext("пропущено: сервис был недоступен")
     attempts = [
         Attempt(
             mailing=mailing,
@@ -175,14 +174,13 @@ def _record_skipped_slots(*, mailing: Mailing, slots: list[datetime], left_out: 
             status=Attempt.Status.SKIPPED,
             started_at=slot,
             finished_at=now,
-            note=note,
+            note="missed_slot",
         )
         for slot in slots
     ]
     if left_out:
-        attempts[0].note = gettext("пропущено: сервис был недоступен (и ещё %(count)d более ранних запусков)") % {
-            "count": left_out
-        }
+        attempts[0].note = "missed_slots"
+        attempts[0].note_params = reason("missed_slots", count=left_out).stored_params()
     # ignore_conflicts: a slot another scheduler already recorded stays as it is
     # (the attempt_one_per_slot constraint is a partial unique index, which
     # ON CONFLICT DO NOTHING / INSERT OR IGNORE both respect).
@@ -194,15 +192,10 @@ def _record_skipped_slots(*, mailing: Mailing, slots: list[datetime], left_out: 
 
 
 def mailings_due(*, now: datetime) -> QuerySet[Mailing]:
-    """Mailings whose next run is due: enabled, owner allowed to send, next_run_at <= now < end_at."""
+    """Mailings whose next run is due: they may send now (the rule) and next_run_at <= now."""
     return (
-        Mailing.objects.filter(
-            is_enabled=True,
-            next_run_at__lte=now,
-            end_at__gt=now,
-            owner__is_active=True,
-            owner__blocked_at__isnull=True,
-        )
+        Mailing.objects.may_send(now=now)
+        .filter(next_run_at__lte=now)
         .select_related("owner")
         .order_by("next_run_at", "pk")
     )
@@ -227,14 +220,11 @@ def _mailing_start_due(*, mailing: Mailing, now: datetime) -> StartDueResult:
         # names columns of this table only: PostgreSQL does not re-check a
         # joined subquery (owner) after waiting for the lock, which would let
         # both win.
-        won = Mailing.objects.filter(pk=mailing.pk, next_run_at=old, is_enabled=True).update(
-            next_run_at=new_next, status=Mailing.Status.RUNNING
-        )
+        won = Mailing.objects.filter(pk=mailing.pk, next_run_at=old, is_enabled=True).update(next_run_at=new_next)
         if not won:
             return StartDueResult()
         data_version_bump(owner_id=mailing.owner_id)
         mailing.next_run_at = new_next
-        mailing.status = Mailing.Status.RUNNING
         skipped = _record_skipped_slots(mailing=mailing, slots=missed, left_out=total - len(slots), now=now)
         try:
             # Own savepoint: a lost INSERT must not undo the claim above, or
@@ -246,9 +236,8 @@ def _mailing_start_due(*, mailing: Mailing, now: datetime) -> StartDueResult:
             logger.info("slot already started elsewhere: mailing=%s slot=%s", mailing.pk, run_slot.isoformat())
             return StartDueResult(skipped=skipped)
         if missed:
-            note = gettext("запуск с опозданием: сервис был недоступен")
-            Attempt.objects.filter(pk=attempt.pk).update(note=note)
-            attempt.note = note
+            Attempt.objects.filter(pk=attempt.pk).update(note="late_run")
+            attempt.note = "late_run"
     logger.info(
         "scheduled run started: mailing=%s attempt=%s slot=%s late_by=%.3fs missed_slots=%s next_run_at=%s",
         mailing.pk,
@@ -297,13 +286,7 @@ def mailings_finish_expired(*, now: datetime) -> int:
     expired = Mailing.objects.filter(
         end_at__lte=now, status__in=[Mailing.Status.CREATED, Mailing.Status.RUNNING]
     ).order_by("pk")
-    missed = expired.filter(
-        next_run_at__isnull=False,
-        next_run_at__lte=now,
-        is_enabled=True,
-        owner__is_active=True,
-        owner__blocked_at__isnull=True,
-    )
+    missed = expired.allowed_to_send().filter(next_run_at__isnull=False, next_run_at__lte=now)
     for mailing in missed.iterator():
         old = mailing.next_run_at
         assert old is not None

@@ -1,9 +1,9 @@
 """The SMTP side of the delivery engine: one message per transaction, every stage's reply classified.
 
-Django's `send_messages()` is not enough here (STACK.md): with several addresses a refused one
+Django's `send_messages()` is not enough here: with several addresses a refused one
 is dropped silently, a 421 leaves a dead connection, and it cannot tell "lost before the final
 dot" (safe to retry) from "lost after it" (the server may have the message). So we drive
-smtplib command by command and classify each outcome per ARCHITECTURE.md's failure table.
+smtplib command by command and classify each outcome per the failure policy of docs/architecture.md.
 """
 
 import dataclasses
@@ -16,9 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from django.utils.translation import gettext as _
-
 from core.logs import redact
+from mailings.delivery.reasons import Reason, reason
 from mailings.delivery.smtp_wire import SMTP, SMTP_SSL, shutdown, watchdog
 
 logger = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ class SendResult:
     outcome: Outcome
     code: int | None = None
     reply: str = ""
-    reason: str = ""
+    reason: Reason | None = None
     # The connection cannot carry another message (closed, or in an unknown protocol state).
     connection_broken: bool = False
     # Counts towards the breaker's "K consecutive connection failures".
@@ -52,9 +51,9 @@ class SendResult:
 class SystemicError(Exception):
     """The server or account cannot be used now: refused connection, TLS/AUTH failure, greeting timeout."""
 
-    def __init__(self, reason: str, *, code: int | None = None, reply: str = "", immediate: bool = True) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, why: Reason, *, code: int | None = None, reply: str = "", immediate: bool = True) -> None:
+        super().__init__(str(why))
+        self.reason = why
         self.code = code
         self.reply = reply
         # False: a plain connection failure that opens the breaker only after K in a row.
@@ -143,12 +142,12 @@ class SmtpSession:
         except SystemicError as exc:
             fired = watchdog.disarm(token)
             if fired or self._deadline_hit:
-                raise SystemicError(_("сервер не ответил вовремя при соединении")) from exc
+                raise SystemicError(reason("connect_timeout")) from exc
             raise
         if watchdog.disarm(token):
             # Fired just as the login finished: the socket is already shut down.
             self._drop(smtp)
-            raise SystemicError(_("сервер не ответил вовремя при соединении"))
+            raise SystemicError(reason("connect_timeout"))
         # RFC 2920: only when the server says it may (aiosmtpd, for one, does not).
         self.pipelining = smtp.has_extn("pipelining")
         self._smtp = smtp
@@ -161,23 +160,23 @@ class SmtpSession:
                 self._drop(smtp)
                 raise smtplib.SMTPConnectError(code, msg)
         except ConnectionRefusedError as exc:
-            raise SystemicError(_("соединение отклонено: %(error)s") % {"error": exc}) from exc
+            raise SystemicError(reason("connection_refused", error=exc)) from exc
         except ssl.SSLError as exc:
-            raise SystemicError(_("ошибка TLS: %(error)s") % {"error": sanitize_reply(str(exc))}) from exc
+            raise SystemicError(reason("tls_error", error=sanitize_reply(str(exc)))) from exc
         except smtplib.SMTPConnectError as exc:
             reply = _format_reply(exc.smtp_code, exc.smtp_error)
-            raise SystemicError(_("сервер отказал при соединении"), code=exc.smtp_code, reply=reply) from exc
+            raise SystemicError(reason("refused_at_connect"), code=exc.smtp_code, reply=reply) from exc
         except smtplib.SMTPServerDisconnected as exc:
             self._drop(smtp)
             if isinstance(exc.__context__, TimeoutError):
-                raise SystemicError(_("нет приветствия сервера (тайм-аут)")) from exc
-            raise SystemicError(_("соединение разорвано до приветствия"), immediate=False) from exc
+                raise SystemicError(reason("no_greeting")) from exc
+            raise SystemicError(reason("lost_before_greeting"), immediate=False) from exc
         except TimeoutError as exc:
             self._drop(smtp)
-            raise SystemicError(_("тайм-аут соединения")) from exc
+            raise SystemicError(reason("connection_timeout")) from exc
         except OSError as exc:
             self._drop(smtp)
-            raise SystemicError(_("ошибка соединения: %(error)s") % {"error": exc}, immediate=False) from exc
+            raise SystemicError(reason("connection_error", error=exc), immediate=False) from exc
         try:
             if cfg.use_tls:
                 smtp.starttls(context=ssl.create_default_context())
@@ -188,21 +187,21 @@ class SmtpSession:
         except smtplib.SMTPAuthenticationError as exc:
             self._drop(smtp)
             reply = _format_reply(exc.smtp_code, exc.smtp_error)
-            raise SystemicError(_("ошибка авторизации на сервере"), code=exc.smtp_code, reply=reply) from exc
+            raise SystemicError(reason("auth_failed"), code=exc.smtp_code, reply=reply) from exc
         except (ssl.SSLError, smtplib.SMTPNotSupportedError) as exc:
             self._drop(smtp)
-            raise SystemicError(_("ошибка TLS: %(error)s") % {"error": sanitize_reply(str(exc))}) from exc
+            raise SystemicError(reason("tls_error", error=sanitize_reply(str(exc)))) from exc
         except smtplib.SMTPServerDisconnected as exc:
             self._drop(smtp)
-            raise SystemicError(_("соединение разорвано при входе"), immediate=False) from exc
+            raise SystemicError(reason("lost_at_login"), immediate=False) from exc
         except smtplib.SMTPResponseException as exc:
             self._drop(smtp)
             raise SystemicError(
-                _("сервер отказал при входе"), code=exc.smtp_code, reply=_format_reply(exc.smtp_code, exc.smtp_error)
+                reason("refused_at_login"), code=exc.smtp_code, reply=_format_reply(exc.smtp_code, exc.smtp_error)
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self._drop(smtp)
-            raise SystemicError(_("ошибка входа: %(error)s") % {"error": sanitize_reply(str(exc))}) from exc
+            raise SystemicError(reason("login_error", error=sanitize_reply(str(exc)))) from exc
 
     @staticmethod
     def _drop(smtp: smtplib.SMTP) -> None:
@@ -261,8 +260,8 @@ class SmtpSession:
         go out; it records "handed over" durably. If it returns False (our lease is gone) the
         message is not sent. `data` must be CRLF-terminated lines.
         """
-        assert self._smtp is not None and self._smtp.sock is not None
         smtp = self._smtp
+        assert smtp is not None and smtp.sock is not None
         self._deadline_hit = False
         sock = smtp.sock
         sock.settimeout(self._timeout(deadline))
@@ -285,21 +284,21 @@ class SmtpSession:
     def _lost(self, exc: BaseException, *, after_dot: bool) -> SendResult:
         self._broken()
         if self._deadline_hit:
-            what = _("превышено время на сообщение")
+            what = reason("message_deadline")
         elif isinstance(exc.__context__, TimeoutError) or isinstance(exc, TimeoutError):
-            what = _("нет ответа сервера (тайм-аут)")
+            what = reason("reply_timeout")
         else:
-            what = _("соединение разорвано")
+            what = reason("connection_lost")
         if after_dot:
             return SendResult(
                 Outcome.UNKNOWN,
-                reason=_("%(what)s после завершающей точки: сервер мог принять письмо") % {"what": what},
+                reason=reason("lost_after_dot", what=what),
                 connection_broken=True,
                 connection_failure=True,
             )
         return SendResult(
             Outcome.TRANSIENT,
-            reason=_("%(what)s до завершающей точки") % {"what": what},
+            reason=reason("lost_before_dot", what=what),
             connection_broken=True,
             connection_failure=True,
         )
@@ -321,9 +320,7 @@ class SmtpSession:
         if code == 530 or (stage == "MAIL" and 500 <= code <= 599):
             # Not this recipient's fault: authentication required / sender refused for everyone.
             self._reset_or_drop(can_reset)
-            return SendResult(
-                Outcome.SYSTEMIC, code, reply, reason=_("сервер отклонил отправителя (%(stage)s)") % {"stage": stage}
-            )
+            return SendResult(Outcome.SYSTEMIC, code, reply, reason=reason("sender_refused", stage=stage))
         if stage == "MAIL" and 400 <= code <= 499:
             # Account-wide trouble ("451 4.7.1 Ratelimit exceeded"): retrying per recipient would only
             # burn every recipient's tries; the breaker pauses the whole account instead.
@@ -335,7 +332,7 @@ class SmtpSession:
                 Outcome.SYSTEMIC,
                 code,
                 reply,
-                reason=_("сервер временно отклонил отправителя (%(stage)s)") % {"stage": stage},
+                reason=reason("sender_deferred", stage=stage),
             )
         if code == 421:
             # The server is closing the channel; smtplib would keep using a dead connection.
@@ -344,7 +341,7 @@ class SmtpSession:
                 Outcome.TRANSIENT,
                 code,
                 reply,
-                reason=_("сервер закрыл соединение (%(stage)s)") % {"stage": stage},
+                reason=reason("server_closed", stage=stage),
                 connection_broken=True,
                 connection_failure=True,
             )
@@ -354,7 +351,7 @@ class SmtpSession:
                 Outcome.TRANSIENT,
                 code,
                 reply,
-                reason=_("временный отказ (%(stage)s)") % {"stage": stage},
+                reason=reason("temporary", stage=stage),
                 connection_broken=broken,
             )
         if 500 <= code <= 599:
@@ -363,7 +360,7 @@ class SmtpSession:
                 Outcome.FAILED,
                 code,
                 reply,
-                reason=_("постоянный отказ (%(stage)s)") % {"stage": stage},
+                reason=reason("permanent", stage=stage),
                 connection_broken=broken,
             )
         # -1 (unparsable) or a code that makes no sense here: protocol state unknown.
@@ -372,7 +369,7 @@ class SmtpSession:
             Outcome.TRANSIENT,
             code if code > 0 else None,
             reply,
-            reason=_("непонятный ответ сервера (%(stage)s)") % {"stage": stage},
+            reason=reason("malformed", stage=stage),
             connection_broken=True,
             connection_failure=True,
         )
@@ -437,7 +434,7 @@ class SmtpSession:
                 self._broken()
                 return SendResult(
                     Outcome.TRANSIENT,
-                    reason=_("ответ сервера длиннее 8 КБ (ответ придуман клиентом, не сервером)"),
+                    reason=reason("reply_too_long"),
                     connection_broken=True,
                 )
             return self._lost(exc, after_dot=False)
@@ -447,7 +444,7 @@ class SmtpSession:
         if not before_dot():
             # Closing mid-DATA without the dot makes the server discard the message.
             self._broken()
-            return SendResult(Outcome.ABANDONED, reason=_("задание потеряло право на доставку"), connection_broken=True)
+            return SendResult(Outcome.ABANDONED, reason=reason("lease_lost"), connection_broken=True)
 
         payload = _DOT_AT_LINE_START.sub(b"..", data)
         if not payload.endswith(b"\r\n"):
@@ -466,10 +463,10 @@ class SmtpSession:
             if _is_invented_line_too_long(exc):
                 return SendResult(
                     Outcome.UNKNOWN,
-                    reason=_("ответ на завершающую точку длиннее 8 КБ: сервер мог принять письмо"),
+                    reason=reason("dot_reply_too_long"),
                     connection_broken=True,
                 )
-            return SendResult(Outcome.UNKNOWN, reason=_("ошибка после завершающей точки"), connection_broken=True)
+            return SendResult(Outcome.UNKNOWN, reason=reason("error_after_dot"), connection_broken=True)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             return self._lost(exc, after_dot=True)
 
@@ -484,20 +481,20 @@ class SmtpSession:
                 Outcome.TRANSIENT,
                 code,
                 reply,
-                reason=_("временный отказ после завершающей точки"),
+                reason=reason("temporary_after_dot"),
                 connection_broken=broken,
                 connection_failure=code == 421,
             )
         if 500 <= code <= 599:
             broken = not self._rset()
             return SendResult(
-                Outcome.FAILED, code, reply, reason=_("постоянный отказ (DATA)"), connection_broken=broken
+                Outcome.FAILED, code, reply, reason=reason("permanent", stage="DATA"), connection_broken=broken
             )
         self._broken()
         return SendResult(
             Outcome.UNKNOWN,
             code if code > 0 else None,
             reply,
-            reason=_("непонятный ответ на завершающую точку: сервер мог принять письмо"),
+            reason=reason("malformed_dot_reply"),
             connection_broken=True,
         )

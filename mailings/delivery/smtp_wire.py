@@ -11,16 +11,26 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 logger = logging.getLogger(__name__)
 
+# smtplib's own limit on a reply line; private, so typeshed leaves it out. The reader below must use the same.
+_MAXLINE: int = smtplib._MAXLINE  # type: ignore[attr-defined]
 
-class WholeMalformedReply:
+if TYPE_CHECKING:
+    # Only ever mixed into smtplib's clients (below): typed as one, mypy checks what it uses of them.
+    _ClientBase = smtplib.SMTP
+else:
+    _ClientBase = object
+
+
+class WholeMalformedReply(_ClientBase):
     """smtplib's getreply, except that an unparsable line is returned whole (smtplib cuts 4 characters)."""
 
     file: Any
     sock: Any
+    _host: str  # smtplib's own, set when given the host at construction; absent from typeshed
 
     def getreply(self) -> tuple[int, bytes]:
         resp: list[bytes] = []
@@ -28,15 +38,15 @@ class WholeMalformedReply:
             self.file = self.sock.makefile("rb")
         while True:
             try:
-                line = self.file.readline(smtplib._MAXLINE + 1)
+                line = self.file.readline(_MAXLINE + 1)
             except OSError as exc:
-                self.close()  # type: ignore[attr-defined]
+                self.close()
                 raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed: " + str(exc)) from exc
             if not line:
-                self.close()  # type: ignore[attr-defined]
+                self.close()
                 raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
-            if len(line) > smtplib._MAXLINE:
-                self.close()  # type: ignore[attr-defined]
+            if len(line) > _MAXLINE:
+                self.close()
                 raise smtplib.SMTPResponseException(500, "Line too long.")
             code = line[:3]
             if not (code.isdigit() and line[3:4] in (b" ", b"-", b"\r", b"\n", b"")):

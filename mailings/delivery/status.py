@@ -1,8 +1,9 @@
 """What a mailing's page shows of its runs in progress: a breaker pause and the expected finish."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from mailings.delivery.breaker import account_state_peek
@@ -13,6 +14,21 @@ from mailings.models import Attempt, Delivery, Mailing
 
 
 @dataclass(frozen=True)
+class RunProgress:
+    """How far one run in progress has got: its deliveries by state."""
+
+    attempt_id: int
+    started_at: datetime
+    total: int
+    done: int
+    counts: list[tuple[str, str, int]]
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else 100
+
+
+@dataclass(frozen=True)
 class SendingStatus:
     in_progress: bool
     paused: bool
@@ -20,10 +36,42 @@ class SendingStatus:
     next_probe_at: datetime | None
     remaining: int
     expected_finish_at: datetime | None
+    runs: list[RunProgress] = field(default_factory=list)
 
 
-def mailing_sending_status(*, mailing: Mailing, now: datetime | None = None) -> SendingStatus:
-    """Breaker pause and expected finish (under the sending limits) for a mailing's runs in progress."""
+def runs_progress(*, attempts: QuerySet[Attempt]) -> list[RunProgress]:
+    """The progress of these attempts (those in progress among them), in one query over their deliveries."""
+    started = dict(attempts.filter(status=Attempt.Status.IN_PROGRESS).values_list("pk", "started_at"))
+    if not started:
+        return []
+    counts: dict[int, dict[str, int]] = {pk: {} for pk in started}
+    rows = Delivery.objects.filter(attempt_id__in=started).values_list("attempt_id", "state").annotate(n=Count("pk"))
+    for attempt_id, state, n in rows.order_by():
+        counts[attempt_id][state] = n
+    runs = []
+    for attempt_id in sorted(started, key=lambda pk: (started[pk], pk)):
+        by_state = counts[attempt_id]
+        runs.append(
+            RunProgress(
+                attempt_id=attempt_id,
+                started_at=started[attempt_id],
+                total=sum(by_state.values()),
+                done=sum(n for state, n in by_state.items() if state in Delivery.FINAL_STATES),
+                counts=[
+                    (state, str(label), by_state[state]) for state, label in Delivery.State.choices if state in by_state
+                ],
+            )
+        )
+    return runs
+
+
+def mailing_sending_status(
+    *, mailing: Mailing, now: datetime | None = None, attempt: Attempt | None = None
+) -> SendingStatus:
+    """Breaker pause, progress and expected finish (under the sending limits) of a mailing's runs in progress.
+
+    With `attempt`, the progress shown is that run's only.
+    """
     now = now or timezone.now()
     remaining = Delivery.objects.filter(
         attempt__mailing=mailing, attempt__status=Attempt.Status.IN_PROGRESS, state__in=NOT_FINAL_STATES
@@ -39,8 +87,9 @@ def mailing_sending_status(*, mailing: Mailing, now: datetime | None = None) -> 
     return SendingStatus(
         in_progress=True,
         paused=paused,
-        paused_reason=state.breaker_reason,
+        paused_reason=state.breaker_reason_text,
         next_probe_at=state.breaker_open_until,
         remaining=remaining,
         expected_finish_at=expected,
+        runs=runs_progress(attempts=Attempt.objects.filter(pk=attempt.pk) if attempt else mailing.attempts.all()),
     )

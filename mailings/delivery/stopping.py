@@ -11,7 +11,6 @@ from types import FrameType
 class Stop:
     def __init__(self) -> None:
         self.event = threading.Event()
-        self.signum: int | None = None
         # SIGTERM arrived and nobody else handles it: the default action is owed once cleanup is done.
         self.default_owed = False
 
@@ -39,7 +38,6 @@ def graceful_sigterm() -> Iterator[Stop]:
     previous = signal.getsignal(signal.SIGTERM)
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        stop.signum = signum
         stop.event.set()
         if callable(previous):
             # db_worker's handler: clears its loop flag; exits at once only on a second signal.

@@ -1,6 +1,6 @@
 """Writes of mailings (Рассылки): create, update, delete; the first due time comes from the scheduler's calendar.
 
-Managers disable and enable mailings (`mailing_disable`, `mailing_enable`), recorded in the audit log.
+Managers disable and enable mailings in moderation/services.py.
 """
 
 import logging
@@ -10,13 +10,11 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from core.data_versions import data_version_bump
 from mailings.delivery.schedule import mailing_initial_next_run, mailing_reschedule
 from mailings.models import Mailing, Message, Recipient
-from users.models import AuditEvent, User
-from users.services import ModerationRefused, audit_event_record
+from users.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -121,78 +119,3 @@ def mailing_delete(*, mailing: Mailing) -> None:
     mailing.delete()
     data_version_bump(owner_id=mailing.owner_id)
     logger.info("mailing deleted: mailing=%s", pk)
-
-
-def _fell_due_during_pause(*, mailing_id: int, paused_at: datetime | None, now: datetime) -> bool:
-    """Did the mailing's next run fall due while it was paused (disabled, or its owner blocked)?"""
-    if paused_at is None:
-        return False
-    return Mailing.objects.filter(pk=mailing_id, next_run_at__gt=paused_at, next_run_at__lte=now).exists()
-
-
-def _audit_target(mailing: Mailing) -> str:
-    return f"#{mailing.pk} {mailing.message.subject} ({mailing.owner.email})"
-
-
-def mailing_disable(*, mailing: Mailing, actor: User, reason: str) -> Mailing:
-    """Stop the mailing: no new runs start and a run in progress skips the rest.
-
-    The delivery engine re-checks `is_enabled` before each message. The schedule
-    (next_run_at, status) is left as it is, so enabling restores the mailing as it was.
-    """
-    reason = reason.strip()
-    if not reason:
-        raise ModerationRefused(_("Укажите причину отключения."))
-    now = timezone.now()
-    with transaction.atomic():
-        updated = Mailing.objects.filter(pk=mailing.pk, is_enabled=True).update(
-            is_enabled=False, disabled_at=now, disabled_by=actor, disabled_reason=reason, updated_at=now
-        )
-        if not updated:
-            raise ModerationRefused(_("Рассылка уже отключена."))
-        data_version_bump(owner_id=mailing.owner_id)
-        audit_event_record(
-            actor=actor,
-            action=AuditEvent.Action.MAILING_DISABLED,
-            target_type=AuditEvent.TargetType.MAILING,
-            target_id=mailing.pk,
-            target_repr=_audit_target(mailing),
-            target_user=mailing.owner,
-            reason=reason,
-        )
-    mailing.is_enabled, mailing.disabled_at, mailing.disabled_by, mailing.disabled_reason = False, now, actor, reason
-    logger.info("mailing disabled: mailing=%s owner=%s by=%s", mailing.pk, mailing.owner_id, actor.pk)
-    return mailing
-
-
-def mailing_enable(*, mailing: Mailing, actor: User, reason: str = "") -> Mailing:
-    """Let the mailing send again.
-
-    Slots that fell due while it was disabled are not made up for: if its next
-    run passed meanwhile, the calendar continues from the first slot after now
-    (no late run, and the scheduler does not record the pause as downtime).
-    """
-    reason = reason.strip()
-    now = timezone.now()
-    with transaction.atomic():
-        updated = Mailing.objects.filter(pk=mailing.pk, is_enabled=False).update(
-            is_enabled=True, disabled_at=None, disabled_by=None, disabled_reason="", updated_at=now
-        )
-        if not updated:
-            raise ModerationRefused(_("Рассылка не отключена."))
-        if _fell_due_during_pause(mailing_id=mailing.pk, paused_at=mailing.disabled_at, now=now):
-            mailing.refresh_from_db(fields=["next_run_at", "status", "start_at", "end_at", "periodicity"])
-            mailing_reschedule(mailing=mailing, now=now)
-        data_version_bump(owner_id=mailing.owner_id)
-        audit_event_record(
-            actor=actor,
-            action=AuditEvent.Action.MAILING_ENABLED,
-            target_type=AuditEvent.TargetType.MAILING,
-            target_id=mailing.pk,
-            target_repr=_audit_target(mailing),
-            target_user=mailing.owner,
-            reason=reason,
-        )
-    mailing.is_enabled, mailing.disabled_at, mailing.disabled_by, mailing.disabled_reason = True, None, None, ""
-    logger.info("mailing enabled: mailing=%s owner=%s by=%s", mailing.pk, mailing.owner_id, actor.pk)
-    return mailing

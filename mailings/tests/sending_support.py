@@ -110,12 +110,14 @@ class DroppingHandler(SinkHandler):
         self.at_rcpt = at_rcpt or set()
         self.after_data = after_data or set()
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str | bytes:
         if address in self.at_rcpt or "*" in self.at_rcpt:
             server.transport.abort()
         return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str | bytes:
         reply = await super().handle_DATA(server, session, envelope)
         if self.after_data & set(envelope.rcpt_tos):
             server.transport.abort()
@@ -130,6 +132,7 @@ class ServerFactory:
         self.smtp_kwargs = smtp_kwargs
         self.smtp_class: type[AioSMTP] = AioSMTP
         self.controller = FreePortController(self.handler, hostname="127.0.0.1", port=0)
+        # The Controller builds each session with factory(): this one lets a test swap the SMTP class.
         self.controller.factory = self._factory  # type: ignore[method-assign]
 
     def _factory(self) -> AioSMTP:

@@ -4,6 +4,7 @@ from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
 
+from mailings.delivery.reasons import reason
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from users.models import User
 
@@ -18,7 +19,8 @@ def test_the_admin_lists_searches_and_opens_every_model(client: Client, model: t
     changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
     assert client.get(changelist).status_code == 200
     assert client.get(changelist, {"q": "example"}).status_code == 200
-    obj = model.objects.first()
+    obj = model._default_manager.first()
+    assert obj is not None
     assert client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])).status_code == 200
 
 
@@ -39,7 +41,11 @@ def test_the_admin_lists_smtp_accounts_and_closes_an_open_breaker(client: Client
     from mailings.delivery.breaker import breaker_open
     from mailings.models import SmtpAccountState
 
-    breaker_open(account="smtp.example.com:465:news", reason="connection refused", now=timezone.now())
+    breaker_open(
+        account="smtp.example.com:465:news",
+        reason=reason("connection_refused", error="connection refused"),
+        now=timezone.now(),
+    )
     client.force_login(User.objects.create_superuser(email="root@example.com", password="x"))
     changelist = reverse("admin:mailings_smtpaccountstate_changelist")
     assert "connection refused" in client.get(changelist).content.decode()

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -34,7 +36,7 @@ def test_it_filters_by_mailing_and_status(client: Client, owner: User) -> None:
     make_attempt(first, status=Attempt.Status.FAILURE, server_response="ответ-2")
     make_attempt(second, status=Attempt.Status.SUCCESS, server_response="ответ-3")
     client.force_login(owner)
-    response = client.get(reverse("mailings:attempt_list"), {"mailing": first.pk, "status": "success"})
+    response = client.get(reverse("mailings:attempt_list"), {"mailing": str(first.pk), "status": "success"})
     assert list(response.context["page"].object_list) == [ok]
     response = client.get(reverse("mailings:attempt_list"), {"status": "success"})
     assert len(response.context["page"].object_list) == 2
@@ -65,7 +67,8 @@ def test_the_attempt_page_lists_its_deliveries(client: Client, owner: User) -> N
         tries=2,
         smtp_code=550,
         smtp_reply="550 5.1.1 <lost@example.com>: Recipient address rejected: User unknown",
-        reason="Адрес отклонён сервером",
+        reason="permanent",
+        reason_params={"stage": "RCPT"},
     )
     Delivery.objects.create(attempt=attempt, email="ok@example.com", state=Delivery.State.SENT, tries=1, smtp_code=250)
     client.force_login(owner)
@@ -73,7 +76,7 @@ def test_the_attempt_page_lists_its_deliveries(client: Client, owner: User) -> N
     assert "lost@example.com" in html and "ok@example.com" in html
     assert "Не доставлено" in html and "Доставлено" in html
     assert "Recipient address rejected: User unknown" in html
-    assert "Адрес отклонён сервером" in html
+    assert "постоянный отказ (RCPT)" in html
     assert "Не доставлено: 1" in html
 
 
@@ -93,9 +96,19 @@ def test_it_requires_login(client: Client, owner: User) -> None:
 
 def test_reasons_written_by_the_worker_are_shown_in_the_readers_language(client: Client, owner: User) -> None:
     attempt = make_attempt(make_mailing(owner), states=[Delivery.State.SKIPPED], status=Attempt.Status.FAILURE)
-    Delivery.objects.filter(attempt=attempt).update(reason="время рассылки истекло")
+    Delivery.objects.filter(attempt=attempt).update(reason="window_closed")
     client.force_login(owner)
     url = reverse("mailings:attempt_detail", args=[attempt.pk])
     assert "время рассылки истекло" in client.get(url).content.decode()
     client.cookies["django_language"] = "en"
     assert "the mailing period has ended" in client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+
+def test_the_four_counts_carry_their_words_on_every_screen(client: Client, owner: User) -> None:
+    mailing = make_mailing(owner, message=make_message(owner, "Счёт"))
+    make_attempt(mailing, states=[Delivery.State.SENT] * 7, sent_count=7, failed_count=3, unknown_count=1)
+    client.force_login(owner)
+    html = client.get(reverse("mailings:attempt_list")).content.decode()
+    for count, word in [("7", "доставлено"), ("3", "не доставлено"), ("1", "неизвестно"), ("0", "пропущено")]:
+        assert re.search(rf">{count}</span> {word}</span>", html), word
+    assert "d-sm-none" not in html

@@ -9,12 +9,13 @@ from django.utils import timezone
 
 from mailings.delivery.breaker import breaker_close, breaker_open
 from mailings.delivery.engine import attempt_deliver
+from mailings.delivery.reasons import reason
 from mailings.models import Mailing
-from mailings.services.mailings import mailing_create, mailing_disable
+from mailings.services.mailings import mailing_create
 from mailings.tests.sending_support import fast_settings, make_run, smtp_server_on_free_port
 from mailings.tests.world import make_message, make_recipient
+from moderation.services import mailing_disable, user_block
 from users.models import User
-from users.services import user_block
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,11 @@ def test_a_run_is_logged_from_start_to_finish_with_its_counts(owner: User, setti
 
 def test_the_breaker_and_a_block_are_logged(owner: User, manager: User, caplog: Any) -> None:
     caplog.set_level("INFO")
-    breaker_open(account="smtp.example.com:465:news", reason="connection refused", now=timezone.now())
+    breaker_open(
+        account="smtp.example.com:465:news",
+        reason=reason("connection_refused", error="connection refused"),
+        now=timezone.now(),
+    )
     breaker_close(account="smtp.example.com:465:news", now=timezone.now())
     user_block(user=owner, actor=manager, reason="спам")
     assert "breaker opened" in caplog.text

@@ -2,6 +2,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from core.data_versions import data_version_bump_everyone
 from mailings.models import Mailing
 from mailings.tests.world import make_mailing, make_recipient
 from users.models import User
@@ -53,3 +54,25 @@ def test_the_navigation_shows_the_sections_to_signed_in_users_only(client: Clien
 def test_an_empty_service_shows_zeros(client: Client) -> None:
     response = client.get(reverse("home"))
     assert response.context["figures"] == {"mailings_total": 0, "mailings_active": 0, "recipients_unique": 0}
+
+
+def test_a_manager_sees_the_service_wide_figures(client: Client, manager: User, known_world: None) -> None:
+    client.force_login(manager)
+    response = client.get(reverse("home"))
+    assert response.context["figures"] == {"mailings_total": 5, "mailings_active": 3, "recipients_unique": 3}
+    assert "Рассылок в сервисе" in response.content.decode()
+
+
+def test_a_disabled_mailing_or_a_blocked_owners_is_not_active(
+    client: Client, owner: User, other_user: User, known_world: None
+) -> None:
+    Mailing.objects.filter(owner=owner, status=Mailing.Status.RUNNING).update(is_enabled=False)
+    User.objects.filter(pk=other_user.pk).update(is_active=False)
+    data_version_bump_everyone()
+    assert client.get(reverse("home")).context["figures"]["mailings_active"] == 0
+    client.force_login(owner)
+    assert client.get(reverse("home")).context["figures"] == {
+        "mailings_total": 3,
+        "mailings_active": 0,
+        "recipients_unique": 2,
+    }

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from pytest_django import Settings
 
 from mailings.models import Attempt, Delivery
 from mailings.tests.world import make_attempt, make_mailing, make_message, make_recipient
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _no_cache(settings) -> None:  # type: ignore[no-untyped-def]
+def _no_cache(settings: Settings) -> None:
     # These tests count the queries of computing a page, not of serving its cached copy (test_cache.py).
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
 

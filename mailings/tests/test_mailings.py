@@ -87,6 +87,7 @@ def test_a_mailing_created_inside_its_window_is_due_now(client: Client, owner: U
     assert set(mailing.recipients.all()) == set(recipients)
     assert mailing.status == Mailing.Status.CREATED
     assert mailing.periodicity == Mailing.Periodicity.DAILY
+    assert mailing.next_run_at is not None
     assert abs(mailing.next_run_at - timezone.now()) < timedelta(seconds=10)
 
 
@@ -303,3 +304,38 @@ def test_it_refuses_other_users_mailing(client: Client, owner: User, other_user:
     assert client.post(reverse("mailings:mailing_delete", args=[theirs.pk])).status_code == 404
     theirs.refresh_from_db()
     assert theirs.message.owner == other_user
+
+
+def test_it_refuses_a_mailing_whose_end_has_already_passed(client: Client, owner: User, world: World) -> None:
+    message, recipients = world
+    now = timezone.now()
+    client.force_login(owner)
+    response = client.post(
+        reverse("mailings:mailing_create"),
+        _form(message, recipients, now - timedelta(days=2), now - timedelta(hours=1), "once"),
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Окончание рассылки уже прошло: она не отправится ни разу." in page
+    assert "отправится по расписанию" not in page
+    assert not Mailing.objects.exists()
+
+
+def test_a_mailing_without_runs_whose_end_passed_does_not_promise_one(
+    client: Client, owner: User, world: World
+) -> None:
+    message, recipients = world
+    now = timezone.now()
+    mailing = make_mailing(
+        owner,
+        message=message,
+        recipients=recipients,
+        start_at=now - timedelta(days=9),
+        end_at=now - timedelta(days=2),
+        status=Mailing.Status.FINISHED,
+        next_run_at=None,
+    )
+    client.force_login(owner)
+    page = client.get(reverse("mailings:mailing_detail", args=[mailing.pk])).content.decode()
+    assert "отправится по расписанию" not in page
+    assert "больше не запустится" in page

@@ -133,7 +133,7 @@ def test_disabling_from_the_page_and_the_owner_sees_who_and_why(
 
     response = manager_client.post(url, {"reason": "жалобы получателей"})
 
-    assert response.status_code == 302 and response.url == reverse("mailings:mailing_detail", args=[mailing.pk])
+    assert response.status_code == 302 and response["Location"] == reverse("mailings:mailing_detail", args=[mailing.pk])
     mailing.refresh_from_db()
     assert not mailing.is_enabled and mailing.disabled_by == manager
     owners = Client()
@@ -236,3 +236,10 @@ def test_a_managers_list_pages_do_not_query_per_row(manager_client: Client, mana
     fill(3, 25)
     large = {url(): _queries(manager_client, url()) for url in PAGES}
     assert large == small
+
+
+def test_the_disable_form_leaves_validation_to_the_page(manager_client: Client, owner: User) -> None:
+    mailing = make_mailing(owner)
+    url = reverse("mailings:mailing_disable", args=[mailing.pk])
+    assert "novalidate" in manager_client.get(url).content.decode()
+    assert "Обязательное поле." in manager_client.post(url, {"reason": ""}).content.decode()

@@ -179,3 +179,20 @@ def test_search_ignores_the_case_of_cyrillic_letters(client: Client, owner: User
     client.force_login(owner)
     html = client.get(reverse("mailings:recipient_list"), {"q": "анна"}).content.decode()
     assert "anna@example.com" in html and "boris@example.com" not in html
+
+
+@pytest.mark.parametrize("address", ["petr@почта.рф", "пётр@почта.рф", "Иван.Петров@пример.испытание"])
+def test_it_accepts_international_addresses(client: Client, owner: User, address: str) -> None:
+    client.force_login(owner)
+    response = client.post(reverse("mailings:recipient_create"), _form(email=address))
+    assert response.status_code == 302
+    assert Recipient.objects.get(owner=owner).email == address
+
+
+@pytest.mark.parametrize("address", ["пётр@", "a b@example.com", "x@@example.com", "x@-bad-.ru"])
+def test_it_refuses_a_broken_address_with_an_example(client: Client, owner: User, address: str) -> None:
+    client.force_login(owner)
+    response = client.post(reverse("mailings:recipient_create"), _form(email=address))
+    assert response.status_code == 200
+    assert "Введите правильный адрес электронной почты, например ivan@example.com." in response.content.decode()
+    assert not Recipient.objects.exists()

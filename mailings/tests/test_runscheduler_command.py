@@ -1,9 +1,12 @@
 """`manage.py runscheduler`: the tick wiring (the long-running process itself is in test_scheduler_processes.py)."""
 
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from io import StringIO
+from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
 
@@ -12,6 +15,7 @@ import time_machine
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 
 from mailings.delivery.schedule import LAST_TICK_CACHE_KEY, TickResult, scheduler_last_tick
 from mailings.management.commands import runscheduler
@@ -119,3 +123,51 @@ def test_a_quiet_tick_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="mailings"):
         assert runscheduler.run_tick() == TickResult()
     assert not [r for r in caplog.records if r.name.startswith("mailings")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_scheduler_keeps_its_jobs_and_each_ticks_record_in_the_database(
+    owner: User, close_old_connections: mock.Mock
+) -> None:
+    from django_apscheduler.models import DjangoJob, DjangoJobExecution
+
+    mailing = due_mailing(owner)
+    now = timezone.now()
+    Mailing.objects.filter(pk=mailing.pk).update(start_at=now, end_at=now + timedelta(days=1), next_run_at=now)
+    scheduler = runscheduler.build_scheduler(interval=0.2)
+    thread = threading.Thread(target=scheduler.start, name="test-scheduler")
+    thread.start()
+    try:
+
+        def ticked() -> bool:
+            return (
+                DjangoJobExecution.objects.filter(
+                    job_id=runscheduler.TICK_JOB_ID, status=DjangoJobExecution.SUCCESS
+                ).count()
+                >= 2
+            )
+
+        deadline = time.monotonic() + 30
+        while not ticked() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        scheduler.shutdown(wait=True)
+        thread.join()
+    assert ticked()
+    assert set(DjangoJob.objects.values_list("id", flat=True)) == {runscheduler.TICK_JOB_ID, runscheduler.PRUNE_JOB_ID}
+    # The ticks did their work: the due mailing's run started.
+    assert Attempt.objects.filter(mailing=mailing, trigger=Attempt.Trigger.SCHEDULE).count() == 1
+
+
+@pytest.mark.django_db
+def test_old_tick_records_are_pruned(settings: Any) -> None:
+    from django_apscheduler.models import DjangoJob, DjangoJobExecution
+
+    settings.SCHEDULER_HISTORY_HOURS = 1
+    job = DjangoJob.objects.create(id=runscheduler.TICK_JOB_ID, next_run_time=timezone.now(), job_state=b"")
+    now = timezone.now()
+    for age in (timedelta(minutes=5), timedelta(hours=2), timedelta(days=3)):
+        DjangoJobExecution.objects.create(job=job, status=DjangoJobExecution.SUCCESS, run_time=now - age)
+
+    assert runscheduler.prune_history() == 2
+    assert DjangoJobExecution.objects.count() == 1

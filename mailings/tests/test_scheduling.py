@@ -3,6 +3,7 @@
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
 
@@ -24,14 +25,15 @@ from mailings.delivery.schedule import (
     scheduler_tick,
 )
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
+from mailings.tests.sending_support import make_run
 from users.models import User
 
 MSK = ZoneInfo("Europe/Moscow")
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def local(tz: ZoneInfo, *args: int) -> datetime:
-    return datetime(*args, tzinfo=tz)  # type: ignore[misc]
+def local(tz: ZoneInfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=tz)
 
 
 def make_mailing(
@@ -87,6 +89,11 @@ def runs(mailing: Mailing) -> list[Attempt]:
         .exclude(status=Attempt.Status.SKIPPED)
         .order_by("scheduled_for")
     )
+
+
+def slot(attempt: Attempt) -> datetime:
+    assert attempt.scheduled_for is not None  # a scheduled run always serves a slot
+    return attempt.scheduled_for
 
 
 def skipped(mailing: Mailing) -> list[Attempt]:
@@ -218,7 +225,7 @@ class TestCalendar:
 
         assert [a.scheduled_for for a in runs(mailing)] == [start + timedelta(weeks=w) for w in range(4)]
 
-    def test_monthly_on_the_31st_uses_the_last_day_of_shorter_months_and_returns_to_the_31st(self, owner) -> None:
+    def test_monthly_on_the_31st_uses_the_last_day_of_shorter_months_and_returns_to_the_31st(self, owner: User) -> None:
         start = local(MSK, 2027, 1, 31, 10, 0)
         mailing = make_mailing(
             owner,
@@ -229,7 +236,7 @@ class TestCalendar:
         )
         run_through(mailing, until=local(MSK, 2027, 9, 1))
 
-        assert [a.scheduled_for.astimezone(MSK).date().isoformat() for a in runs(mailing)] == [
+        assert [slot(a).astimezone(MSK).date().isoformat() for a in runs(mailing)] == [
             "2027-01-31",
             "2027-02-28",
             "2027-03-31",
@@ -238,7 +245,7 @@ class TestCalendar:
             "2027-06-30",
             "2027-07-31",
         ]
-        assert {a.scheduled_for.astimezone(MSK).time().isoformat() for a in runs(mailing)} == {"10:00:00"}
+        assert {slot(a).astimezone(MSK).time().isoformat() for a in runs(mailing)} == {"10:00:00"}
 
     def test_monthly_on_the_31st_in_a_leap_year_gives_february_29(self) -> None:
         start = local(MSK, 2028, 1, 31, 10, 0)
@@ -266,7 +273,7 @@ class TestCalendar:
         # would show up as a second attempt on some day.
         tick_through(start - timedelta(hours=1), local(BERLIN, 2026, 4, 3), step=timedelta(minutes=30))
 
-        slots = [a.scheduled_for.astimezone(BERLIN) for a in runs(mailing)]
+        slots = [slot(a).astimezone(BERLIN) for a in runs(mailing)]
         assert [s.date().isoformat() for s in slots] == [f"2026-03-{d}" for d in range(26, 32)] + ["2026-04-01"]
         assert {s.time().isoformat() for s in slots} == {"09:00:00"}
         assert skipped(mailing) == []
@@ -288,7 +295,7 @@ class TestCalendar:
             dense=(local(BERLIN, 2026, 3, 29, 0, 0), local(BERLIN, 2026, 3, 29, 6, 0)),
         )
 
-        slots = [a.scheduled_for.astimezone(BERLIN) for a in runs(mailing)]
+        slots = [slot(a).astimezone(BERLIN) for a in runs(mailing)]
         assert [s.strftime("%m-%d %H:%M") for s in slots] == [
             "03-27 02:30",
             "03-28 02:30",
@@ -316,7 +323,7 @@ class TestCalendar:
             dense=(local(BERLIN, 2026, 10, 25, 0, 0), local(BERLIN, 2026, 10, 25, 4, 0)),
         )
 
-        slots = [a.scheduled_for.astimezone(BERLIN) for a in runs(mailing)]
+        slots = [slot(a).astimezone(BERLIN) for a in runs(mailing)]
         assert [s.strftime("%m-%d %H:%M %Z") for s in slots] == [
             "10-23 02:30 CEST",
             "10-24 02:30 CEST",
@@ -393,9 +400,9 @@ class TestDowntime:
         assert result.skipped == 3
         assert [a.scheduled_for for a in runs(mailing)] == [start, local(MSK, 2026, 5, 8, 9, 0)]
         late = runs(mailing)[-1]
-        assert "опозданием" in late.note
+        assert "опозданием" in late.note_text
         assert [a.scheduled_for for a in skipped(mailing)] == [local(MSK, 2026, 5, d, 9, 0) for d in (5, 6, 7)]
-        assert {a.note for a in skipped(mailing)} == {"пропущено: сервис был недоступен"}
+        assert {a.note_text for a in skipped(mailing)} == {"пропущено: сервис был недоступен"}
         assert not Delivery.objects.filter(attempt__status=Attempt.Status.SKIPPED).exists()
         mailing.refresh_from_db()
         assert mailing.next_run_at == local(MSK, 2026, 5, 9, 9, 0)
@@ -422,7 +429,7 @@ class TestDowntime:
         assert len(recorded) == MISSED_SLOTS_RECORDED
         assert recorded[-1].scheduled_for == local(MSK, 2026, 12, 31, 9, 0)
         assert recorded[0].scheduled_for == local(MSK, 2026, 12, 31, 9, 0) - timedelta(days=MISSED_SLOTS_RECORDED - 1)
-        assert "ещё 265 более ранних" in recorded[0].note
+        assert "ещё 265 более ранних" in recorded[0].note_text
         assert [a.scheduled_for for a in runs(mailing)] == [local(MSK, 2027, 1, 1, 9, 0)]
 
     def test_nothing_is_sent_when_the_window_closed_during_the_downtime(self, owner: User) -> None:
@@ -499,10 +506,10 @@ class TestClaims:
         second = make_mailing(owner, start_at=start, end_at=start + timedelta(days=1))
         real_start = scheduling.attempt_start
 
-        def flaky_start(*, mailing: Mailing, **kwargs: object) -> Attempt:
+        def flaky_start(*, mailing: Mailing, **kwargs: Any) -> Attempt:
             if mailing.pk == first.pk:
                 raise ValueError("bad row")
-            return real_start(mailing=mailing, **kwargs)  # type: ignore[arg-type]
+            return real_start(mailing=mailing, **kwargs)
 
         with mock.patch.object(scheduling, "attempt_start", flaky_start):
             result = tick_at(start + timedelta(seconds=1))
@@ -510,17 +517,41 @@ class TestClaims:
         assert result.started == 1
         assert runs(second) and not runs(first)
 
-    def test_the_tick_sweeps_leases_and_wakes_retries_through_the_engine(self, owner: User) -> None:
-        now = local(MSK, 2026, 5, 4, 9, 0)
-        with (
-            mock.patch("mailings.delivery.schedule.deliveries_sweep_expired_leases", return_value=3) as sweep,
-            mock.patch("mailings.delivery.schedule.attempts_wake_due_retries", return_value=2) as wake,
-        ):
-            result = tick_at(now)
-        assert (result.leases_swept, result.retries_woken) == (3, 2)
-        sweep.assert_called_once()
-        wake.assert_called_once()
-        assert sweep.call_args.kwargs["now"] == now
+    def test_the_tick_sweeps_leases_and_wakes_retries_of_real_runs(self, owner: User) -> None:
+        now = timezone.now()
+        names = ("lost", "doubt", "later")
+        _mailing, attempt = make_run(owner, [f"{name}@example.com" for name in names])
+        lost, doubt, later = (Delivery.objects.get(attempt=attempt, email=f"{name}@example.com") for name in names)
+        lease = {"state": Delivery.State.SENDING, "lease_owner": "killed", "lease_until": now - timedelta(seconds=1)}
+        Delivery.objects.filter(pk=lost.pk).update(**lease)
+        Delivery.objects.filter(pk=doubt.pk).update(**lease, handed_over=True)
+        Delivery.objects.filter(pk=later.pk).update(state=Delivery.State.RETRY_WAIT, next_try_at=now - timedelta(1))
+        Attempt.objects.filter(pk=attempt.pk).update(wake_at=None)
+
+        result = tick_at(now)
+
+        assert result.leases_swept == 2
+        states = dict(Delivery.objects.filter(attempt=attempt).values_list("email", "state"))
+        assert states == {
+            "lost@example.com": Delivery.State.PENDING,
+            "doubt@example.com": Delivery.State.UNKNOWN,
+            "later@example.com": Delivery.State.RETRY_WAIT,
+        }
+        # The sweep re-enqueued the attempt (its wake_at moved ahead), so the wake found nothing left to wake.
+        attempt.refresh_from_db()
+        assert attempt.wake_at is not None and attempt.wake_at > now
+        assert result.retries_woken == 0
+
+    def test_the_tick_wakes_a_run_with_a_due_retry_once(self, owner: User) -> None:
+        now = timezone.now()
+        _mailing, attempt = make_run(owner, ["later@example.com"])
+        Delivery.objects.filter(attempt=attempt).update(
+            state=Delivery.State.RETRY_WAIT, next_try_at=now - timedelta(seconds=1)
+        )
+        Attempt.objects.filter(pk=attempt.pk).update(wake_at=None)
+
+        assert tick_at(now).retries_woken == 1
+        assert tick_at(now + timedelta(seconds=1)).retries_woken == 0
 
 
 @pytest.mark.django_db
@@ -544,7 +575,9 @@ class TestReschedule:
         assert mailing_reschedule(mailing=mailing, now=now) == now
         assert tick_at(now + timedelta(seconds=1)).started == 1
 
-    def test_changing_the_periodicity_of_a_running_mailing_moves_its_next_run_to_the_new_calendar(self, owner) -> None:
+    def test_changing_the_periodicity_of_a_running_mailing_moves_its_next_run_to_the_new_calendar(
+        self, owner: User
+    ) -> None:
         start = local(MSK, 2026, 5, 4, 9, 0)
         mailing = make_mailing(
             owner, start_at=start, end_at=local(MSK, 2026, 8, 1), periodicity=Mailing.Periodicity.WEEKLY
@@ -633,7 +666,7 @@ def _in_threads(count: int, target: Callable[[int], None]) -> None:
 def no_enqueue() -> Iterator[None]:
     # The delivery task is not under test here; a real enqueue would need the
     # task backend in every thread (and Redis on the server leg).
-    with mock.patch("mailings.delivery.tasks.enqueue_attempt_delivery"):
+    with mock.patch("mailings.delivery.runs.enqueue_attempt_delivery"):
         yield
 
 

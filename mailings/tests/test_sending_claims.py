@@ -201,6 +201,8 @@ def _count_bumps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return calls
 
 
+# Committed for real: data versions are bumped once the write's transaction commits.
+@pytest.mark.django_db(transaction=True)
 def test_a_run_tells_the_page_cache_about_progress_at_most_once_a_second_and_once_at_the_end(
     server: SmtpServer, owner: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:

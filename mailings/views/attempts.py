@@ -5,7 +5,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
+from core.http import AuthenticatedHttpRequest
 from core.page_cache import private_page
+from mailings.delivery.run_finish import attempt_summary, summary_text
 from mailings.forms import AttemptFilterForm
 from mailings.models import Attempt
 from mailings.selectors import attempt_deliveries, attempts_visible_to, can_view_all_mailings, delivery_state_counts
@@ -23,7 +25,7 @@ def _attempt_is_final(request: HttpRequest, pk: int) -> bool:
 @login_required
 @require_safe
 @private_page()
-def attempt_list(request: HttpRequest) -> HttpResponse:
+def attempt_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     show_owner = can_view_all_mailings(request.user)
     owner = owner_filter(request, can_view_all=show_owner)
     form = AttemptFilterForm(request.GET or None, owner=request.user)
@@ -51,9 +53,15 @@ def attempt_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 @private_page(_attempt_is_final)
-def attempt_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def attempt_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     qs = attempts_visible_to(request.user).select_related("mailing__message", "mailing__owner", "retry_of")
     attempt = get_object_or_404(qs, pk=pk)
     page = paginate(request, attempt_deliveries(attempt=attempt), per_page=50)
-    context = {"attempt": attempt, "page": page, "state_counts": delivery_state_counts(attempt=attempt)}
+    context = {
+        "attempt": attempt,
+        "page": page,
+        "state_counts": delivery_state_counts(attempt=attempt),
+        # While it runs, the replies so far and why the rest waits (a paused server's trouble).
+        "live_summary": "" if attempt.is_final else summary_text(attempt_summary(attempt_id=attempt.pk)),
+    }
     return render(request, "mailings/attempt_detail.html", context)

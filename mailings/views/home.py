@@ -7,7 +7,7 @@ from django.views.decorators.http import require_safe
 from blog.selectors import article_random_public
 from core.data_versions import cached_for
 from core.page_cache import private_page
-from mailings.selectors import home_figures
+from mailings.selectors import can_view_all_mailings, home_figures
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,14 @@ def _blog_pick(request: HttpRequest) -> str:
 @require_safe
 @private_page(vary_on=_blog_pick)
 def home(request: HttpRequest) -> HttpResponse:
-    """Mailing and recipient figures: the signed-in user's own, or service-wide totals for visitors."""
+    """Mailing and recipient figures: the signed-in user's own, or service-wide totals for visitors and managers."""
     user = request.user if request.user.is_authenticated else None
-    figures = cached_for(user=user, name="home_figures", compute=lambda: home_figures(user=user), scope="own")
-    return render(request, "mailings/home.html", {"figures": figures, "home_articles": HOME_ARTICLES})
+    service_wide = user is None or can_view_all_mailings(user)
+    figures = cached_for(
+        user=user,
+        name=f"home_figures:{'all' if service_wide else 'own'}",
+        compute=lambda: home_figures(user=None if service_wide else user),
+        scope="visible" if service_wide else "own",
+    )
+    context = {"figures": figures, "service_wide": service_wide, "home_articles": HOME_ARTICLES}
+    return render(request, "mailings/home.html", context)

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from audience.forms import AudienceForm
 from core.data_versions import cached_for
+from core.http import AuthenticatedHttpRequest
 from core.page_cache import private_page
 from mailings.forms import MailingForm
 from mailings.models import Attempt, Mailing
@@ -34,7 +35,7 @@ def _no_run_in_progress(request: HttpRequest, pk: int) -> bool:
 @login_required
 @require_safe
 @private_page()
-def mailing_list(request: HttpRequest) -> HttpResponse:
+def mailing_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     query, show_owner = search_query(request), can_view_all_mailings(request.user)
     owner = owner_filter(request, can_view_all=show_owner)
     page = paginate(request, select_mailings(user=request.user, query=query, owner=owner))
@@ -45,7 +46,7 @@ def mailing_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 @private_page(_no_run_in_progress)
-def mailing_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def mailing_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     qs = mailings_visible_to(request.user).select_related("message", "owner", "disabled_by")
     mailing = get_object_or_404(qs, pk=pk)
     attempts = list(mailing.attempts.order_by("-started_at", "-pk")[: DETAIL_ATTEMPTS + 1])
@@ -88,7 +89,7 @@ def _form_context(form: MailingForm, audience: AudienceForm, mailing: Mailing | 
 @login_required
 @require_http_methods(["GET", "POST"])
 @private_page()  # the GET: the form shows only the owner's data (messages, lists, chosen recipients)
-def mailing_create(request: HttpRequest) -> HttpResponse:
+def mailing_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = MailingForm(request.POST or None, owner=request.user)
     audience = AudienceForm(request.POST or None, owner=request.user)
     # Both validated, so that every error shows at once.
@@ -102,7 +103,7 @@ def mailing_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 @private_page()
-def mailing_update(request: HttpRequest, pk: int) -> HttpResponse:
+def mailing_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     mailing = owned_or_refused(owned=mailings_for(request.user), visible=mailings_visible_to(request.user), pk=pk)
     # The form writes the new values onto its instance while validating; the service compares against the old ones.
     form = MailingForm(request.POST or None, instance=mailings_for(request.user).get(pk=pk), owner=request.user)
@@ -116,7 +117,7 @@ def mailing_update(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def mailing_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def mailing_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     owned = mailings_for(request.user).select_related("message")
     mailing = owned_or_refused(owned=owned, visible=mailings_visible_to(request.user), pk=pk)
     if request.method == "POST":

@@ -2,12 +2,13 @@ import logging
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_safe
 
+from core.http import AuthenticatedHttpRequest
 from core.page_cache import private_page
 from mailings.forms import MessageForm
 from mailings.selectors import can_view_all_messages, messages_for, messages_visible_to
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 @login_required
 @require_safe
 @private_page()
-def message_list(request: HttpRequest) -> HttpResponse:
+def message_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     query, show_owner = search_query(request), can_view_all_messages(request.user)
     owner = owner_filter(request, can_view_all=show_owner)
     page = paginate(request, select_messages(user=request.user, query=query, owner=owner))
@@ -35,7 +36,7 @@ def message_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 @private_page()
-def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def message_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(messages_visible_to(request.user).select_related("owner"), pk=pk)
     mailings = message.mailings.order_by("-created_at")[:20]
     return render(request, "mailings/message_detail.html", {"message": message, "mailings": mailings})
@@ -43,7 +44,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def message_create(request: HttpRequest) -> HttpResponse:
+def message_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = MessageForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         message = create(owner=request.user, **form.cleaned_data)
@@ -54,7 +55,7 @@ def message_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def message_update(request: HttpRequest, pk: int) -> HttpResponse:
+def message_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     message = owned_or_refused(owned=messages_for(request.user), visible=messages_visible_to(request.user), pk=pk)
     form = MessageForm(request.POST or None, instance=message)
     if request.method == "POST" and form.is_valid():
@@ -66,7 +67,7 @@ def message_update(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def message_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def message_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     message = owned_or_refused(owned=messages_for(request.user), visible=messages_visible_to(request.user), pk=pk)
     if request.method == "POST":
         try:

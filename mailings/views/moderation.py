@@ -6,22 +6,23 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from core.http import AuthenticatedHttpRequest
 from mailings.models import Mailing
 from mailings.selectors import mailings_visible_to
-from mailings.services.mailings import mailing_disable as disable
-from mailings.services.mailings import mailing_enable as enable
+from moderation.services import ModerationRefused
+from moderation.services import mailing_disable as disable
+from moderation.services import mailing_enable as enable
 from users.forms import ModerationReasonForm
-from users.services import ModerationRefused
 
 logger = logging.getLogger(__name__)
 
 
-def _moderate(request: HttpRequest, pk: int, *, disabling: bool) -> HttpResponse:
+def _moderate(request: AuthenticatedHttpRequest, pk: int, *, disabling: bool) -> HttpResponse:
     # 404 for a mailing the user cannot see, then 403 for one they see but may not moderate (its owner).
     mailing = get_object_or_404(mailings_visible_to(request.user).select_related("message", "owner"), pk=pk)
     if not request.user.has_perm("mailings.disable_mailing"):
@@ -45,11 +46,11 @@ def _moderate(request: HttpRequest, pk: int, *, disabling: bool) -> HttpResponse
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def mailing_disable(request: HttpRequest, pk: int) -> HttpResponse:
+def mailing_disable(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _moderate(request, pk, disabling=True)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def mailing_enable(request: HttpRequest, pk: int) -> HttpResponse:
+def mailing_enable(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _moderate(request, pk, disabling=False)

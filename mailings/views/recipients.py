@@ -3,13 +3,14 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from audience.forms import BulkMembershipForm
 from audience.selectors import lists_for
+from core.http import AuthenticatedHttpRequest
 from core.page_cache import private_page
 from mailings.forms import DUPLICATE_EMAIL, RecipientForm
 from mailings.selectors import can_view_all_recipients, recipients_for, recipients_visible_to
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 @login_required
 @require_safe
 @private_page()
-def recipient_list(request: HttpRequest) -> HttpResponse:
+def recipient_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     query, show_owner = search_query(request), can_view_all_recipients(request.user)
     owner = owner_filter(request, can_view_all=show_owner)
     page = paginate(request, select_recipients(user=request.user, query=query, owner=owner))
@@ -39,7 +40,7 @@ def recipient_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 @private_page()
-def recipient_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def recipient_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     recipient = get_object_or_404(recipients_visible_to(request.user).select_related("owner"), pk=pk)
     mailings = recipient.mailings.select_related("message").order_by("-created_at")[:20]
     return render(request, "mailings/recipient_detail.html", {"recipient": recipient, "mailings": mailings})
@@ -47,7 +48,7 @@ def recipient_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def recipient_create(request: HttpRequest) -> HttpResponse:
+def recipient_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = RecipientForm(request.POST or None, owner=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -63,7 +64,7 @@ def recipient_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def recipient_update(request: HttpRequest, pk: int) -> HttpResponse:
+def recipient_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     recipient = owned_or_refused(owned=recipients_for(request.user), visible=recipients_visible_to(request.user), pk=pk)
     form = RecipientForm(request.POST or None, instance=recipient, owner=request.user)
     if request.method == "POST" and form.is_valid():
@@ -79,7 +80,7 @@ def recipient_update(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def recipient_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def recipient_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     recipient = owned_or_refused(owned=recipients_for(request.user), visible=recipients_visible_to(request.user), pk=pk)
     if request.method == "POST":
         delete(recipient=recipient)

@@ -2,11 +2,12 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.http import AuthenticatedHttpRequest
 from mailings.delivery.manual_runs import SendRefused, attempt_retry_failed, mailing_send_now
 from mailings.models import Attempt
 from mailings.selectors import attempts_for, attempts_visible_to, mailings_for, mailings_visible_to
@@ -15,7 +16,7 @@ from mailings.views.common import owned_or_refused
 
 @login_required
 @require_POST
-def mailing_send(request: HttpRequest, pk: int) -> HttpResponse:
+def mailing_send(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     # Owner only: a manager may see every mailing (403 here) but not send on someone's behalf.
     mailing = owned_or_refused(
         owned=mailings_for(request.user).select_related("owner"), visible=mailings_visible_to(request.user), pk=pk
@@ -35,7 +36,7 @@ def mailing_send(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def attempt_retry(request: HttpRequest, pk: int) -> HttpResponse:
+def attempt_retry(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     attempt = owned_or_refused(
         owned=attempts_for(request.user).select_related("mailing__owner"),
         visible=attempts_visible_to(request.user),

@@ -1,11 +1,12 @@
 import logging
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from core.data_versions import cached_for
+from core.http import AuthenticatedHttpRequest
 from core.page_cache import private_page
 from mailings.selectors import can_view_all_mailings, stats_per_mailing, stats_totals
 from mailings.views.common import owner_filter, paginate
@@ -16,7 +17,7 @@ logger = logging.getLogger(__name__)
 @login_required
 @require_safe
 @private_page()
-def stats(request: HttpRequest) -> HttpResponse:
+def stats(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The user's own figures; a manager's cover every user's mailings, or one owner's with `?owner=`."""
     show_owner = can_view_all_mailings(request.user)
     owner = owner_filter(request, can_view_all=show_owner)

@@ -70,7 +70,8 @@
       button.type = "button";
       button.className = "btn btn-link text-start w-100 text-decoration-none";
       button.textContent = label(item);
-      button.addEventListener("click", function () { addChip(item); li.remove(); });
+      // Focus goes back to the search: the picked button disappears, and the next name is typed there.
+      button.addEventListener("click", function () { addChip(item); li.remove(); search.focus(); });
       li.appendChild(button);
       results.appendChild(li);
     });

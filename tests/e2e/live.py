@@ -87,6 +87,8 @@ class LiveSite:
             EMAIL_HOST="127.0.0.1",
             EMAIL_PORT=str(smtp_port),
             EMAIL_TIMEOUT="10",
+            # A paused server is probed again after 3 s (not 30): the journey watches a run resume.
+            SEND_BREAKER_BACKOFF="3,3,3",
             MEDIA_ROOT=str(workdir / "media"),
             LOG_LEVEL="INFO",
             LOG_FORMAT="plain",
@@ -110,7 +112,6 @@ class LiveSite:
     def setup(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.manage("migrate", "--no-input", "-v", "0")
-        self.manage("createcachetable", "-v", "0")
         self.manage("create_managers")
 
     def start(self) -> None:

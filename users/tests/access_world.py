@@ -10,13 +10,13 @@ from django.utils import timezone
 from audience.models import Import, ImportRow, List
 from blog.models import Article
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
-from mailings.services.mailings import mailing_disable
+from moderation.services import mailing_disable
 from users.models import User
 
 ACTORS = ["anonymous", "owner", "other", "manager", "blocked", "superuser"]
 
 # Fields that a request may change without writing anything that matters.
-_VOLATILE_FIELDS = {("blog", "article"): {"views_count"}}
+_VOLATILE_FIELDS = {"blog.article": {"views_count"}}
 _SNAPSHOT_APPS = ["auth", "users", "mailings", "audience", "blog", "django_tasks_db"]
 
 
@@ -120,7 +120,7 @@ def db_snapshot() -> dict[str, list[dict[str, Any]]]:
         except LookupError:  # django_tasks_db is not installed with the RQ backend
             continue
         for model in config.get_models(include_auto_created=True):
-            volatile = _VOLATILE_FIELDS.get((label, model._meta.model_name), set())
+            volatile = _VOLATILE_FIELDS.get(model._meta.label_lower, set())
             rows = [
                 {k: v for k, v in row.items() if k not in volatile}
                 for row in model._default_manager.order_by("pk").values()

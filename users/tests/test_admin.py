@@ -2,8 +2,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from moderation.services import user_block
 from users.models import AuditEvent, User
-from users.services import user_block
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_the_audit_log_is_read_only_in_the_admin(admin_client_: Client, owner: U
 
 
 @pytest.mark.django_db
-def test_the_admin_cannot_block_a_user_around_the_audit_log(owner) -> None:  # type: ignore[no-untyped-def]
+def test_the_admin_cannot_block_a_user_around_the_audit_log(owner: User) -> None:
     from django.test import Client
     from django.urls import reverse
 

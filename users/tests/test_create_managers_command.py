@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
+from users.models import User
 from users.roles import MANAGERS_GROUP
 
 
@@ -24,7 +25,7 @@ def test_it_creates_the_managers_group_with_read_and_moderation_permissions_only
 
 
 @pytest.mark.django_db
-def test_it_is_idempotent_and_adds_a_user(owner) -> None:  # type: ignore[no-untyped-def]
+def test_it_is_idempotent_and_adds_a_user(owner: User) -> None:
     call_command("create_managers", stdout=StringIO())
     call_command("create_managers", "--add", owner.email.upper(), stdout=StringIO())
     assert Group.objects.filter(name=MANAGERS_GROUP).count() == 1

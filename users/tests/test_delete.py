@@ -57,7 +57,7 @@ def test_the_right_password_deletes_the_account_and_its_data_and_signs_out(
     with django_capture_on_commit_callbacks(execute=True):
         user_profile_update(user=owner, first_name="O", last_name="", phone="", country="", avatar=image_upload())
     avatar = owner.avatar.name
-    assert default_storage.exists(avatar)
+    assert avatar and default_storage.exists(avatar)
     client.force_login(owner)
 
     with django_capture_on_commit_callbacks(execute=True):

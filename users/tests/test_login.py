@@ -120,7 +120,7 @@ def test_behind_a_proxy_the_lockout_counts_the_client_not_the_proxy(
 ) -> None:
     settings.TRUSTED_PROXY_COUNT = 1
     url = reverse("users:login")
-    attacker = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "1.2.3.4, 203.0.113.9"}
+    attacker: dict[str, Any] = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "1.2.3.4, 203.0.113.9"}
     for _ in range(settings.AXES_FAILURE_LIMIT):
         client.post(url, {"username": owner.email, "password": "wrong"}, **attacker)
     assert client.post(url, {"username": owner.email, "password": "wrong"}, **attacker).status_code == 429

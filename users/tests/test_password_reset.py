@@ -1,4 +1,5 @@
 import re
+from datetime import timedelta
 from typing import Any
 
 from django.test import Client
@@ -117,3 +118,42 @@ def test_the_pages_render(client: Client, db: None) -> None:
     bad = client.get(reverse("users:password_reset_confirm", args=["MQ", "bad-token"]))
     assert bad.status_code == 200
     assert "Ссылка недействительна" in bad.content.decode()
+
+
+def test_one_address_gets_one_link_per_interval_and_the_same_page(
+    client: Client, smtp_server: SmtpServer, transactional_db: None, owner: User
+) -> None:
+    first = client.post(URL, {"email": owner.email}, follow=True)
+    pages = [client.post(URL, {"email": owner.email.upper()}, follow=True) for _ in range(19)]
+    assert all(_without_csrf(page.content) == _without_csrf(first.content) for page in pages)
+    run_tasks()
+    assert len(smtp_server.messages) == 1
+
+
+def test_one_client_address_gets_a_limited_number_of_links_per_hour(
+    client: Client, smtp_server: SmtpServer, transactional_db: None, settings: Any, owner: User, other_user: User
+) -> None:
+    settings.PASSWORD_RESET_PER_IP = 2
+    third = User.objects.create_user(email="third@example.com", password="x-Very-long-pass-1")
+    for address in (owner.email, "nobody@example.com", other_user.email, third.email):
+        assert client.post(URL, {"email": address}).status_code == 302
+    run_tasks()
+    # The unknown address used up one of the two: the limit counts requests, not what they found.
+    assert [m.rcpt_tos for m in smtp_server.messages] == [[owner.email]]
+    other_client = Client(REMOTE_ADDR="10.0.0.9")
+    other_client.post(URL, {"email": third.email})
+    run_tasks()
+    assert [m.rcpt_tos for m in smtp_server.messages][-1] == [third.email]
+
+
+def test_the_per_address_interval_passes(
+    client: Client, smtp_server: SmtpServer, transactional_db: None, owner: User, settings: Any
+) -> None:
+    import time_machine
+    from django.utils import timezone
+
+    client.post(URL, {"email": owner.email})
+    with time_machine.travel(timezone.now() + timedelta(seconds=settings.ACCOUNT_RESEND_INTERVAL + 1)):
+        client.post(URL, {"email": owner.email})
+    run_tasks()
+    assert len(smtp_server.messages) == 2

@@ -14,7 +14,9 @@ from users.tokens import ConfirmationLinkError, confirmation_token_make, confirm
 def _register(**extra: Any) -> User:
     data = {"email": "New@Example.com", "password": "x-Very-long-pass-1", "first_name": "Н", "last_name": ""}
     data.update(extra)
-    return services.user_register(base_url="http://testserver", **data)
+    user = services.user_register(base_url="http://testserver", **data)
+    assert user is not None
+    return user
 
 
 def test_user_register_creates_an_inactive_unconfirmed_user_and_logs_it(
@@ -80,7 +82,7 @@ def test_the_task_sends_one_message_with_both_parts(smtp_server: SmtpServer) -> 
     assert message.rcpt_tos == ["a@example.com"]
     assert message.subject == "Тема"
     assert message.text.strip() == "Текст письма"
-    assert "<p>Текст письма</p>" in message.parsed.get_body(preferencelist=("html",)).get_content()
+    assert "<p>Текст письма</p>" in message.html
 
 
 def test_the_task_is_on_the_default_queue() -> None:

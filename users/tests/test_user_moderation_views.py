@@ -7,8 +7,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from moderation.services import user_block
 from users.models import AuditEvent, User
-from users.services import user_block
 
 USERS = reverse("users:user_list")
 AUDIT = reverse("users:audit_log")
@@ -135,3 +135,13 @@ def test_the_menu_shows_managers_their_pages_and_everyone_the_blog(client: Clien
     client.force_login(manager)
     content = client.get(reverse("home")).content.decode()
     assert reverse("blog:list") in content and USERS in content and AUDIT in content
+
+
+def test_the_block_form_leaves_validation_to_the_page_in_the_readers_language(
+    manager_client: Client, owner: User
+) -> None:
+    url = reverse("users:user_block", args=[owner.pk])
+    assert "novalidate" in manager_client.get(url).content.decode()
+    english = manager_client.post(url, {"reason": ""}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "This field is required." in english
+    assert "Обязательное поле." in manager_client.post(url, {"reason": ""}).content.decode()

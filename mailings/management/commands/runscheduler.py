@@ -1,8 +1,12 @@
-"""`manage.py runscheduler`: the scheduler process (ARCHITECTURE.md, Processes).
+"""`manage.py runscheduler`: the scheduler process (docs/architecture.md, Processes).
 
-Every second it runs one tick (mailings.delivery.schedule.scheduler_tick).
-Several schedulers may run at once: every claim in the tick is a conditional
-UPDATE, so correctness never depends on there being only one.
+Every second it runs one tick (mailings.delivery.schedule.scheduler_tick), and every hour it prunes the
+record of past ticks. Both jobs live in django-apscheduler's job store (the database), so the admin shows
+them with their next run («Django APScheduler»: Django jobs) and each tick's execution (Django job
+executions: when, how long, any error), kept for SCHEDULER_HISTORY_HOURS.
+
+Several schedulers may run at once: every claim in the tick is a conditional UPDATE, so correctness never
+depends on there being only one.
 """
 
 import logging
@@ -15,16 +19,24 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import Error as DjangoDatabaseError
 from django.db import close_old_connections
 from django.utils import timezone
+from django_apscheduler.jobstores import DjangoJobStore
+from django_apscheduler.models import DjangoJobExecution
 
 from mailings.delivery.schedule import TickResult, scheduler_record_tick, scheduler_tick
+from mailings.worker_recovery import task_rows_fail_stale
 
 logger = logging.getLogger(__name__)
 
 TICK_JOB_ID = "vestnik-scheduler-tick"
+PRUNE_JOB_ID = "vestnik-scheduler-prune-history"
+TASK_ROWS_JOB_ID = "vestnik-task-rows-sweep"
+# Dead workers' task rows are rare and no one waits on them: once a minute is plenty, and keeps the tick cheap.
+TASK_ROWS_SWEEP_SECONDS = 60
 
 
 def run_tick() -> TickResult | None:
@@ -59,6 +71,82 @@ def run_tick() -> TickResult | None:
     return result
 
 
+def run_task_rows_sweep() -> int | None:
+    """Mark the task rows of workers killed outright as failed (mailings/worker_recovery.py); never raises."""
+    close_old_connections()
+    try:
+        return task_rows_fail_stale(now=timezone.now())
+    except Exception:
+        logger.exception("task rows sweep failed")
+        return None
+    finally:
+        close_old_connections()
+
+
+def prune_history() -> int:
+    """Forget tick executions older than SCHEDULER_HISTORY_HOURS; returns how many went."""
+    close_old_connections()
+    try:
+        before = DjangoJobExecution.objects.count()
+        DjangoJobExecution.objects.delete_old_job_executions(max_age=int(settings.SCHEDULER_HISTORY_HOURS) * 3600)
+        pruned = before - DjangoJobExecution.objects.count()
+    except DjangoDatabaseError as exc:
+        logger.warning("scheduler history not pruned, database unavailable: %s", exc)
+        return 0
+    finally:
+        close_old_connections()
+    if pruned:
+        logger.info("scheduler history pruned: %s executions", pruned)
+    return pruned
+
+
+def build_scheduler(*, interval: float) -> BlockingScheduler:
+    """The scheduler with its jobs in the database job store; `start()` runs it until `shutdown()`."""
+    # One worker thread: ticks never overlap (max_instances=1 as well) and
+    # the process keeps a single database connection.
+    scheduler = BlockingScheduler(
+        timezone=UTC,
+        jobstores={"default": DjangoJobStore()},
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+    )
+    # Ticks land just after whole seconds: start times entered in the UI
+    # are whole minutes, so a run starts a few milliseconds after its slot
+    # rather than up to a whole interval later.
+    first_tick = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    scheduler.add_job(
+        run_tick,
+        trigger=IntervalTrigger(seconds=interval, start_date=first_tick, timezone=UTC),
+        id=TICK_JOB_ID,
+        name="Vestnik: scheduler tick",
+        max_instances=1,
+        coalesce=True,
+        # A tick that comes late (a slow one before it) still runs, once.
+        misfire_grace_time=None,
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        run_task_rows_sweep,
+        trigger=IntervalTrigger(seconds=TASK_ROWS_SWEEP_SECONDS, start_date=first_tick, timezone=UTC),
+        id=TASK_ROWS_JOB_ID,
+        name="Vestnik: fail the task rows of killed workers",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        prune_history,
+        trigger=IntervalTrigger(hours=1, start_date=first_tick, timezone=UTC),
+        id=PRUNE_JOB_ID,
+        name="Vestnik: prune the scheduler's history",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        replace_existing=True,
+    )
+    return scheduler
+
+
 class Command(BaseCommand):
     help = (
         "Run the scheduler: every second start due mailing runs, finish expired mailings, "
@@ -72,6 +160,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["once"]:
             result = run_tick()
+            run_task_rows_sweep()
             if result is None:
                 raise CommandError("the tick failed, see the log")
             self.stdout.write(
@@ -81,23 +170,7 @@ class Command(BaseCommand):
             return
 
         interval: float = options["interval"]
-        # One worker thread: ticks never overlap (max_instances=1 as well) and
-        # the process keeps a single database connection.
-        scheduler = BlockingScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(max_workers=1)})
-        # Ticks land just after whole seconds: start times entered in the UI
-        # are whole minutes, so a run starts a few milliseconds after its slot
-        # rather than up to a whole interval later.
-        first_tick = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
-        scheduler.add_job(
-            run_tick,
-            trigger=IntervalTrigger(seconds=interval, start_date=first_tick, timezone=UTC),
-            id=TICK_JOB_ID,
-            max_instances=1,
-            coalesce=True,
-            # A tick that comes late (a slow one before it) still runs, once.
-            misfire_grace_time=None,
-            replace_existing=True,
-        )
+        scheduler = build_scheduler(interval=interval)
 
         stopper: list[threading.Thread] = []
 

@@ -3,23 +3,36 @@
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
-from django.utils import timezone
-from django.utils.translation import gettext_noop
+from django.utils import timezone, translation
 
 from core.data_versions import data_version_bump_everyone
+from mailings.delivery.reasons import Reason, reason
+from mailings.delivery.run_finish import attempt_summary, summary_text
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
-from users.models import User
+from moderation.services import mailing_disable
+from users.models import AuditEvent, User
 from users.roles import MANAGERS_GROUP, groups_ensure
 
 logger = logging.getLogger(__name__)
 
+# A greylisting relay that kept saying 421 until the retries ran out.
+_EXHAUSTED = reason("retries_exhausted", reason=reason("temporary", stage="RCPT"))
+
 DEMO_PASSWORD = "vestnik-demo"
 DEMO_EMAIL = "demo@vestnik.local"
 MANAGER_EMAIL = "manager@vestnik.local"
+ADMIN_EMAIL = "admin@vestnik.local"
+DEMO_DISABLED_REASON = "Жалобы получателей на спам: проверьте согласие на рассылку"
+# Stored as typed by a manager (the journal shows reasons as written), hence not translated.
+REAL_SERVER_REASON = (
+    "Демо-данные: настроен настоящий почтовый сервер (EMAIL_HOST), демо-рассылки на него не отправляются"
+)
 
 RECIPIENTS = [
     ("anna.smirnova@example.com", "Смирнова Анна Сергеевна", "Постоянный клиент, любит скидки"),
@@ -53,7 +66,7 @@ class DeliveryPlan:
     state: str
     code: int | None = None
     reply: str = ""
-    reason: str = ""
+    reason: Reason | None = None
     tries: int = 1
 
 
@@ -91,20 +104,10 @@ def _plan_deliveries(
     plans = {email: _sent() for email in emails}
     for email in rejected:
         plans[email] = DeliveryPlan(
-            Delivery.State.FAILED, 550, USER_UNKNOWN.format(email=email), gettext_noop("Адрес отклонён сервером")
+            Delivery.State.FAILED, 550, USER_UNKNOWN.format(email=email), reason("permanent", stage="RCPT")
         )
     plans.update(extra or {})
     return plans
-
-
-def _summary(plans: dict[str, DeliveryPlan]) -> str:
-    """A server-response summary in the engine's style: "250 2.0.0 Ok ×10; 550 5.1.1 User unknown ×2"."""
-    labels = {250: "250 2.0.0 Ok", 550: "550 5.1.1 User unknown", 421: "421 4.7.0 Try again later"}
-    counts: dict[str, int] = {}
-    for plan in plans.values():
-        if plan.code in labels:
-            counts[labels[plan.code]] = counts.get(labels[plan.code], 0) + 1
-    return "; ".join(f"{label} ×{count}" for label, count in counts.items())
 
 
 def _create_attempt(
@@ -121,7 +124,6 @@ def _create_attempt(
         started_at=started,
         finished_at=started + timedelta(minutes=2) if final else None,
         status=plan.status,
-        server_response=plan.server_response or _summary(plan.deliveries),
         note=plan.note,
     )
     rows = []
@@ -137,7 +139,8 @@ def _create_attempt(
                 tries=item.tries,
                 smtp_code=item.code,
                 smtp_reply=item.reply.format(queue_id=f"{0x4F3A1 + attempt.pk * 100 + recipient.pk:X}"),
-                reason=item.reason,
+                reason=item.reason.code if item.reason else "",
+                reason_params=item.reason.stored_params() if item.reason else None,
                 message_id=f"<demo.{attempt.pk}.{recipient.pk}@vestnik.local>" if item.state == "sent" else "",
                 next_try_at=now + timedelta(hours=2) if item.state == Delivery.State.RETRY_WAIT else None,
                 lease_until=now + timedelta(minutes=5) if item.state == Delivery.State.SENDING else None,
@@ -151,10 +154,20 @@ def _create_attempt(
     attempt.failed_count = states.count(Delivery.State.FAILED)
     attempt.unknown_count = states.count(Delivery.State.UNKNOWN)
     attempt.skipped_count = states.count(Delivery.State.SKIPPED)
-    attempt.save(update_fields=["total_count", "sent_count", "failed_count", "unknown_count", "skipped_count"])
+    fields = ["total_count", "sent_count", "failed_count", "unknown_count", "skipped_count"]
+    if final and rows:
+        # The engine's own summary of the replies (run_finish), as a finished run has it.
+        attempt.summary = attempt_summary(attempt_id=attempt.pk)
+        with translation.override(settings.LANGUAGE_CODE):
+            attempt.server_response = summary_text(attempt.summary)
+        fields += ["summary", "server_response"]
+    else:
+        attempt.server_response = plan.server_response
+        fields.append("server_response")
+    attempt.save(update_fields=fields)
 
 
-def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
+def _seed_owner_data(owner: User, manager: User, now: datetime, *, with_mailings: bool = True) -> None:
     recipients = {}
     for email, full_name, comment in RECIPIENTS:
         recipient = Recipient.objects.filter(owner=owner, email__iexact=email).first()
@@ -165,6 +178,8 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
     for subject, body in MESSAGES:
         message, _ = Message.objects.get_or_create(owner=owner, subject=subject, defaults={"body": body})
         messages.append(message)
+    if not with_mailings:
+        return
 
     emails = [email for email, _, _ in RECIPIENTS]
     # The demo mailings run at 09:00 local time; `base` is the latest such slot that has come.
@@ -197,11 +212,9 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
                         emails,
                         rejected=(emails[9],),
                         extra={
-                            emails[11]: DeliveryPlan(
-                                Delivery.State.FAILED, 421, TRY_LATER, gettext_noop("Повторы исчерпаны"), 5
-                            ),
+                            emails[11]: DeliveryPlan(Delivery.State.FAILED, 421, TRY_LATER, _EXHAUSTED, 5),
                             emails[8]: DeliveryPlan(
-                                Delivery.State.UNKNOWN, None, "", gettext_noop("Сервер не ответил после точки DATA")
+                                Delivery.State.UNKNOWN, None, "", reason("lost_after_dot", what=reason("reply_timeout"))
                             ),
                         },
                     ),
@@ -225,11 +238,11 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
                             Delivery.State.FAILED,
                             550,
                             USER_UNKNOWN.format(email=emails[9]),
-                            gettext_noop("Адрес отклонён сервером"),
+                            reason("permanent", stage="RCPT"),
                         ),
                         emails[10]: DeliveryPlan(Delivery.State.PENDING, tries=0),
                         emails[11]: DeliveryPlan(
-                            Delivery.State.RETRY_WAIT, 421, TRY_LATER, gettext_noop("Сервер просит повторить")
+                            Delivery.State.RETRY_WAIT, 421, TRY_LATER, reason("temporary", stage="RCPT")
                         ),
                     },
                 ),
@@ -255,7 +268,7 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
                     31,
                     Attempt.Status.SKIPPED,
                     server_response="",
-                    note=gettext_noop("Планировщик был остановлен: слот пропущен"),
+                    note="missed_slot",
                 ),
             ],
         ),
@@ -281,10 +294,6 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
                 "periodicity": Mailing.Periodicity.WEEKLY,
                 "status": Mailing.Status.RUNNING,
                 "next_run_at": base + timedelta(days=6),
-                "is_enabled": False,
-                "disabled_at": now - timedelta(days=7),
-                "disabled_by": manager,
-                "disabled_reason": "Жалобы получателей на спам: проверьте согласие на рассылку",
             },
             emails[2:9],
             [
@@ -294,9 +303,7 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
                     deliveries=_plan_deliveries(
                         emails[2:9],
                         extra={
-                            email: DeliveryPlan(
-                                Delivery.State.SKIPPED, None, "", gettext_noop("Рассылка отключена менеджером"), 0
-                            )
+                            email: DeliveryPlan(Delivery.State.SKIPPED, None, "", reason("mailing_disabled"), 0)
                             for email in emails[5:9]
                         },
                     ),
@@ -311,6 +318,34 @@ def _seed_owner_data(owner: User, manager: User, now: datetime) -> None:
         mailing.recipients.set([recipients[email] for email in mailing_emails])
         for plan in attempts:
             _create_attempt(mailing, recipients, plan, base, now)
+        if message == messages[3]:
+            _disable_as_a_manager_did(mailing=mailing, manager=manager, when=now - timedelta(days=7))
+
+
+def _disable_as_a_manager_did(*, mailing: Mailing, manager: User, when: datetime) -> None:
+    """Disabled through the managers' service, so the journal has its line, then dated back to the story's day."""
+    mailing_disable(mailing=mailing, actor=manager, reason=DEMO_DISABLED_REASON)
+    Mailing.objects.filter(pk=mailing.pk).update(disabled_at=when)
+    AuditEvent.objects.filter(
+        action=AuditEvent.Action.MAILING_DISABLED, target_type=AuditEvent.TargetType.MAILING, target_id=mailing.pk
+    ).update(created_at=when)
+
+
+def demo_mailings_keep_off_real_server(*, manager: User | None) -> int:
+    """Disable every demo mailing that could send when mail goes to a real server; how many were disabled.
+
+    The demo's daily mailing and its pending deliveries would otherwise go through the owner's real account.
+    The delivery engine re-checks `is_enabled` before each message, so a run in progress stops too.
+    """
+    if settings.EMAIL_USES_MAILSINK or manager is None:
+        return 0
+    disabled = 0
+    for mailing in Mailing.objects.filter(owner__email__iexact=DEMO_EMAIL, is_enabled=True).select_related(
+        "message", "owner"
+    ):
+        mailing_disable(mailing=mailing, actor=manager, reason=REAL_SERVER_REASON)
+        disabled += 1
+    return disabled
 
 
 DEMO_ARTICLES = [
@@ -349,13 +384,70 @@ def _seed_articles(now: datetime) -> None:
 class Command(BaseCommand):
     help = "Create the demo accounts and demo data (idempotent: running it again changes nothing)."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--admin-password-file",
+            default="",
+            help="the superuser's password is read from this file; without it the published demo password "
+            "is used only with DEBUG, otherwise the superuser gets no usable password",
+        )
+        parser.add_argument(
+            "--with-mailings",
+            action="store_true",
+            help="load the demo mailings even though EMAIL_HOST is set: only for a mail server that is a sink "
+            "of its own (screenshots, tests), never a real one",
+        )
+        parser.add_argument(
+            "--guard-only",
+            action="store_true",
+            help="load nothing; only make sure that existing demo mailings cannot reach a real mail server",
+        )
+
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["guard_only"]:
+            disabled = demo_mailings_keep_off_real_server(manager=User.objects.filter(email=MANAGER_EMAIL).first())
+            if disabled:
+                self.stdout.write(f"{disabled} demo mailing(s) disabled: mail goes to a real server (EMAIL_HOST).")
+            return
         demo = _ensure_user(DEMO_EMAIL, first_name="Демо", last_name="Пользователь")
-        _ensure_user("admin@vestnik.local", first_name="Администратор", is_staff=True, is_superuser=True)
+        self._ensure_admin(options["admin_password_file"])
         manager = _ensure_manager()
-        _seed_owner_data(demo, manager, timezone.now())
+        if settings.EMAIL_USES_MAILSINK or options["with_mailings"]:
+            _seed_owner_data(demo, manager, timezone.now())
+        else:
+            # Recipients and messages only: a demo mailing would really send through the configured server.
+            _seed_owner_data(demo, manager, timezone.now(), with_mailings=False)
+            disabled = demo_mailings_keep_off_real_server(manager=manager)
+            self.stdout.write(
+                "Mail goes to a real server (EMAIL_HOST): no demo mailings were created"
+                + (f", {disabled} existing one(s) disabled." if disabled else ".")
+            )
         _seed_articles(timezone.now())
         # Written directly, not through the services: cached pages must not outlive the old data.
         data_version_bump_everyone()
         self.stdout.write("Demo data is in place.")
+
+    def _ensure_admin(self, password_file: str) -> None:
+        """The demo superuser; its published password only ever in a development (DEBUG) run."""
+        if password_file:
+            password: str | None = Path(password_file).read_text(encoding="utf-8").strip()
+        else:
+            password = DEMO_PASSWORD if settings.DEBUG else None
+        admin = User.objects.filter(email__iexact=ADMIN_EMAIL).first()
+        if admin is None:
+            admin = User(
+                email=ADMIN_EMAIL,
+                first_name="Администратор",
+                is_staff=True,
+                is_superuser=True,
+                email_confirmed_at=timezone.now(),
+            )
+        elif admin.has_usable_password() and not admin.check_password(DEMO_PASSWORD):
+            # A password somebody chose is kept; only the published one is replaced outside development.
+            return
+        if password is None:
+            admin.set_unusable_password()
+        else:
+            admin.set_password(password)
+        admin.save()

@@ -15,8 +15,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailings.delivery.engine import StopReason, attempt_deliver
+from mailings.delivery.engine import StopReason
 from mailings.delivery.manual_runs import SendRefused, mailing_send_now
+from mailings.delivery.tasks import delivery_run
 from mailings.models import Attempt, Delivery, Mailing
 
 POLL_SECONDS = 1.0
@@ -53,7 +54,7 @@ class Command(BaseCommand):
         while True:
             remaining = None if give_up_at is None else give_up_at - time.monotonic()
             # The budget is checked between batches; a message in hand still ends by its own deadline.
-            verdict = attempt_deliver(
+            verdict = delivery_run(
                 attempt_id=attempt.pk, max_seconds=budget if remaining is None else max(0.0, min(budget, remaining))
             )
             attempt.refresh_from_db()

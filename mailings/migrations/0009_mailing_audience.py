@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('audience', '0001_initial'),
-        ('mailings', '0005_delivery_claim_index_by_id'),
+        ('mailings', '0008_recipient_international_email'),
     ]
 
     operations = [

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "csp",
     "users",
     "mailings",
+    "senders",
     "moderation",
     "audience",
     "blog",
@@ -258,7 +259,18 @@ EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Vestnik <noreply@vestnik.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# Sending limits per SMTP account (0 = no limit). Yandex allows 500 a day.
+# Owners' own SMTP accounts (senders/): their passwords are encrypted at rest with Fernet keys from
+# SMTP_PASSWORD_KEY (comma-separated; the first encrypts, every one decrypts: add a new key in front to rotate,
+# then `manage.py smtp_passwords_rotate`). Without it and with DEBUG, a development key is derived from
+# SECRET_KEY (a system check warns); without it in production, passwords cannot be saved (`check --deploy` warns).
+SMTP_PASSWORD_KEYS = [key.strip() for key in env.str("SMTP_PASSWORD_KEY", default="").split(",") if key.strip()]
+SMTP_PASSWORD_KEY_DERIVED = not SMTP_PASSWORD_KEYS and DEBUG
+# May a mailing without an account of its owner send through the service account (EMAIL_*)? Default yes, so
+# the mailings created before owners had accounts keep sending.
+ALLOW_SERVICE_ACCOUNT_FOR_MAILINGS = env.bool("ALLOW_SERVICE_ACCOUNT_FOR_MAILINGS", default=True)
+
+# Sending limits of the service account (EMAIL_*; 0 = no limit). Yandex allows 500 a day. Owners' accounts
+# carry their own limits (senders.SmtpAccount).
 SEND_RATE_PER_SECOND = env.float("SEND_RATE_PER_SECOND", default=0)
 SEND_RATE_PER_HOUR = env.int("SEND_RATE_PER_HOUR", default=0)
 SEND_RATE_PER_DAY = env.int("SEND_RATE_PER_DAY", default=0)

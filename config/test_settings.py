@@ -20,3 +20,6 @@ EMAIL_TIMEOUT = 5.0
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Multi-process tests (workers, schedulers) need a file database.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-{os.getpid()}.sqlite3")}
+# Encrypts the test accounts' SMTP passwords (senders/crypto.py); 32 bytes, url-safe base64.
+SMTP_PASSWORD_KEYS = ["dmVzdG5pay10ZXN0cy1vbmx5LW5vdC1hLXNlY3JldCE="]
+SMTP_PASSWORD_KEY_DERIVED = False

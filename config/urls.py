@@ -15,6 +15,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("users.urls")),
     path("blog/", include("blog.urls")),
+    path("senders/", include("senders.urls")),
     path("", include("audience.urls")),
     path("", include("mailings.urls")),
 ]

@@ -62,14 +62,20 @@ def _check_scheduler() -> dict[str, Any]:
 def _check_smtp_breaker() -> dict[str, Any]:
     from mailings.delivery.breaker import account_state_peek
     from mailings.delivery.engine import smtp_config
+    from mailings.models import SmtpAccountState
 
     state = account_state_peek(account=smtp_config().account)
     now = timezone.now()
+    # Owners' own accounts (senders.SmtpAccount, keyed `acct:<id>`): how many are paused, never which.
+    accounts_paused = SmtpAccountState.objects.filter(
+        account__startswith="acct:", breaker_open_until__isnull=False
+    ).count()
     open_until = state.breaker_open_until
     # An open breaker is reported, not unhealthy: Vestnik is up, keeps the mail and waits for the server.
     return {
         "ok": True,
         "breaker": "open" if open_until is not None else "closed",
+        "owner_accounts_paused": accounts_paused,
         "reason": state.breaker_reason_text if open_until is not None else "",
         "next_probe_at": open_until.isoformat() if open_until is not None else None,
         "paused_seconds": round((open_until - now).total_seconds(), 1)

@@ -2,12 +2,14 @@ import logging
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import BootstrapFormMixin
 from mailings.models import Attempt, Mailing, Message, Recipient
 from mailings.selectors import can_view_all_mailings, mailing_choices_for, messages_for, recipients_for
+from senders.selectors import smtp_accounts_for
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -94,7 +96,7 @@ class MailingForm(BootstrapFormMixin, _OwnerScoped, forms.ModelForm):
     class Meta:
         model = Mailing
         # Who gets it is chosen on audience.forms.AudienceForm, rendered in the same <form>.
-        fields = ["message", "start_at", "end_at", "periodicity"]
+        fields = ["message", "smtp_account", "start_at", "end_at", "periodicity"]
 
     def __init__(self, *args: Any, owner: User, **kwargs: Any) -> None:
         self.owner = owner
@@ -106,6 +108,19 @@ class MailingForm(BootstrapFormMixin, _OwnerScoped, forms.ModelForm):
         # Only the owner's objects can be chosen; a forged id fails as "not one of the choices".
         message.queryset = messages_for(self.owner).order_by("-created_at", "-pk")
         message.empty_label = _("— выберите сообщение —")
+        account = cast(forms.ModelChoiceField, self.fields["smtp_account"])
+        account.queryset = smtp_accounts_for(self.owner).order_by("name", "pk")
+        account.label = _("Отправлять через")
+        if settings.ALLOW_SERVICE_ACCOUNT_FOR_MAILINGS:
+            account.required = False
+            account.empty_label = _("служебную учётную запись сервиса")
+            account.help_text = _("Свою почту для отправки добавьте в разделе «Отправители» (меню с вашим именем).")
+        else:
+            account.required = True
+            account.empty_label = _("— выберите учётную запись —")
+            account.help_text = _(
+                "Рассылки отправляются только через ваши учётные записи (раздел «Отправители» в меню с вашим именем)."
+            )
         self.fields["start_at"].help_text = _("Часовой пояс: %(tz)s.") % {"tz": timezone.get_current_timezone_name()}
 
     def clean(self) -> dict[str, Any]:

@@ -132,6 +132,16 @@ class Mailing(models.Model):
         default=False,
         help_text=_("Каждый запуск идёт всем получателям владельца на тот момент."),
     )
+    # The owner's SMTP account it sends through; null: the service account (when the operator allows it,
+    # ALLOW_SERVICE_ACCOUNT_FOR_MAILINGS). Deleting an account in use is refused (senders/services.py).
+    smtp_account = models.ForeignKey(
+        "senders.SmtpAccount",
+        verbose_name=_("отправитель"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="mailings",
+    )
     start_at = models.DateTimeField(_("начало"))
     end_at = models.DateTimeField(_("окончание"))
     periodicity = models.CharField(

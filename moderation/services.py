@@ -1,4 +1,4 @@
-"""Managers' actions: block and unblock users, disable and enable mailings.
+"""Managers' actions: block and unblock users, disable and enable mailings and owners' SMTP accounts.
 
 These are the only changes a manager makes to other people's data. Each one is the same shape
 (`_moderate`): one conditional UPDATE whose row count says whether the action applies (of two managers
@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from core.data_versions import data_version_bump
 from mailings.delivery.schedule import mailing_reschedule
 from mailings.models import Mailing
+from senders.models import SmtpAccount
 from users.models import AuditEvent, User
 
 logger = logging.getLogger(__name__)
@@ -256,3 +257,70 @@ def mailing_enable(*, mailing: Mailing, actor: User, reason: str = "") -> Mailin
     mailing.is_enabled, mailing.disabled_at, mailing.disabled_by, mailing.disabled_reason = True, None, None, ""
     logger.info("mailing enabled: mailing=%s owner=%s by=%s", mailing.pk, mailing.owner_id, actor.pk)
     return mailing
+
+
+# --- SMTP accounts ------------------------------------------------------------------------------
+
+
+def _account_repr(account: SmtpAccount) -> str:
+    return f"#{account.pk} {account.name} <{account.from_email}> ({account.owner.email})"
+
+
+def smtp_account_disable(*, account: SmtpAccount, actor: User, reason: str) -> SmtpAccount:
+    """Stop the account: runs of the mailings that send through it wait (never through another account).
+
+    The engine looks at the account before each batch (mailings/delivery/accounts.py: sender_pause); a waiting
+    run goes on when the account is enabled again, and what is left at its mailing's end is skipped as ever.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ModerationRefused(_("Укажите причину отключения."))
+    now = timezone.now()
+    _moderate(
+        rows=SmtpAccount.objects.filter(pk=account.pk, is_enabled=True),
+        changes={
+            "is_enabled": False,
+            "disabled_at": now,
+            "disabled_by": actor,
+            "disabled_reason": reason,
+            "updated_at": now,
+        },
+        refused=_("Учётная запись уже отключена."),
+        actor=actor,
+        action=AuditEvent.Action.SMTP_ACCOUNT_DISABLED,
+        target_type=AuditEvent.TargetType.SMTP_ACCOUNT,
+        target_id=account.pk,
+        target_repr=_account_repr(account),
+        target_user=account.owner,
+        reason=reason,
+    )
+    account.is_enabled, account.disabled_at, account.disabled_by, account.disabled_reason = False, now, actor, reason
+    logger.info("smtp account disabled: account=%s owner=%s by=%s", account.pk, account.owner_id, actor.pk)
+    return account
+
+
+def smtp_account_enable(*, account: SmtpAccount, actor: User, reason: str = "") -> SmtpAccount:
+    """Let the account send again; waiting runs go on at their next wake (within SENDER_PAUSE_SECONDS)."""
+    reason = reason.strip()
+    now = timezone.now()
+    _moderate(
+        rows=SmtpAccount.objects.filter(pk=account.pk, is_enabled=False),
+        changes={
+            "is_enabled": True,
+            "disabled_at": None,
+            "disabled_by": None,
+            "disabled_reason": "",
+            "updated_at": now,
+        },
+        refused=_("Учётная запись не отключена."),
+        actor=actor,
+        action=AuditEvent.Action.SMTP_ACCOUNT_ENABLED,
+        target_type=AuditEvent.TargetType.SMTP_ACCOUNT,
+        target_id=account.pk,
+        target_repr=_account_repr(account),
+        target_user=account.owner,
+        reason=reason,
+    )
+    account.is_enabled, account.disabled_at, account.disabled_by, account.disabled_reason = True, None, None, ""
+    logger.info("smtp account enabled: account=%s owner=%s by=%s", account.pk, account.owner_id, actor.pk)
+    return account

@@ -117,10 +117,13 @@ class AuditEvent(models.Model):
         USER_UNBLOCKED = "user_unblocked", _("Пользователь разблокирован")
         MAILING_DISABLED = "mailing_disabled", _("Рассылка отключена")
         MAILING_ENABLED = "mailing_enabled", _("Рассылка включена")
+        SMTP_ACCOUNT_DISABLED = "smtp_account_disabled", _("Учётная запись SMTP отключена")
+        SMTP_ACCOUNT_ENABLED = "smtp_account_enabled", _("Учётная запись SMTP включена")
 
     class TargetType(models.TextChoices):
         USER = "user", _("пользователь")
         MAILING = "mailing", _("рассылка")
+        SMTP_ACCOUNT = "smtp_account", _("учётная запись SMTP")
 
     actor = models.ForeignKey(
         User, verbose_name=_("кто"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -138,7 +141,7 @@ class AuditEvent(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text=_("Заблокированный пользователь или владелец рассылки."),
+        help_text=_("Заблокированный пользователь или владелец рассылки (учётной записи SMTP)."),
     )
     reason = models.TextField(_("причина"), blank=True)
     created_at = models.DateTimeField(_("когда"), default=timezone.now)

@@ -10,7 +10,7 @@ logger = logging.getLogger(__name__)
 MANAGERS_GROUP = "Менеджеры"
 
 # (app_label, codename): managers read everything and change only the enabled
-# flag of mailings and the blocked state of users — no change/delete permissions.
+# flag of mailings and SMTP accounts and the blocked state of users — no change/delete permissions.
 MANAGER_PERMISSIONS = [
     ("users", "view_all_users"),
     ("users", "block_user"),
@@ -18,6 +18,8 @@ MANAGER_PERMISSIONS = [
     ("mailings", "view_all_messages"),
     ("mailings", "view_all_mailings"),
     ("mailings", "disable_mailing"),
+    ("senders", "view_all_smtp_accounts"),
+    ("senders", "disable_smtp_account"),
     ("audience", "view_all_lists"),
 ]
 

@@ -38,6 +38,7 @@ def test_production_settings_pass_the_deployment_checklist() -> None:
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="vestnik.example.com",
+        SMTP_PASSWORD_KEY="dmVzdG5pay10ZXN0cy1vbmx5LW5vdC1hLXNlY3JldCE=",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -51,6 +52,18 @@ def test_a_key_kept_in_the_secret_key_file_is_used_by_every_command(tmp_path: Pa
     result = _manage("shell", "-c", probe, DEBUG="false", SECRET_KEY_FILE=str(key_file))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "kept-key-" + "k" * 50
+
+
+def test_the_deployment_checklist_asks_for_the_smtp_password_key() -> None:
+    result = _manage(
+        "check",
+        "--deploy",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="vestnik.example.com",
+        SMTP_PASSWORD_KEY="",
+    )
+    assert "senders.W002" in result.stdout + result.stderr
 
 
 def _example_values() -> dict[str, str]:

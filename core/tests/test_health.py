@@ -115,3 +115,14 @@ def test_concurrent_probes_all_find_the_cache_healthy(monkeypatch: pytest.Monkey
     with ThreadPoolExecutor(max_workers=probes) as pool:
         results = list(pool.map(lambda _: health._check_cache(), range(probes)))
     assert [result["ok"] for result in results] == [True] * probes
+
+
+@pytest.mark.django_db
+def test_it_counts_owners_paused_accounts_apart_from_the_service_account(client: Client) -> None:
+    from mailings.delivery.breaker import breaker_open
+
+    cache.set(SCHEDULER_TICK_KEY, timezone.now().isoformat())
+    breaker_open(account="acct:41", reason=reason("auth_failed"), now=timezone.now())
+    smtp = client.get("/health/").json()["checks"]["smtp"]
+    assert smtp["ok"] is True
+    assert smtp["breaker"] == "closed" and smtp["owner_accounts_paused"] == 1

@@ -55,16 +55,18 @@ def smtp_address(email: str) -> str:
 
 
 class MessageComposer:
-    def __init__(self, *, from_email: str, subject: str, body: str, msgid_domain: str) -> None:
+    def __init__(self, *, from_email: str, subject: str, body: str, msgid_domain: str, reply_to: str = "") -> None:
         self.msgid_domain = msgid_domain
         try:
             base = EmailMessage(policy=_POLICY)
             base["From"] = from_email
+            if reply_to:
+                base["Reply-To"] = smtp_address(reply_to)
             base["Subject"] = " ".join(_HEADER_JUNK.sub(" ", subject).split())
             base.set_content(body)
             self._common = base.as_bytes()
             self._error: Reason | None = None
-        except (HeaderParseError, ValueError, TypeError, UnicodeError) as exc:
+        except (HeaderParseError, ValueError, TypeError, UnicodeError, BuildError) as exc:
             self._common = b""
             self._error = reason("message_unbuildable", error=exc)
         self._date_second = -1

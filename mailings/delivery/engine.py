@@ -29,6 +29,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.data_versions import data_version_bump
+from mailings.delivery.accounts import mailing_sender, sender_pause, service_smtp_config
 from mailings.delivery.breaker import breaker_close, breaker_gate, breaker_open
 from mailings.delivery.compose import BuildError, MessageComposer
 from mailings.delivery.ledger import DeliveryLedger
@@ -40,7 +41,7 @@ from mailings.delivery.ratelimit import (
 )
 from mailings.delivery.reasons import SYSTEMIC_CODES, Reason, reason
 from mailings.delivery.run_finish import attempt_finish_if_done
-from mailings.delivery.smtp import Outcome, SmtpConfig, SmtpSession, SystemicError
+from mailings.delivery.smtp import Outcome, SmtpSession, SystemicError
 from mailings.delivery.stopping import Stop
 from mailings.models import Attempt, Delivery, send_block
 
@@ -59,6 +60,8 @@ FLUSH_SECONDS = 0.5
 HEARTBEAT_SECONDS = 5.0
 # The owner's pages show a run's progress at most this much late (cached pages, core/data_versions.py).
 PROGRESS_BUMP_SECONDS = 1.0
+# A run whose SMTP account may not send (disabled by a manager) waits and looks again this often.
+SENDER_PAUSE_SECONDS = 60
 
 
 class StopReason:
@@ -71,17 +74,8 @@ class StopReason:
     BLOCKED = "blocked"  # mailing disabled, owner blocked or end_at passed: rest skipped
 
 
-def smtp_config() -> SmtpConfig:
-    return SmtpConfig(
-        host=settings.EMAIL_HOST,
-        port=int(settings.EMAIL_PORT),
-        username=settings.EMAIL_HOST_USER or "",
-        password=settings.EMAIL_HOST_PASSWORD or "",
-        use_tls=bool(settings.EMAIL_USE_TLS),
-        use_ssl=bool(settings.EMAIL_USE_SSL),
-        timeout=float(settings.EMAIL_TIMEOUT or 30.0),
-        local_hostname=str(DNS_NAME),
-    )
+# The service account's connection (EMAIL_*); a mailing's own account: accounts.mailing_sender.
+smtp_config = service_smtp_config
 
 
 def run_block_reason(*, attempt_id: int, now: datetime) -> Reason | None:
@@ -166,16 +160,19 @@ class _Engine:
         self.stop = stop
         self.max_seconds = max_seconds
         self.ledger = DeliveryLedger(attempt=attempt)
-        self.config = smtp_config()
+        # The mailing's own account or the service account: connection, From, limits, breaker key.
+        self.sender = mailing_sender(smtp_account_id=self.mailing.smtp_account_id)
+        self.config = self.sender.config
         self.session = SmtpSession(self.config)
         self.deadline_seconds = float(settings.SEND_MESSAGE_DEADLINE)
         self.composer = MessageComposer(
-            from_email=settings.DEFAULT_FROM_EMAIL,
+            from_email=self.sender.from_email,
             subject=self.mailing.message.subject,
             body=self.mailing.message.body,
             msgid_domain=str(DNS_NAME),
+            reply_to=self.sender.reply_to,
         )
-        self.from_addr = _envelope_sender(settings.DEFAULT_FROM_EMAIL)
+        self.from_addr = _envelope_sender(self.sender.from_email)
         self.probe = False
         self.abandon_reason: Reason | None = None
         self.connection_failures = 0
@@ -255,7 +252,7 @@ class _Engine:
     # --- the loop -------------------------------------------------------------------------
 
     def run(self) -> str:
-        batch_size = batch_size_for_rate(max(1, int(settings.SEND_BATCH_SIZE)))
+        batch_size = batch_size_for_rate(max(1, int(settings.SEND_BATCH_SIZE)), limits=self.sender.limits)
         while True:
             if self.stop.is_set():
                 return StopReason.STOPPED
@@ -267,6 +264,16 @@ class _Engine:
                 attempt_skip_rest(attempt_id=self.attempt.pk, why=why, now=now)
                 return StopReason.BLOCKED
             self._heartbeat(now)
+            paused = self.sender.paused or sender_pause(smtp_account_id=self.mailing.smtp_account_id)
+            if paused:
+                # The account may not send (a manager disabled it): the run waits, and ends at end_at as ever.
+                self.session.close()
+                until = now + timedelta(seconds=SENDER_PAUSE_SECONDS)
+                _defer_attempt(attempt_id=self.attempt.pk, until=until, end_at=self.mailing.end_at)
+                logger.info(
+                    "sending paused: attempt=%s account=%s reason=%s", self.attempt.pk, self.config.account, paused.code
+                )
+                return StopReason.PAUSED
             if not self.session.is_open:
                 gate = breaker_gate(account=self.config.account, now=now, probe_seconds=self.deadline_seconds)
                 if not gate.allowed:
@@ -276,7 +283,9 @@ class _Engine:
                     )
                     return StopReason.PAUSED
                 self.probe = self.probe or gate.probe
-            reservation = ratelimit_reserve(account=self.config.account, want=batch_size, now=now)
+            reservation = ratelimit_reserve(
+                account=self.config.account, want=batch_size, now=now, limits=self.sender.limits
+            )
             if reservation.granted <= 0:
                 assert reservation.retry_at is not None
                 _defer_attempt(attempt_id=self.attempt.pk, until=reservation.retry_at, end_at=self.mailing.end_at)

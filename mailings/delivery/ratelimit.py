@@ -1,4 +1,7 @@
-"""Sending limits per SMTP account: messages per second, hour and day (SEND_RATE_* settings).
+"""Sending limits per SMTP account: messages per second, hour and day.
+
+An owner's account carries its own limits (`senders.SmtpAccount`, passed as `Limits`); the service account's
+are the SEND_RATE_* settings (`Limits.from_settings()`, the default of every function here).
 
 Counters live in SmtpAccountState so every worker shares them and they survive restarts.
 A worker reserves a whole batch with one optimistic compare-and-set (the `version` column),
@@ -30,8 +33,29 @@ class Reservation:
     day_start: datetime | None = None
 
 
-def limits_active() -> bool:
-    return bool(settings.SEND_RATE_PER_SECOND or settings.SEND_RATE_PER_HOUR or settings.SEND_RATE_PER_DAY)
+@dataclass(frozen=True)
+class Limits:
+    """Messages per second, hour and day of one account; 0 means no limit."""
+
+    per_second: float = 0.0
+    per_hour: int = 0
+    per_day: int = 0
+
+    @classmethod
+    def from_settings(cls) -> "Limits":
+        return cls(
+            per_second=float(settings.SEND_RATE_PER_SECOND or 0),
+            per_hour=int(settings.SEND_RATE_PER_HOUR or 0),
+            per_day=int(settings.SEND_RATE_PER_DAY or 0),
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.per_second or self.per_hour or self.per_day)
+
+
+def limits_active(limits: Limits | None = None) -> bool:
+    return (limits or Limits.from_settings()).active
 
 
 def _hour_start(now: datetime) -> datetime:
@@ -48,21 +72,20 @@ def _next_day_start(day_start: datetime) -> datetime:
     return timezone.make_aware(datetime.combine(local.date() + timedelta(days=1), time()), local.tzinfo)
 
 
-def batch_size_for_rate(batch_size: int) -> int:
+def batch_size_for_rate(batch_size: int, *, limits: Limits | None = None) -> int:
     """With a per-second limit, reserve about two seconds' worth so a batch's lease stays short."""
-    rate = float(settings.SEND_RATE_PER_SECOND or 0)
+    rate = (limits or Limits.from_settings()).per_second
     if rate <= 0:
         return batch_size
     return max(1, min(batch_size, math.ceil(rate * 2)))
 
 
-def ratelimit_reserve(*, account: str, want: int, now: datetime) -> Reservation:
+def ratelimit_reserve(*, account: str, want: int, now: datetime, limits: Limits | None = None) -> Reservation:
     """Reserve up to `want` messages for the account; granted may be 0 (see retry_at)."""
-    if not limits_active() or want <= 0:
+    limits = limits or Limits.from_settings()
+    if not limits.active or want <= 0:
         return Reservation(granted=want, start=now, interval=0.0)
-    per_second = float(settings.SEND_RATE_PER_SECOND or 0)
-    per_hour = int(settings.SEND_RATE_PER_HOUR or 0)
-    per_day = int(settings.SEND_RATE_PER_DAY or 0)
+    per_second, per_hour, per_day = limits.per_second, limits.per_hour, limits.per_day
     hour_start, day_start = _hour_start(now), _day_start(now)
     for _try in range(20):
         state = account_state_get(account=account)
@@ -100,7 +123,8 @@ def ratelimit_reserve(*, account: str, want: int, now: datetime) -> Reservation:
 
 def ratelimit_refund(*, account: str, reservation: Reservation, unused: int) -> None:
     """Give back reserved sends that never reached the server (released or skipped deliveries)."""
-    if unused <= 0 or not limits_active() or reservation.hour_start is None:
+    # Only a reservation made under limits has windows (hour_start): that says the limits were active.
+    if unused <= 0 or reservation.hour_start is None:
         return
     SmtpAccountState.objects.filter(account=account, hour_start=reservation.hour_start, hour_count__gte=unused).update(
         hour_count=F("hour_count") - unused, version=F("version") + 1
@@ -110,13 +134,14 @@ def ratelimit_refund(*, account: str, reservation: Reservation, unused: int) -> 
     )
 
 
-def ratelimit_expected_finish(*, account: str, remaining: int, now: datetime) -> datetime | None:
+def ratelimit_expected_finish(
+    *, account: str, remaining: int, now: datetime, limits: Limits | None = None
+) -> datetime | None:
     """When `remaining` more messages can have gone out under the limits; None without limits."""
-    if not limits_active() or remaining <= 0:
+    limits = limits or Limits.from_settings()
+    if not limits.active or remaining <= 0:
         return None
-    per_second = float(settings.SEND_RATE_PER_SECOND or 0)
-    per_hour = int(settings.SEND_RATE_PER_HOUR or 0)
-    per_day = int(settings.SEND_RATE_PER_DAY or 0)
+    per_second, per_hour, per_day = limits.per_second, limits.per_hour, limits.per_day
     state = account_state_peek(account=account)
     hour_start, day_start = _hour_start(now), _day_start(now)
     hour_used = state.hour_count if state.hour_start == hour_start else 0

@@ -54,6 +54,15 @@ TEXTS: dict[str, str] = {
     "lost_at_login": gettext_noop("соединение разорвано при входе"),
     "refused_at_login": gettext_noop("сервер отказал при входе"),
     "login_error": gettext_noop("ошибка входа: %(error)s"),
+    # The SMTP account a mailing sends through (accounts.py): the run waits while one holds.
+    "account_disabled": gettext_noop("учётная запись SMTP «%(name)s» отключена менеджером: %(why)s"),
+    "account_deleted": gettext_noop("учётная запись SMTP рассылки удалена"),
+    "service_account_not_allowed": gettext_noop(
+        "рассылке не выбрана учётная запись SMTP, а служебная для рассылок не разрешена"
+    ),
+    "password_undecryptable": gettext_noop("пароль учётной записи SMTP «%(name)s» не расшифровать: введите его заново"),
+    # «Проверить соединение» (senders/tasks.py).
+    "check_ok": gettext_noop("соединение, шифрование и вход прошли успешно"),
     # One message's exchange (smtp.py).
     "message_deadline": gettext_noop("превышено время на сообщение"),
     "reply_timeout": gettext_noop("нет ответа сервера (тайм-аут)"),

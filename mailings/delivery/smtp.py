@@ -98,10 +98,15 @@ class SmtpConfig:
     use_ssl: bool
     timeout: float
     local_hostname: str
+    # An owner's account is keyed by its id (`acct:<id>`, mailings/delivery/accounts.py): two owners who
+    # log in to the same mailbox still get a breaker and counters each.
+    key: str = ""
 
     @property
     def account(self) -> str:
-        """The key of the shared breaker and counters: one per server and login, never the password."""
+        """The key of the shared breaker and counters: the account's, or server and login; never the password."""
+        if self.key:
+            return self.key
         return f"{self.username}@{self.host}:{self.port}" if self.username else f"{self.host}:{self.port}"
 
 

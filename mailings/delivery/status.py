@@ -1,4 +1,5 @@
-"""What a mailing's page shows of its runs in progress: a breaker pause and the expected finish."""
+"""What a mailing's page shows of its runs in progress: a pause (its account's breaker, or the account
+disabled) and the expected finish under its account's limits."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -6,8 +7,8 @@ from datetime import datetime
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
+from mailings.delivery.accounts import mailing_sender
 from mailings.delivery.breaker import account_state_peek
-from mailings.delivery.engine import smtp_config
 from mailings.delivery.ratelimit import ratelimit_expected_finish
 from mailings.delivery.run_finish import NOT_FINAL_STATES
 from mailings.models import Attempt, Delivery, Mailing
@@ -37,6 +38,8 @@ class SendingStatus:
     remaining: int
     expected_finish_at: datetime | None
     runs: list[RunProgress] = field(default_factory=list)
+    # The account itself may not send (disabled by a manager, ...): not the server's trouble.
+    account_paused: bool = False
 
 
 def runs_progress(*, attempts: QuerySet[Attempt]) -> list[RunProgress]:
@@ -68,7 +71,7 @@ def runs_progress(*, attempts: QuerySet[Attempt]) -> list[RunProgress]:
 def mailing_sending_status(
     *, mailing: Mailing, now: datetime | None = None, attempt: Attempt | None = None
 ) -> SendingStatus:
-    """Breaker pause, progress and expected finish (under the sending limits) of a mailing's runs in progress.
+    """Pause, progress and expected finish (under its account's limits) of a mailing's runs in progress.
 
     With `attempt`, the progress shown is that run's only.
     """
@@ -78,10 +81,15 @@ def mailing_sending_status(
     ).count()
     if not remaining:
         return SendingStatus(False, False, "", None, 0, None)
-    account = smtp_config().account
+    sender = mailing_sender(smtp_account_id=mailing.smtp_account_id)
+    held = sender.paused
+    account = sender.config.account
     state = account_state_peek(account=account)
+    expected = ratelimit_expected_finish(account=account, remaining=remaining, now=now, limits=sender.limits)
+    runs = runs_progress(attempts=Attempt.objects.filter(pk=attempt.pk) if attempt else mailing.attempts.all())
+    if held is not None:
+        return SendingStatus(True, True, held.text(), None, remaining, None, runs=runs, account_paused=True)
     paused = state.breaker_open_until is not None
-    expected = ratelimit_expected_finish(account=account, remaining=remaining, now=now)
     if paused and expected is not None and state.breaker_open_until and state.breaker_open_until > now:
         expected = expected + (state.breaker_open_until - now)
     return SendingStatus(
@@ -91,5 +99,5 @@ def mailing_sending_status(
         next_probe_at=state.breaker_open_until,
         remaining=remaining,
         expected_finish_at=expected,
-        runs=runs_progress(attempts=Attempt.objects.filter(pk=attempt.pk) if attempt else mailing.attempts.all()),
+        runs=runs,
     )

@@ -14,6 +14,7 @@ from django.utils import timezone
 from core.data_versions import data_version_bump
 from mailings.delivery.schedule import mailing_initial_next_run, mailing_reschedule
 from mailings.models import Mailing, Message, Recipient
+from senders.models import SmtpAccount
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ def mailing_create(
     periodicity: str = Mailing.Periodicity.ONCE,
     lists: Iterable[Any] = (),
     all_recipients: bool = False,
+    smtp_account: SmtpAccount | None = None,
 ) -> Mailing:
     """Create a mailing; one whose window is already open is due at once (the scheduler picks it up).
 
@@ -44,9 +46,10 @@ def mailing_create(
         periodicity=periodicity,
         status=Mailing.Status.CREATED,
         all_recipients=all_recipients,
+        smtp_account=smtp_account,
     )
     mailing.next_run_at = mailing_initial_next_run(mailing=mailing, now=timezone.now())
-    mailing.full_clean(exclude=["owner", "message", "recipients", "lists"])
+    mailing.full_clean(exclude=["owner", "message", "recipients", "lists", "smtp_account"])
     mailing.save()
     mailing.recipients.set(recipients)
     mailing.lists.set(lists)
@@ -68,8 +71,9 @@ def mailing_update(
     recipients_removed: Iterable[int] = (),
     lists: Iterable[Any] | None = None,
     all_recipients: bool | None = None,
+    smtp_account: SmtpAccount | None = None,
 ) -> Mailing:
-    """Change a mailing's content, audience and schedule.
+    """Change a mailing's content, sender, audience and schedule.
 
     The individually chosen recipients are replaced by `recipients` when given; otherwise changed by
     ids (`recipients_added`, `recipients_removed`: the form never carries the whole selection, which
@@ -85,11 +89,14 @@ def mailing_update(
     mailing.start_at = start_at
     mailing.end_at = end_at
     mailing.periodicity = periodicity
+    mailing.smtp_account = smtp_account
     if all_recipients is not None:
         mailing.all_recipients = all_recipients
-    mailing.full_clean(exclude=["owner", "message", "recipients", "lists", "disabled_by"])
+    mailing.full_clean(exclude=["owner", "message", "recipients", "lists", "disabled_by", "smtp_account"])
     # next_run_at and status are left out: the scheduler may have advanced them since this row was read.
-    mailing.save(update_fields=["message", "start_at", "end_at", "periodicity", "all_recipients", "updated_at"])
+    mailing.save(
+        update_fields=["message", "start_at", "end_at", "periodicity", "smtp_account", "all_recipients", "updated_at"]
+    )
     if schedule_changed:
         mailing_reschedule(mailing=mailing, now=timezone.now())
     if recipients is not None:

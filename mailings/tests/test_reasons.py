@@ -14,7 +14,15 @@ from mailings.tests.world import make_attempt, make_mailing
 from users.models import User
 
 MAILINGS = Path(__file__).resolve().parents[1]
-SAMPLES = {"error": "[Errno 111] Connection refused", "stage": "RCPT", "count": 3, "n": 2, "text": "как было"}
+SAMPLES = {
+    "error": "[Errno 111] Connection refused",
+    "stage": "RCPT",
+    "count": 3,
+    "n": 2,
+    "text": "как было",
+    "name": "Shop",
+    "why": "spam",
+}
 
 
 def _sample(code: str) -> Reason:

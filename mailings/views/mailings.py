@@ -47,7 +47,7 @@ def mailing_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_safe
 @private_page(_no_run_in_progress)
 def mailing_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    qs = mailings_visible_to(request.user).select_related("message", "owner", "disabled_by")
+    qs = mailings_visible_to(request.user).select_related("message", "owner", "disabled_by", "smtp_account")
     mailing = get_object_or_404(qs, pk=pk)
     attempts = list(mailing.attempts.order_by("-started_at", "-pk")[: DETAIL_ATTEMPTS + 1])
     context = {

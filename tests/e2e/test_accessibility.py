@@ -95,7 +95,7 @@ def axe_installed() -> None:
 
 @pytest.fixture(scope="module")
 def world(site: LiveSite) -> dict[str, int]:
-    site.manage("seed_demo")
+    site.manage("seed_demo", "--with-mailings")
     return json.loads(site.manage("shell", "-c", WORLD).strip().splitlines()[-1])
 
 
@@ -218,7 +218,9 @@ async def audited(
     browser: Any, site: LiveSite, language: str, email: str | None, pages: Callable[[Auditor], Awaitable[None]]
 ) -> Auditor:
     """A new context in `language`, signed in as `email` (unless None), through `pages`."""
-    context = await browser.new_context(locale=language, viewport=DESKTOP, device_scale_factor=1)
+    # bypass_csp: axe-core is injected as a script of the test's own; the site's Content-Security-Policy
+    # (script-src 'self') rightly refuses it. Its own pages are held to the policy by tests/e2e/test_csp_and_csrf.py.
+    context = await browser.new_context(locale=language, viewport=DESKTOP, device_scale_factor=1, bypass_csp=True)
     context.set_default_timeout(30_000)
     page = await context.new_page()
     try:

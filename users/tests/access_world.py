@@ -10,14 +10,18 @@ from django.utils import timezone
 from audience.models import Import, ImportRow, List
 from blog.models import Article
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
-from moderation.services import mailing_disable
+from moderation.services import mailing_disable, smtp_account_disable
+from senders.models import SmtpAccount
+from senders.services import AccountSettings, smtp_account_create
 from users.models import User
 
 ACTORS = ["anonymous", "owner", "other", "manager", "blocked", "superuser"]
 
 # Fields that a request may change without writing anything that matters.
 _VOLATILE_FIELDS = {"blog.article": {"views_count"}}
-_SNAPSHOT_APPS = ["auth", "users", "mailings", "audience", "blog", "django_tasks_db"]
+_SNAPSHOT_APPS = ["auth", "users", "mailings", "senders", "audience", "blog", "django_tasks_db"]
+# The password of the world's SMTP accounts: no page may ever show it.
+SMTP_PASSWORD = "world-smtp-app-password-5q7z"
 
 
 @dataclass
@@ -31,6 +35,8 @@ class World:
     article: Article
     recipient_list: List
     import_job: Import
+    smtp_account: SmtpAccount
+    disabled_smtp_account: SmtpAccount
 
 
 def world_build(*, owner: User, other: User, manager: User, blocked: User, text: str = "Новости недели") -> World:
@@ -39,10 +45,30 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         email="root@example.com", password="correct-horse-battery-staple", email_confirmed_at=timezone.now()
     )
     now = timezone.now()
+
+    def account(name: str) -> SmtpAccount:
+        values = AccountSettings(
+            name=name,
+            host="smtp.example.com",
+            port=465,
+            security=SmtpAccount.Security.SSL,
+            login="shop@example.com",
+            from_email="shop@example.com",
+            from_name=text,
+        )
+        return smtp_account_create(owner=owner, values=values, password=SMTP_PASSWORD)
+
+    smtp_account = account(text)
+    disabled_smtp_account = account(f"{text} 2")
+    smtp_account_disable(account=disabled_smtp_account, actor=manager, reason=text)
     recipient = Recipient.objects.create(owner=owner, email="client@example.com", full_name=text, comment=text)
     message = Message.objects.create(owner=owner, subject=text, body=text)
     mailing = Mailing.objects.create(
-        owner=owner, message=message, start_at=now - timedelta(hours=1), end_at=now + timedelta(days=1)
+        owner=owner,
+        message=message,
+        start_at=now - timedelta(hours=1),
+        end_at=now + timedelta(days=1),
+        smtp_account=smtp_account,
     )
     mailing.recipients.set([recipient])
     disabled = Mailing.objects.create(
@@ -108,6 +134,8 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         article=article,
         recipient_list=recipient_list,
         import_job=import_job,
+        smtp_account=smtp_account,
+        disabled_smtp_account=disabled_smtp_account,
     )
 
 

@@ -19,7 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from users.models import User
-from users.tests.access_world import ACTORS, World, db_snapshot, world_build
+from users.tests.access_world import ACTORS, SMTP_PASSWORD, World, db_snapshot, world_build
 
 PASSWORD = "correct-horse-battery-staple"
 SCRIPT = "<script>alert(1)</script>"
@@ -94,6 +94,24 @@ def _article_data(w: World) -> dict[str, Any]:
 
 
 REASON = lambda w: {"reason": "нарушение правил"}  # noqa: E731
+
+
+def _smtp_account_data(w: World) -> dict[str, Any]:
+    return {
+        "name": "Новый ящик",
+        "host": "smtp.example.org",
+        "port": "587",
+        "security": "starttls",
+        "login": "new@example.org",
+        "password": "another-app-password",
+        "from_email": "new@example.org",
+        "from_name": "",
+        "reply_to": "",
+        "limit_per_second": "0",
+        "limit_per_hour": "0",
+        "limit_per_day": "500",
+    }
+
 
 ROUTES: dict[str, Route] = {
     # --- public and account pages -----------------------------------------------------------------
@@ -236,6 +254,28 @@ ROUTES: dict[str, Route] = {
     "audience:export_recipients": PRIVATE_READ,
     "audience:export_attempt": Route(get=OBJECT_READ, post=_signed_in(NOT_ALLOWED), kwargs=_pk("attempt")),
     "audience:export_stats": PRIVATE_READ,
+    # --- SMTP accounts (senders/) ----------------------------------------------------------------------
+    "senders:smtp_account_list": PRIVATE_READ,
+    "senders:smtp_account_create": Route(get=_signed_in(OK), post=_signed_in(FOUND), data=_smtp_account_data),
+    "senders:smtp_account_detail": Route(get=OBJECT_READ, post=_signed_in(NOT_ALLOWED), kwargs=_pk("smtp_account")),
+    "senders:smtp_account_update": Route(
+        get=OBJECT_WRITE_PAGE, post=OBJECT_WRITE, kwargs=_pk("smtp_account"), data=_smtp_account_data
+    ),
+    # The world's account is chosen by a mailing: the owner's delete is refused with a message (a redirect).
+    "senders:smtp_account_delete": Route(get=OBJECT_WRITE_PAGE, post=OBJECT_WRITE, kwargs=_pk("smtp_account")),
+    "senders:smtp_account_check": Route(get=_signed_in(NOT_ALLOWED), post=OBJECT_WRITE, kwargs=_pk("smtp_account")),
+    "senders:smtp_account_disable": Route(
+        get=(LOGIN, DENIED, MISSING, OK, OK),
+        post=(LOGIN, DENIED, MISSING, FOUND, FOUND),
+        kwargs=_pk("smtp_account"),
+        data=REASON,
+    ),
+    "senders:smtp_account_enable": Route(
+        get=(LOGIN, DENIED, MISSING, OK, OK),
+        post=(LOGIN, DENIED, MISSING, FOUND, FOUND),
+        kwargs=_pk("disabled_smtp_account"),
+        data=REASON,
+    ),
 }
 
 
@@ -390,6 +430,10 @@ SHOWS_THE_TEXT = {
     "audience:list_detail",
     "audience:import_list",
     "audience:import_detail",
+    "senders:smtp_account_list",
+    "senders:smtp_account_detail",
+    "senders:smtp_account_disable",
+    "senders:smtp_account_enable",
 }
 
 
@@ -410,6 +454,7 @@ def test_a_script_is_escaped_on_every_page_a_manager_opens(
             continue  # downloads and JSON: the text as it is, for a spreadsheet or a script, never as HTML
         content = response.content.decode()
         assert SCRIPT not in content, entry.name
+        assert SMTP_PASSWORD not in content, entry.name
         if entry.name in SHOWS_THE_TEXT:
             assert ESCAPED in content, entry.name
         opened.add(entry.name)

@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mailings', '0007_reasons_to_codes'),
+        ('mailings', '0008_mailing_smtp_account'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('audience', '0001_initial'),
-        ('mailings', '0008_recipient_international_email'),
+        ('mailings', '0009_recipient_international_email'),
     ]
 
     operations = [

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
 from tests.e2e.live import BASE_DIR, LiveSite, launch_chromium
 
@@ -64,9 +65,13 @@ WORLD = f"""
 import json
 from blog.models import Article
 from mailings.models import Attempt, Mailing, Message, Recipient
+from senders.models import SmtpAccount
 from users.models import User
 
 demo = User.objects.get(email="{USER_EMAIL}")
+sender, _ = SmtpAccount.objects.get_or_create(
+    owner=demo, name="Магазин", defaults={{"host": "smtp.example.com", "port": 465, "from_email": "shop@example.com"}}
+)
 mailing = Mailing.objects.filter(owner=demo).order_by("pk").first()
 attempt = Attempt.objects.filter(mailing__owner=demo, total_count__gt=0).order_by("-failed_count", "pk").first()
 print(json.dumps({{
@@ -76,6 +81,7 @@ print(json.dumps({{
     "message": Message.objects.filter(owner=demo).order_by("pk").first().pk,
     "attempt": attempt.pk,
     "article": Article.objects.filter(is_published=True).order_by("pk").first().pk,
+    "sender": sender.pk,
 }}))
 """
 
@@ -327,6 +333,11 @@ def test_a_users_pages_have_no_accessibility_violations(
             "/accounts/profile/edit/",
             "/accounts/password/change/",
             "/accounts/delete/",
+            reverse("senders:smtp_account_list"),
+            reverse("senders:smtp_account_create"),
+            reverse("senders:smtp_account_detail", args=[world["sender"]]),
+            reverse("senders:smtp_account_update", args=[world["sender"]]),
+            reverse("senders:smtp_account_delete", args=[world["sender"]]),
         ]:
             await audit.visit(path)
         await audit.visit("/blog/manage/", status=403)
@@ -365,6 +376,9 @@ def test_a_managers_pages_have_no_accessibility_violations(
             f"/accounts/users/{user}/block/",
             "/accounts/audit/",
             "/accounts/profile/",
+            reverse("senders:smtp_account_list"),
+            reverse("senders:smtp_account_detail", args=[world["sender"]]),
+            reverse("senders:smtp_account_disable", args=[world["sender"]]),
         ]:
             await audit.visit(path)
         await audit.menu("/", "nav .nav-account")

@@ -13,8 +13,12 @@ answered 304 by the browser's validator, and of a trivial view (bench/urls.py) a
 The pages take turns request by request (a burst of load from elsewhere hits them all alike); with
 --repeat the cached and trivial measurements run for several rounds and the best of each is kept.
 
+A second account (seeded once too) has 100,000 recipients in 10 lists of 10,000 and a mailing to two of
+the lists plus 10,000 recipients chosen one by one: its mailing form, new and edit, is measured the same
+way (the form pages are not page-cached; the edit form's audience count is, per data version).
+
 Prints a table and, as its last line, `cached/trivial=<ratio>`: requests per second of the slowest
-cached page divided by those of the trivial view.
+cached page (the mailing forms included) divided by those of the trivial view.
 """
 
 import argparse
@@ -46,6 +50,8 @@ OWNER_EMAIL = "bench-owner@example.com"
 RECIPIENTS, MAILINGS, PER_MAILING, ATTEMPTS_PER_MAILING = 10_000, 1_000, 50, 2
 PAGES = [("home", "/"), ("mailings", "/mailings/"), ("attempts", "/attempts/"), ("statistics", "/stats/")]
 TRIVIAL = "/bench/trivial/"
+AUDIENCE_EMAIL = "bench-audience@example.com"
+AUDIENCE_RECIPIENTS, AUDIENCE_LISTS, AUDIENCE_CHOSEN = 100_000, 10, 10_000
 NO_CACHE = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
 
 
@@ -131,6 +137,51 @@ def seed(*, reseed: bool) -> User:
     return owner
 
 
+def seed_audience(*, reseed: bool) -> tuple[User, int]:
+    """The owner with 100,000 recipients in 10 lists, and their mailing (two lists + 10,000 chosen one by one)."""
+    from audience.models import List
+
+    owner = User.objects.filter(email=AUDIENCE_EMAIL).first()
+    if owner is not None and not reseed and Recipient.objects.filter(owner=owner).count() == AUDIENCE_RECIPIENTS:
+        return owner, Mailing.objects.get(owner=owner).pk
+    started = time.monotonic()
+    with transaction.atomic():
+        User.objects.filter(email=AUDIENCE_EMAIL).delete()
+        owner = User.objects.create_user(
+            email=AUDIENCE_EMAIL, password="bench", first_name="Аудитория", email_confirmed_at=timezone.now()
+        )
+        Recipient.objects.bulk_create(
+            (
+                Recipient(owner=owner, email=f"client{i}@example.com", full_name=f"Клиент {i}")
+                for i in range(AUDIENCE_RECIPIENTS)
+            ),
+            batch_size=5000,
+        )
+        ids = list(Recipient.objects.filter(owner=owner).order_by("pk").values_list("pk", flat=True))
+        lists = List.objects.bulk_create(List(owner=owner, name=f"Список {n}") for n in range(AUDIENCE_LISTS))
+        size = AUDIENCE_RECIPIENTS // AUDIENCE_LISTS
+        List.members.through.objects.bulk_create(
+            (
+                List.members.through(list_id=item.pk, recipient_id=rid)
+                for n, item in enumerate(lists)
+                for rid in ids[n * size : (n + 1) * size]
+            ),
+            batch_size=5000,
+        )
+        message = Message.objects.create(owner=owner, subject="Весенние новости", body="Здравствуйте!")
+        now = timezone.now()
+        mailing = Mailing.objects.create(
+            owner=owner, message=message, start_at=now + timedelta(days=1), end_at=now + timedelta(days=30)
+        )
+        mailing.lists.set(lists[:2])
+        Mailing.recipients.through.objects.bulk_create(
+            (Mailing.recipients.through(mailing_id=mailing.pk, recipient_id=rid) for rid in ids[-AUDIENCE_CHOSEN:]),
+            batch_size=5000,
+        )
+    print(f"seeded the audience account in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return owner, mailing.pk
+
+
 def _figures(times: list[float]) -> tuple[float, float]:
     """(requests per second, p95 in ms) of these request durations."""
     p95 = statistics.quantiles(times, n=20)[-1] if len(times) >= 20 else max(times)
@@ -170,10 +221,17 @@ def main() -> None:
     from django.conf import settings
 
     owner = seed(reseed=args.reseed)
+    audience_owner, audience_mailing = seed_audience(reseed=args.reseed)
     client = Client()
     client.force_login(owner)
     client.get(TRIVIAL)
     client.get("/mailings/")  # the CSRF cookie: pages are cacheable from the next request on
+    audience_client = Client()
+    audience_client.force_login(audience_owner)
+    forms = [("mailing form new", "/mailings/new/"), ("mailing form edit", f"/mailings/{audience_mailing}/edit/")]
+    for _name, url in forms:
+        page = audience_client.get(url).content
+        assert b"client99999@example.com" not in page and len(page) < 100_000, (url, len(page))
 
     results: dict[tuple[str, str], tuple[float, float]] = {}
 
@@ -196,16 +254,20 @@ def main() -> None:
         keep(("trivial", "-"), on.pop("trivial"))
         for name, figures in on.items():
             keep((name, "on"), figures)
+        on = measure(audience_client, {"trivial": (TRIVIAL, None), **{n: (u, None) for n, u in forms}}, n=args.requests)
+        keep(("trivial", "-"), on.pop("trivial"))
+        for name, figures in on.items():
+            keep((name, "on"), figures)
 
     backend = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
     print(f"database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, cache {backend}, Django test Client")
-    print(f"{'page':<16}{'cache':>6}{'req/s':>10}{'p95 ms':>10}")
-    for name, _url in [("trivial", TRIVIAL), *PAGES, ("statistics 304", "/stats/")]:
+    print(f"{'page':<18}{'cache':>6}{'req/s':>10}{'p95 ms':>10}")
+    for name, _url in [("trivial", TRIVIAL), *PAGES, ("statistics 304", "/stats/"), *forms]:
         for mode in ("-", "off", "on"):
             if (name, mode) in results:
                 rps, p95 = results[(name, mode)]
-                print(f"{name:<16}{mode:>6}{rps:>10.0f}{p95:>10.2f}")
-    slowest = min(results[(name, "on")][0] for name, _ in PAGES)
+                print(f"{name:<18}{mode:>6}{rps:>10.0f}{p95:>10.2f}")
+    slowest = min(results[(name, "on")][0] for name, _ in [*PAGES, *forms])
     print(f"cached/trivial={slowest / results[('trivial', '-')][0]:.2f}")
 
 

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "mailings",
     "senders",
     "moderation",
+    "audience",
     "blog",
 ]
 
@@ -409,3 +410,9 @@ if LOG_FILE:
     LOGGING["loggers"]["django"]["handlers"].append("file")
 
 SITE_NAME = "Vestnik"
+
+# Imports of recipients (CSV, XLSX): the largest file accepted and the most rows read from it.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=1_000_000)
+# An import that has not moved for this long (its worker was killed, or no worker runs) may be stopped by its owner.
+IMPORT_STALL_SECONDS = env.int("IMPORT_STALL_SECONDS", default=600)

@@ -57,7 +57,7 @@ _pending_lock = threading.Lock()
 # What renders a page: templates, translations, Python and the static files it links to (their hashed
 # names). A deploy that changes any of them changes every validator, so a browser never keeps a page
 # rendered by the old code.
-_BUILD_PARTS = ("templates", "locale", "static", "config", "mailings", "users", "blog")
+_BUILD_PARTS = ("templates", "locale", "static", "config", "mailings", "users", "blog", "audience")
 _BUILD_SUFFIXES = (".py", ".html", ".txt", ".mo", ".css", ".js")
 
 
@@ -192,7 +192,12 @@ def _read(keys: list[str], *, also: Sequence[str] = ()) -> tuple[list[str] | Non
 
 
 VIEW_ALL_PERMISSIONS = frozenset(
-    {"mailings.view_all_recipients", "mailings.view_all_messages", "mailings.view_all_mailings"}
+    {
+        "mailings.view_all_recipients",
+        "mailings.view_all_messages",
+        "mailings.view_all_mailings",
+        "audience.view_all_lists",
+    }
 )
 
 

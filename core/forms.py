@@ -21,6 +21,10 @@ class BootstrapFormMixin(_FormBase):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             widget = field.widget
+            if isinstance(widget, forms.RadioSelect):
+                # Also CheckboxSelectMultiple (a subclass): its class would go on the wrapping <div> as well as
+                # on each option, and "form-control" turns each checkbox into a text box. Plain options it is.
+                continue
             if isinstance(widget, forms.CheckboxInput):
                 css = "form-check-input"
             elif isinstance(widget, forms.Select | forms.SelectMultiple):

@@ -76,7 +76,7 @@ class MailingAdmin(BumpsDataVersion):
     list_filter = ["status", "periodicity", "is_enabled"]
     list_select_related = ["message", "owner"]
     search_fields = ["id", "message__subject", "owner__email"]
-    raw_id_fields = ["owner", "message", "recipients", "smtp_account"]
+    raw_id_fields = ["owner", "message", "recipients", "lists", "smtp_account"]
     # Disabling goes through the mailing page (mailings.services.mailing_disable), which writes the audit log.
     readonly_fields = ["created_at", "updated_at", "is_enabled", "disabled_at", "disabled_by", "disabled_reason"]
     date_hierarchy = "start_at"

@@ -146,24 +146,19 @@ class MailingForm(BootstrapFormMixin, _OwnerScoped, forms.ModelForm):
 
     class Meta:
         model = Mailing
-        fields = ["message", "recipients", "smtp_account", "start_at", "end_at", "periodicity"]
-        widgets = {"recipients": forms.SelectMultiple(attrs={"size": 8})}
-        help_texts = {
-            "recipients": _("Удерживайте Ctrl (⌘ на Mac), чтобы выбрать несколько получателей."),
-        }
+        # Who gets it is chosen on audience.forms.AudienceForm, rendered in the same <form>.
+        fields = ["message", "smtp_account", "start_at", "end_at", "periodicity"]
 
     def __init__(self, *args: Any, owner: User, **kwargs: Any) -> None:
         self.owner = owner
         super().__init__(*args, **kwargs)
 
     def scope_to_owner(self) -> None:
-        # `fields` is typed as plain Field; the model's ForeignKey and ManyToManyField made these two.
+        # `fields` is typed as plain Field; the model's ForeignKey made this one.
         message = cast(forms.ModelChoiceField, self.fields["message"])
-        recipients = cast(forms.ModelMultipleChoiceField, self.fields["recipients"])
         # Only the owner's objects can be chosen; a forged id fails as "not one of the choices".
         message.queryset = messages_for(self.owner).order_by("-created_at", "-pk")
         message.empty_label = _("— выберите сообщение —")
-        recipients.queryset = recipients_for(self.owner).order_by("email", "pk")
         account = cast(forms.ModelChoiceField, self.fields["smtp_account"])
         account.queryset = smtp_accounts_for(self.owner).order_by("name", "pk")
         account.label = _("Отправлять через")

@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -131,7 +132,13 @@ class Mailing(models.Model):
         on_delete=models.PROTECT,
         related_name="mailings",
     )
-    recipients = models.ManyToManyField(Recipient, verbose_name=_("получатели"), related_name="mailings")
+    recipients = models.ManyToManyField(Recipient, verbose_name=_("получатели"), related_name="mailings", blank=True)
+    lists = models.ManyToManyField("audience.List", verbose_name=_("списки"), related_name="mailings", blank=True)
+    all_recipients = models.BooleanField(
+        _("все мои получатели"),
+        default=False,
+        help_text=_("Каждый запуск идёт всем получателям владельца на тот момент."),
+    )
     # The owner's SMTP account it sends through; null: the service account (when the operator allows it,
     # ALLOW_SERVICE_ACCOUNT_FOR_MAILINGS). Deleting an account in use is refused (senders/services.py).
     smtp_account = models.ForeignKey(
@@ -199,6 +206,23 @@ class Mailing(models.Model):
             end_at=self.end_at,
             now=now,
         )
+
+    def audience(self) -> "models.QuerySet[Recipient]":
+        """Who a run of this mailing goes to: the chosen recipients and the members of the chosen lists
+        (or all the owner's recipients), each recipient once.
+
+        One row per recipient without DISTINCT (IN subqueries, not joins), and recipient emails are unique
+        per owner case-insensitively, so distinct rows are distinct addresses.
+        """
+        mine = Recipient.objects.filter(owner_id=self.owner_id)
+        if self.all_recipients:
+            return mine
+        chosen = Mailing.recipients.through.objects.filter(mailing_id=self.pk).values("recipient_id")
+        listed = Mailing.lists.through.objects.filter(mailing_id=self.pk).values("list_id")
+        # audience.List, reached through the relation: the audience app imports this module, not the reverse.
+        list_model: Any = Mailing.lists.rel.model
+        members = list_model.members.through.objects.filter(list_id__in=listed).values("recipient_id")
+        return mine.filter(Q(pk__in=chosen) | Q(pk__in=members))
 
 
 class Attempt(models.Model):

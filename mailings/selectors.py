@@ -7,7 +7,7 @@ with the model's view_all_* permission.
 
 import logging
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 from django.utils.functional import Promise
 
@@ -113,7 +113,15 @@ def mailing_list(*, user: User, query: str = "", owner: User | None = None) -> Q
         if (mailing_id := parse_id(query)) is not None:
             condition |= Q(pk=mailing_id)
         qs = qs.filter(condition)
-    return qs.annotate(recipient_count=Count("recipients")).order_by("-created_at", "-pk")
+    # A subquery, not a second join: two many-to-many joins would multiply each other's rows.
+    lists = (
+        Mailing.lists.through.objects.filter(mailing_id=OuterRef("pk"))
+        .order_by()
+        .values("mailing_id")
+        .annotate(n=Count("pk"))
+        .values("n")  # type: ignore[misc]  # django-stubs does not see the annotation on the through model
+    )
+    return qs.annotate(recipient_count=Count("recipients"), list_count=Subquery(lists)).order_by("-created_at", "-pk")
 
 
 def mailing_choices_for(user: User) -> QuerySet[Mailing]:

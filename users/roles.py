@@ -20,6 +20,7 @@ MANAGER_PERMISSIONS = [
     ("mailings", "disable_mailing"),
     ("senders", "view_all_smtp_accounts"),
     ("senders", "disable_smtp_account"),
+    ("audience", "view_all_lists"),
 ]
 
 CONTENT_MANAGERS_GROUP = "Контент-менеджеры"

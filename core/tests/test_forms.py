@@ -32,3 +32,16 @@ def test_widgets_get_bootstrap_classes(owner: User) -> None:
     form = _PickUser(allowed=owner)
     assert form.fields["user"].widget.attrs["class"] == "form-select"
     assert form.fields["note"].widget.attrs["class"] == "form-control"
+
+
+def test_radio_and_multiple_checkbox_options_are_not_styled_as_text_boxes() -> None:
+    from django import forms as django_forms
+
+    from core.forms import BootstrapFormMixin
+
+    class Choices(BootstrapFormMixin, django_forms.Form):
+        one = django_forms.ChoiceField(choices=[("a", "A")], widget=django_forms.RadioSelect)
+        many = django_forms.MultipleChoiceField(choices=[("a", "A")], widget=django_forms.CheckboxSelectMultiple)
+
+    html = str(Choices())
+    assert "form-control" not in html and "form-select" not in html

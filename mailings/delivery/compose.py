@@ -70,6 +70,10 @@ def clean_header_text(text: str) -> str:
 def smtp_address(email: str) -> str:
     """The envelope address, or BuildError. Non-ASCII local parts need SMTPUTF8, which we do not use."""
     email = email.strip()
+    local = email.rpartition("@")[0]
+    if local and not local.isascii():
+        # A recipient may be stored with one (RFC 6531, core/email_addresses.py); say why it cannot go out.
+        raise BuildError(reason("non_ascii_address"))
     try:
         validate_email(email)
     except ValidationError as exc:

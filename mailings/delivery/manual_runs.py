@@ -40,7 +40,7 @@ def mailing_send_now(*, mailing: Mailing, trigger: str = Attempt.Trigger.MANUAL)
     reason = mailing_send_block_reason(mailing=mailing, now=timezone.now())
     if reason:
         raise SendRefused(reason)
-    if not mailing.recipients.exists():
+    if not mailing.audience().exists():
         raise SendRefused(_("В рассылке нет получателей."))
     try:
         attempt = attempt_start(mailing=mailing, trigger=trigger)
@@ -64,8 +64,7 @@ def attempt_retry_failed(*, attempt: Attempt) -> Attempt:
         Delivery.objects.filter(
             attempt=attempt,
             state__in=[Delivery.State.FAILED, Delivery.State.UNKNOWN],
-            recipient__isnull=False,
-            recipient__mailings=mailing,
+            recipient__in=mailing.audience(),
         ).values_list("recipient_id", flat=True)
     )
     if not recipient_ids:

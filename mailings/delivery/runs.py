@@ -29,7 +29,8 @@ def attempt_start(
     The caller has already decided that the run may start (schedule slot won,
     owner allowed to send). The delivery task is enqueued only after the
     transaction commits, so a worker never looks for rows it cannot see yet.
-    With `recipient_ids`, only those of the mailing's recipients are included.
+    The recipients are the mailing's audience (chosen recipients and members of chosen lists, each once);
+    with `recipient_ids`, only those of them.
     """
     with transaction.atomic():
         attempt = Attempt.objects.create(
@@ -39,7 +40,7 @@ def attempt_start(
             retry_of=retry_of,
             started_at=timezone.now(),
         )
-        recipients = mailing.recipients.all()
+        recipients = mailing.audience()
         if recipient_ids is not None:
             recipients = recipients.filter(pk__in=list(recipient_ids))
         attempt.total_count = _snapshot_deliveries(attempt=attempt, recipients=recipients)

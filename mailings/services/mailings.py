@@ -6,6 +6,7 @@ Managers disable and enable mailings in moderation/services.py.
 import logging
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -28,9 +29,15 @@ def mailing_create(
     start_at: datetime,
     end_at: datetime,
     periodicity: str = Mailing.Periodicity.ONCE,
+    lists: Iterable[Any] = (),
+    all_recipients: bool = False,
     smtp_account: SmtpAccount | None = None,
 ) -> Mailing:
-    """Create a mailing; one whose window is already open is due at once (the scheduler picks it up)."""
+    """Create a mailing; one whose window is already open is due at once (the scheduler picks it up).
+
+    Its audience is `recipients` and the members of `lists` (audience.List), or every recipient of the
+    owner with `all_recipients`.
+    """
     mailing = Mailing(
         owner=owner,
         message=message,
@@ -38,12 +45,14 @@ def mailing_create(
         end_at=end_at,
         periodicity=periodicity,
         status=Mailing.Status.CREATED,
+        all_recipients=all_recipients,
         smtp_account=smtp_account,
     )
     mailing.next_run_at = mailing_initial_next_run(mailing=mailing, now=timezone.now())
-    mailing.full_clean(exclude=["owner", "message", "recipients", "smtp_account"])
+    mailing.full_clean(exclude=["owner", "message", "recipients", "lists", "smtp_account"])
     mailing.save()
     mailing.recipients.set(recipients)
+    mailing.lists.set(lists)
     data_version_bump(owner_id=owner.pk)
     logger.info("mailing created: owner=%s mailing=%s next_run_at=%s", owner.pk, mailing.pk, mailing.next_run_at)
     return mailing
@@ -54,13 +63,21 @@ def mailing_update(
     *,
     mailing: Mailing,
     message: Message,
-    recipients: Iterable[Recipient],
     start_at: datetime,
     end_at: datetime,
     periodicity: str,
+    recipients: Iterable[Recipient] | None = None,
+    recipients_added: Iterable[int] = (),
+    recipients_removed: Iterable[int] = (),
+    lists: Iterable[Any] | None = None,
+    all_recipients: bool | None = None,
     smtp_account: SmtpAccount | None = None,
 ) -> Mailing:
-    """Change a mailing's content, sender and schedule.
+    """Change a mailing's content, sender, audience and schedule.
+
+    The individually chosen recipients are replaced by `recipients` when given; otherwise changed by
+    ids (`recipients_added`, `recipients_removed`: the form never carries the whole selection, which
+    may be 100,000 recipients). `lists` and `all_recipients` replace theirs when given.
 
     Only a changed window or periodicity touches the schedule, and then the
     scheduler's own rule decides the next run (`mailing_reschedule`): a mailing
@@ -73,12 +90,26 @@ def mailing_update(
     mailing.end_at = end_at
     mailing.periodicity = periodicity
     mailing.smtp_account = smtp_account
-    mailing.full_clean(exclude=["owner", "message", "recipients", "disabled_by", "smtp_account"])
+    if all_recipients is not None:
+        mailing.all_recipients = all_recipients
+    mailing.full_clean(exclude=["owner", "message", "recipients", "lists", "disabled_by", "smtp_account"])
     # next_run_at and status are left out: the scheduler may have advanced them since this row was read.
-    mailing.save(update_fields=["message", "start_at", "end_at", "periodicity", "smtp_account", "updated_at"])
+    mailing.save(
+        update_fields=["message", "start_at", "end_at", "periodicity", "smtp_account", "all_recipients", "updated_at"]
+    )
     if schedule_changed:
         mailing_reschedule(mailing=mailing, now=timezone.now())
-    mailing.recipients.set(recipients)
+    if recipients is not None:
+        mailing.recipients.set(recipients)
+    removed = list(recipients_removed)
+    if removed:
+        mailing.recipients.through.objects.filter(mailing_id=mailing.pk, recipient_id__in=removed).delete()
+    added = list(recipients_added)
+    if added:
+        # The caller checked that they are the owner's (the form's scoped field); add() skips those already in.
+        mailing.recipients.add(*added)
+    if lists is not None:
+        mailing.lists.set(lists)
     data_version_bump(owner_id=mailing.owner_id)
     logger.info(
         "mailing updated: mailing=%s schedule_changed=%s next_run_at=%s",

@@ -338,3 +338,12 @@ def test_send_now_survives_a_task_queue_that_is_away(
     assert attempt.status == Attempt.Status.IN_PROGRESS and attempt.total_count == 3
     # The scheduler wakes it once the queue is back.
     assert attempt.wake_at is not None and attempt.wake_at > timezone.now()
+
+
+def test_international_addresses_go_as_punycode_or_fail_with_a_clear_reason(server: SmtpServer, owner: User) -> None:
+    _m, attempt = make_run(owner, ["petr@почта.рф", "пётр@почта.рф"])
+    attempt_deliver(attempt_id=attempt.pk)
+    assert [m.rcpt_tos for m in server.messages] == [["petr@xn--80a1acny.xn--p1ai"]]
+    refused = Delivery.objects.get(attempt=attempt, email="пётр@почта.рф")
+    assert refused.state == S.FAILED and refused.tries == 0
+    assert refused.reason_text == "письмо не собрано (build): адрес с не-ASCII символами не поддерживается"

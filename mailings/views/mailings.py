@@ -1,4 +1,5 @@
 import logging
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -7,10 +8,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
+from audience.forms import AudienceForm
+from core.data_versions import cached_for
 from core.http import AuthenticatedHttpRequest
 from core.page_cache import private_page
 from mailings.forms import MailingForm
-from mailings.models import Attempt
+from mailings.models import Attempt, Mailing
 from mailings.selectors import can_view_all_mailings, mailings_for, mailings_visible_to
 from mailings.selectors import mailing_list as select_mailings
 from mailings.services.mailings import mailing_create as create
@@ -51,34 +54,65 @@ def mailing_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "mailing": mailing,
         "recipient_count": mailing.recipients.count(),
         "recipients": mailing.recipients.order_by("email")[:10],
+        "lists": mailing.lists.order_by("name"),
+        # The run's snapshot as of now: counting 100,000 list members costs more than the page, so once per version.
+        "audience_count": cached_for(
+            user=request.user, name=f"audience_count:mailing={mailing.pk}", compute=lambda: mailing.audience().count()
+        ),
         "attempts": attempts[:DETAIL_ATTEMPTS],
         "more_attempts": len(attempts) > DETAIL_ATTEMPTS,
     }
     return render(request, "mailings/mailing_detail.html", context)
 
 
+def _form_context(form: MailingForm, audience: AudienceForm, mailing: Mailing | None = None) -> dict[str, Any]:
+    count: int | None = None  # a form sent back with errors: the page's script counts its choices
+    if not audience.is_bound:
+        # Counting 100,000 members costs more than the rest of the page: once per data version.
+        count = 0
+        if mailing is not None:
+            count = cached_for(
+                user=mailing.owner,
+                name=f"audience_count:mailing={mailing.pk}",
+                compute=lambda: mailing.audience().count(),
+                scope="own",
+            )
+    return {
+        "form": form,
+        "audience": audience,
+        "mailing": mailing,
+        "picked": audience.picked(),
+        "audience_count": count,
+    }
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
+@private_page()  # the GET: the form shows only the owner's data (messages, lists, chosen recipients)
 def mailing_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = MailingForm(request.POST or None, owner=request.user)
-    if request.method == "POST" and form.is_valid():
-        mailing = create(owner=request.user, **form.cleaned_data)
+    audience = AudienceForm(request.POST or None, owner=request.user)
+    # Both validated, so that every error shows at once.
+    if request.method == "POST" and all([form.is_valid(), audience.is_valid()]):
+        mailing = create(owner=request.user, **form.cleaned_data, **audience.service_kwargs())
         messages.success(request, _("Рассылка #%(pk)s создана.") % {"pk": mailing.pk})
         return redirect("mailings:mailing_detail", pk=mailing.pk)
-    return render(request, "mailings/mailing_form.html", {"form": form})
+    return render(request, "mailings/mailing_form.html", _form_context(form, audience))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@private_page()
 def mailing_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     mailing = owned_or_refused(owned=mailings_for(request.user), visible=mailings_visible_to(request.user), pk=pk)
     # The form writes the new values onto its instance while validating; the service compares against the old ones.
     form = MailingForm(request.POST or None, instance=mailings_for(request.user).get(pk=pk), owner=request.user)
-    if request.method == "POST" and form.is_valid():
-        update(mailing=mailing, **form.cleaned_data)
+    audience = AudienceForm(request.POST or None, owner=request.user, mailing=mailing)
+    if request.method == "POST" and all([form.is_valid(), audience.is_valid()]):
+        update(mailing=mailing, **form.cleaned_data, **audience.service_kwargs())
         messages.success(request, _("Рассылка #%(pk)s сохранена.") % {"pk": mailing.pk})
         return redirect("mailings:mailing_detail", pk=mailing.pk)
-    return render(request, "mailings/mailing_form.html", {"form": form, "mailing": mailing})
+    return render(request, "mailings/mailing_form.html", _form_context(form, audience, mailing))
 
 
 @login_required

@@ -8,6 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
+from audience.forms import BulkMembershipForm
+from audience.selectors import lists_for
 from core.http import AuthenticatedHttpRequest
 from core.page_cache import private_page
 from mailings.forms import DUPLICATE_EMAIL, RecipientForm
@@ -29,6 +31,9 @@ def recipient_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     owner = owner_filter(request, can_view_all=show_owner)
     page = paginate(request, select_recipients(user=request.user, query=query, owner=owner))
     context = {"page": page, "query": query, "show_owner": show_owner, "owner_filter": owner}
+    if owner is None and lists_for(request.user).exists():
+        # Only the user's own recipients go into the user's lists (the service filters by the list's owner).
+        context["bulk_form"] = BulkMembershipForm(owner=request.user)
     return render(request, "mailings/recipient_list.html", context)
 
 

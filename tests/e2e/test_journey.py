@@ -12,6 +12,7 @@ it needs that have not run yet (`Journey.ensure`).
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,8 @@ RECIPIENTS = [
     ("nobody@example.com", "Несуществующий адрес"),
 ]
 SUBJECT = "Весенние новости"
+LIST_NAME = "Постоянные клиенты"
+LIST_MEMBERS = [("olga.client@example.com", "Клиентова Ольга"), ("petr.client@example.com", "Клиентов Пётр")]
 MANAGER_EMAIL = "manager.e2e@example.com"
 MANAGER_PASSWORD = "Menedzher-2026-e2e"
 BLOCK_REASON = "Жалобы на спам"
@@ -252,9 +255,14 @@ class Journey:
         page.locator("#mainnav").get_by_role("link", name="Рассылки").click()
         page.get_by_role("link", name="Создать первую рассылку").click()
         page.select_option("#id_message", label=SUBJECT)
-        values = page.locator("#id_recipients option").evaluate_all("options => options.map(o => o.value)")
-        assert len(values) == len(RECIPIENTS)
-        page.select_option("#id_recipients", value=values)
+        # The picker: search, then pick each one found (a chip each); the count follows.
+        page.fill("#picker-search", "example.com")
+        found = page.locator("#picker-results button")
+        expect(found).to_have_count(len(RECIPIENTS))
+        for _ in RECIPIENTS:
+            found.first.click()
+        expect(page.locator("#picker-chips [data-chip]")).to_have_count(len(RECIPIENTS))
+        expect(page.locator("#audience-count")).to_have_text(str(len(RECIPIENTS)))
         start = datetime.now(TIME_ZONE).replace(microsecond=0) + START_IN
         set_value = "(input, value) => { input.value = value; }"
         page.locator("#id_start_at").evaluate(set_value, start.strftime("%Y-%m-%dT%H:%M:%S"))
@@ -339,6 +347,57 @@ class Journey:
         summary = page.get_by_text("доставлено 2, не доставлено 1, неизвестно 0, пропущено 0 из 3")
         expect(summary).to_be_visible(timeout=SEND_TIMEOUT * 1000)
         expect(page.locator("#sending-status")).to_have_count(0)
+
+    def import_and_mail_a_list(self) -> None:
+        """A Windows-1251 CSV with semicolons becomes a list; a mailing to that list goes out; the ledger downloads."""
+        from playwright.sync_api import expect
+
+        page = self.page
+        self.signed_in(page, EMAIL, PASSWORD)
+        page.locator("#mainnav").get_by_role("link", name="Получатели").click()
+        page.get_by_role("link", name="Загрузить из файла").click()
+        rows = ["Email;ФИО;Список", *(f"{email};{name};{LIST_NAME}" for email, name in LIST_MEMBERS), "не-адрес;Никто;"]
+        page.set_input_files(
+            "#id_file",
+            files=[{"name": "клиенты.csv", "mimeType": "text/csv", "buffer": "\r\n".join(rows).encode("cp1251")}],
+        )
+        page.get_by_role("button", name="Загрузить и посмотреть").click()
+        expect(page.get_by_role("cell", name=LIST_MEMBERS[0][1])).to_be_visible()  # the preview, read right
+        expect(page.locator("#id_list_column")).to_have_value("2")  # guessed from the header
+        page.get_by_role("button", name="Загрузить получателей").click()
+        # The progress page refreshes itself until the import is done.
+        expect(page.get_by_text("Импорт завершён")).to_be_visible(timeout=MAIL_TIMEOUT * 1000)
+        expect(page.locator("dd").nth(1)).to_have_text("2")
+        with page.expect_download() as report:
+            page.get_by_role("link", name="Скачать отклонённые строки (CSV)").click()
+        assert "не-адрес" in Path(report.value.path()).read_text(encoding="utf-8-sig")
+
+        page.locator("#mainnav").get_by_role("link", name="Рассылки").click()
+        page.get_by_role("link", name=re.compile("Создать рассылку|Новая рассылка")).first.click()
+        page.select_option("#id_message", label=SUBJECT)
+        page.get_by_label(LIST_NAME).check()
+        expect(page.locator("#audience-count")).to_have_text(str(len(LIST_MEMBERS)))
+        start = datetime.now(TIME_ZONE).replace(second=0, microsecond=0)  # the window is open: it goes out at once
+        set_value = "(input, value) => { input.value = value; }"
+        page.locator("#id_start_at").evaluate(set_value, start.strftime("%Y-%m-%dT%H:%M"))
+        page.locator("#id_end_at").evaluate(set_value, (start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))
+        page.get_by_role("button", name="Сохранить").click()
+        self.expect_message("создана")
+        final = page.locator("table tbody tr .badge").filter(has_text=re.compile("Успешно|Не успешно"))
+
+        def attempt_is_final() -> bool:
+            page.reload()
+            return final.count() > 0
+
+        wait_for(attempt_is_final, timeout=SEND_TIMEOUT, every=1.0, what=f"the list mailing\n{self.site.logs()}")
+        expect(final).to_have_text("Успешно")
+        for email, _name in LIST_MEMBERS:
+            assert len(self.smtp.handler.to(email)) == 1, email
+        page.get_by_role("link", name="Подробно").click()
+        with page.expect_download() as ledger:
+            page.get_by_role("link", name="Скачать CSV").click()
+        text = Path(ledger.value.path()).read_text(encoding="utf-8-sig")
+        assert all(email in text for email, _name in LIST_MEMBERS) and "Доставлено" in text
 
     def dates_follow_the_language(self) -> None:
         """The mailing's start reads 22.11.2026 in Russian and 11/22/2026 in English (the switcher in the menu)."""
@@ -466,6 +525,11 @@ def test_an_outage_is_shown_on_the_run_which_then_finishes_with_live_progress(jo
         "watch_it_send",
         "outage_is_shown_live_and_the_run_resumes",
     )
+
+
+def test_the_user_imports_a_file_into_a_list_mails_the_list_and_downloads_the_ledger(journey: Journey) -> None:
+    steps = ("register", "add_recipients", "write_message", "create_mailing", "watch_it_send")
+    journey.ensure(*steps, "import_and_mail_a_list")
 
 
 def test_a_manager_blocks_the_user_whose_session_ends_on_the_next_request(journey: Journey) -> None:

@@ -57,6 +57,13 @@ mailing = Mailing.objects.create(
     periodicity=Mailing.Periodicity.ONCE, status=Mailing.Status.FINISHED,
 )
 mailing.recipients.set([recipient])
+from audience.models import Import, List
+recipient_list = List.objects.create(owner=owner, name="{unbroken("Список", 120)}")
+recipient_list.members.add(recipient)
+Import.objects.create(
+    owner=owner, token="long", file_name="{unbroken("файл", 250)}.csv", file_format="csv", status="done",
+    rows_total=100000, created_count=90000, invalid_count=5000, duplicate_count=5000,
+)
 attempt = Attempt.objects.create(
     mailing=mailing, trigger=Attempt.Trigger.MANUAL, started_at=now - timedelta(days=9),
     finished_at=now - timedelta(days=9), status=Attempt.Status.FAILURE, server_response="{unbroken("550-reply")}",
@@ -77,7 +84,7 @@ Article.objects.create(
     title="{unbroken("Заголовок")}", body="{unbroken("статья")}", is_published=True, published_at=now
 )
 data_version_bump_everyone()
-print(json.dumps({{"mailing": mailing.pk, "attempt": attempt.pk}}))
+print(json.dumps({{"mailing": mailing.pk, "attempt": attempt.pk, "list": recipient_list.pk}}))
 """
 
 # What a browser sees of the page and of each table: the widths, and for every table whether its header shows,
@@ -153,6 +160,9 @@ def pages(world: dict[str, int]) -> list[tuple[str, list[str]]]:
         "/attempts/",
         f"/attempts/{world['attempt']}/",
         "/stats/",
+        "/lists/",
+        f"/lists/{world['list']}/",
+        "/imports/",
     ]
     return [
         (OWNER_EMAIL, owner_pages),

@@ -7,6 +7,7 @@ from typing import Any
 from django.apps import apps
 from django.utils import timezone
 
+from audience.models import Import, ImportRow, List
 from blog.models import Article
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from moderation.services import mailing_disable, smtp_account_disable
@@ -18,7 +19,7 @@ ACTORS = ["anonymous", "owner", "other", "manager", "blocked", "superuser"]
 
 # Fields that a request may change without writing anything that matters.
 _VOLATILE_FIELDS = {"blog.article": {"views_count"}}
-_SNAPSHOT_APPS = ["auth", "users", "mailings", "senders", "blog", "django_tasks_db"]
+_SNAPSHOT_APPS = ["auth", "users", "mailings", "senders", "audience", "blog", "django_tasks_db"]
 # The password of the world's SMTP accounts: no page may ever show it.
 SMTP_PASSWORD = "world-smtp-app-password-5q7z"
 
@@ -32,6 +33,8 @@ class World:
     disabled_mailing: Mailing
     attempt: Attempt
     article: Article
+    recipient_list: List
+    import_job: Import
     smtp_account: SmtpAccount
     disabled_smtp_account: SmtpAccount
 
@@ -91,6 +94,27 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         smtp_reply="550 5.1.1 User unknown",
         reason=text,
     )
+    recipient_list = List.objects.create(owner=owner, name=text)
+    recipient_list.members.add(recipient)
+    mailing.lists.add(recipient_list)
+    import_job = Import.objects.create(
+        owner=owner,
+        token="world",
+        file_name=f"{text}.csv",
+        file_format=Import.Format.CSV,
+        status=Import.Status.DONE,
+        rows_total=2,
+        created_count=1,
+        invalid_count=1,
+    )
+    ImportRow.objects.create(
+        import_job=import_job,
+        line=3,
+        email="not-an-address",
+        email_key="not-an-address",
+        full_name=text,
+        outcome=ImportRow.Outcome.INVALID,
+    )
     article = Article.objects.create(title="Статья", body="Текст статьи", is_published=True, published_at=now)
     users: dict[str, User | None] = {
         "anonymous": None,
@@ -108,6 +132,8 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         disabled_mailing=disabled,
         attempt=attempt,
         article=article,
+        recipient_list=recipient_list,
+        import_job=import_job,
         smtp_account=smtp_account,
         disabled_smtp_account=disabled_smtp_account,
     )

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mailings', '0009_recipient_international_email'),
+        ('mailings', '0010_mailing_audience'),
     ]
 
     operations = [

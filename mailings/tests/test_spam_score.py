@@ -89,7 +89,9 @@ def test_a_test_send_scores_at_most_zero(client: Client, smtp_server: SmtpServer
     assert _score(received) <= 0.0
 
 
-def test_account_emails_score_at_most_zero(client: Client, smtp_server: SmtpServer, sender: None) -> None:
+def test_account_emails_score_at_most_zero(
+    client: Client, smtp_server: SmtpServer, sender: None, settings: Any
+) -> None:
     client.post(
         reverse("users:register"),
         {
@@ -101,6 +103,8 @@ def test_account_emails_score_at_most_zero(client: Client, smtp_server: SmtpServ
         },
     )
     User.objects.create_user(email="reset@example.com", password="x-Long-passphrase-1")
+    # Earlier committing tests' resets from 127.0.0.1 stay counted in the database cache this hour.
+    settings.PASSWORD_RESET_PER_IP = 0
     client.post(reverse("users:password_reset"), {"email": "reset@example.com"})
     run_tasks()
 

@@ -65,6 +65,7 @@ WORLD = f"""
 import json
 from blog.models import Article
 from mailings.models import Attempt, Mailing, Message, Recipient
+from audience.models import List
 from senders.models import SmtpAccount
 from users.models import User
 
@@ -82,6 +83,7 @@ print(json.dumps({{
     "attempt": attempt.pk,
     "article": Article.objects.filter(is_published=True).order_by("pk").first().pk,
     "sender": sender.pk,
+    "list": List.objects.get_or_create(owner=demo, name="Постоянные клиенты")[0].pk,
 }}))
 """
 
@@ -339,6 +341,13 @@ def test_a_users_pages_have_no_accessibility_violations(
             reverse("senders:smtp_account_detail", args=[world["sender"]]),
             reverse("senders:smtp_account_update", args=[world["sender"]]),
             reverse("senders:smtp_account_delete", args=[world["sender"]]),
+            reverse("audience:list_index"),
+            reverse("audience:list_create"),
+            reverse("audience:list_detail", args=[world["list"]]),
+            reverse("audience:list_update", args=[world["list"]]),
+            reverse("audience:list_delete", args=[world["list"]]),
+            reverse("audience:import_list"),
+            reverse("audience:import_create"),
         ]:
             await audit.visit(path)
         await audit.visit("/blog/manage/", status=403)
@@ -381,6 +390,9 @@ def test_a_managers_pages_have_no_accessibility_violations(
             reverse("senders:smtp_account_list"),
             reverse("senders:smtp_account_detail", args=[world["sender"]]),
             reverse("senders:smtp_account_disable", args=[world["sender"]]),
+            reverse("audience:list_index"),
+            reverse("audience:list_detail", args=[world["list"]]),
+            reverse("audience:import_list"),
         ]:
             await audit.visit(path)
         await audit.menu("/", "nav .nav-account")

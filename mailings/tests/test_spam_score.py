@@ -8,6 +8,7 @@ write for the EHLO name Vestnik actually used. Skipped where SpamAssassin is not
 import re
 import shutil
 import subprocess
+import uuid
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -92,20 +93,22 @@ def test_a_test_send_scores_at_most_zero(client: Client, smtp_server: SmtpServer
 def test_account_emails_score_at_most_zero(
     client: Client, smtp_server: SmtpServer, sender: None, settings: Any
 ) -> None:
+    suffix = uuid.uuid4().hex[:8]
     client.post(
         reverse("users:register"),
         {
-            "email": "anna@example.com",
+            "email": f"anna.{suffix}@example.com",
             "first_name": "Анна",
             "last_name": "Петрова",
             "password1": "a-long-Unusual-passphrase-42",
             "password2": "a-long-Unusual-passphrase-42",
         },
     )
-    User.objects.create_user(email="reset@example.com", password="x-Long-passphrase-1")
-    # Earlier committing tests' resets from 127.0.0.1 stay counted in the database cache this hour.
+    User.objects.create_user(email=f"reset.{suffix}@example.com", password="x-Long-passphrase-1")
+    # Earlier committing tests' requests stay counted in the database cache this hour (per client address, and
+    # per address for the usual test addresses): fresh addresses and no per-client limit here.
     settings.PASSWORD_RESET_PER_IP = 0
-    client.post(reverse("users:password_reset"), {"email": "reset@example.com"})
+    client.post(reverse("users:password_reset"), {"email": f"reset.{suffix}@example.com"})
     run_tasks()
 
     confirmation, reset = sorted(smtp_server.messages, key=lambda m: m.rcpt_tos[0])

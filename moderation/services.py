@@ -87,6 +87,20 @@ def _moderate(
         )
 
 
+def _switched(*, enabled: bool, actor: User, reason: str, now: datetime) -> dict[str, Any]:
+    """The columns of a mailing's or an SMTP account's enabled flag (who disabled it, when, why), switched."""
+    if enabled:
+        return {"is_enabled": True, "disabled_at": None, "disabled_by": None, "disabled_reason": "", "updated_at": now}
+    return {"is_enabled": False, "disabled_at": now, "disabled_by": actor, "disabled_reason": reason, "updated_at": now}
+
+
+def _switch_instance(obj: Mailing | SmtpAccount, *, enabled: bool, actor: User, reason: str, now: datetime) -> None:
+    """The caller's instance as `_switched` left its row (updated_at aside)."""
+    values = _switched(enabled=enabled, actor=actor, reason=reason, now=now)
+    obj.is_enabled, obj.disabled_at = values["is_enabled"], values["disabled_at"]
+    obj.disabled_by, obj.disabled_reason = values["disabled_by"], values["disabled_reason"]
+
+
 # --- users --------------------------------------------------------------------------------------
 
 
@@ -199,13 +213,7 @@ def mailing_disable(*, mailing: Mailing, actor: User, reason: str) -> Mailing:
     now = timezone.now()
     _moderate(
         rows=Mailing.objects.filter(pk=mailing.pk, is_enabled=True),
-        changes={
-            "is_enabled": False,
-            "disabled_at": now,
-            "disabled_by": actor,
-            "disabled_reason": reason,
-            "updated_at": now,
-        },
+        changes=_switched(enabled=False, actor=actor, reason=reason, now=now),
         refused=_("Рассылка уже отключена."),
         actor=actor,
         action=AuditEvent.Action.MAILING_DISABLED,
@@ -215,7 +223,7 @@ def mailing_disable(*, mailing: Mailing, actor: User, reason: str) -> Mailing:
         target_user=mailing.owner,
         reason=reason,
     )
-    mailing.is_enabled, mailing.disabled_at, mailing.disabled_by, mailing.disabled_reason = False, now, actor, reason
+    _switch_instance(mailing, enabled=False, actor=actor, reason=reason, now=now)
     logger.info("mailing disabled: mailing=%s owner=%s by=%s", mailing.pk, mailing.owner_id, actor.pk)
     return mailing
 
@@ -237,13 +245,7 @@ def mailing_enable(*, mailing: Mailing, actor: User, reason: str = "") -> Mailin
 
     _moderate(
         rows=Mailing.objects.filter(pk=mailing.pk, is_enabled=False),
-        changes={
-            "is_enabled": True,
-            "disabled_at": None,
-            "disabled_by": None,
-            "disabled_reason": "",
-            "updated_at": now,
-        },
+        changes=_switched(enabled=True, actor=actor, reason="", now=now),
         refused=_("Рассылка не отключена."),
         actor=actor,
         action=AuditEvent.Action.MAILING_ENABLED,
@@ -254,7 +256,7 @@ def mailing_enable(*, mailing: Mailing, actor: User, reason: str = "") -> Mailin
         reason=reason,
         then=reschedule,
     )
-    mailing.is_enabled, mailing.disabled_at, mailing.disabled_by, mailing.disabled_reason = True, None, None, ""
+    _switch_instance(mailing, enabled=True, actor=actor, reason="", now=now)
     logger.info("mailing enabled: mailing=%s owner=%s by=%s", mailing.pk, mailing.owner_id, actor.pk)
     return mailing
 
@@ -278,13 +280,7 @@ def smtp_account_disable(*, account: SmtpAccount, actor: User, reason: str) -> S
     now = timezone.now()
     _moderate(
         rows=SmtpAccount.objects.filter(pk=account.pk, is_enabled=True),
-        changes={
-            "is_enabled": False,
-            "disabled_at": now,
-            "disabled_by": actor,
-            "disabled_reason": reason,
-            "updated_at": now,
-        },
+        changes=_switched(enabled=False, actor=actor, reason=reason, now=now),
         refused=_("Учётная запись уже отключена."),
         actor=actor,
         action=AuditEvent.Action.SMTP_ACCOUNT_DISABLED,
@@ -294,7 +290,7 @@ def smtp_account_disable(*, account: SmtpAccount, actor: User, reason: str) -> S
         target_user=account.owner,
         reason=reason,
     )
-    account.is_enabled, account.disabled_at, account.disabled_by, account.disabled_reason = False, now, actor, reason
+    _switch_instance(account, enabled=False, actor=actor, reason=reason, now=now)
     logger.info("smtp account disabled: account=%s owner=%s by=%s", account.pk, account.owner_id, actor.pk)
     return account
 
@@ -305,13 +301,7 @@ def smtp_account_enable(*, account: SmtpAccount, actor: User, reason: str = "") 
     now = timezone.now()
     _moderate(
         rows=SmtpAccount.objects.filter(pk=account.pk, is_enabled=False),
-        changes={
-            "is_enabled": True,
-            "disabled_at": None,
-            "disabled_by": None,
-            "disabled_reason": "",
-            "updated_at": now,
-        },
+        changes=_switched(enabled=True, actor=actor, reason="", now=now),
         refused=_("Учётная запись не отключена."),
         actor=actor,
         action=AuditEvent.Action.SMTP_ACCOUNT_ENABLED,
@@ -321,6 +311,6 @@ def smtp_account_enable(*, account: SmtpAccount, actor: User, reason: str = "") 
         target_user=account.owner,
         reason=reason,
     )
-    account.is_enabled, account.disabled_at, account.disabled_by, account.disabled_reason = True, None, None, ""
+    _switch_instance(account, enabled=True, actor=actor, reason="", now=now)
     logger.info("smtp account enabled: account=%s owner=%s by=%s", account.pk, account.owner_id, actor.pk)
     return account

@@ -36,6 +36,9 @@ class SmtpAccountForm(BootstrapFormMixin, forms.ModelForm):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
 
+    # The template first (it fills the server's fields), the password right after the login it goes with.
+    field_order = ["preset", "name", "host", "port", "security", "login", "password"]
+
     class Meta:
         model = SmtpAccount
         fields = [

@@ -60,15 +60,22 @@ def blocked_user(db: None, manager: "User") -> "User":
 
 
 @pytest.fixture(autouse=True)
-def _shared_state_is_fresh(settings: Settings) -> Iterator[None]:
-    """Redis (cache and RQ queues) outlives a test's transaction: start and end each test empty."""
-    if settings.REDIS_URL:
-        from django.core.cache import cache
+def _shared_state_is_fresh(request: pytest.FixtureRequest, settings: Settings) -> Iterator[None]:
+    """Redis (cache and RQ queues) outlives a test's transaction: start and end each test empty.
 
+    So does the database cache table when a test commits (pytest-django flushes the models' tables only): a
+    committing test starts with it empty, or an earlier test's rate counts would refuse its requests silently.
+    """
+    from django.core.cache import cache
+
+    if settings.REDIS_URL:
         from tests.support import clear_tasks
 
         cache.clear()
         clear_tasks()
+    elif {"transactional_db", "live_server"} & set(request.fixturenames):
+        request.getfixturevalue("transactional_db")
+        cache.clear()
     yield
 
 

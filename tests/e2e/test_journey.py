@@ -141,8 +141,13 @@ class Journey:
         # A typo in the repeated password: said under that field, the rest is kept.
         self.expect_field_error("id_password2", "")
         expect(page.locator("#id_email")).to_have_value(EMAIL)
+        # The page with the error is settled (loaded, nothing in flight, focus moved to the error) before it is
+        # typed into again: under load a late script or response must not catch a half-filled form.
+        page.wait_for_load_state("networkidle")
         page.fill("#id_password1", PASSWORD)
         page.fill("#id_password2", PASSWORD)
+        expect(page.locator("#id_password1")).to_have_value(PASSWORD)
+        expect(page.locator("#id_password2")).to_have_value(PASSWORD)
         page.get_by_role("button", name="Зарегистрироваться").click()
         expect(page.get_by_role("heading", name="Почти готово")).to_be_visible()
         expect(page.get_by_text(EMAIL)).to_be_visible()

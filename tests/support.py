@@ -159,9 +159,12 @@ class FreePortController(Controller):
 class SmtpServer:
     """A real aiosmtpd server on 127.0.0.1 and a free port, for one test."""
 
-    def __init__(self, handler: SinkHandler | None = None) -> None:
+    def __init__(self, handler: SinkHandler | None = None, *, smtputf8: bool = False) -> None:
         self.handler = handler or SinkHandler()
-        self.controller = FreePortController(self.handler, hostname="127.0.0.1", port=0)
+        # `smtputf8`: the server offers SMTPUTF8 (RFC 6531) and takes UTF-8 addresses and headers.
+        self.controller = FreePortController(
+            self.handler, hostname="127.0.0.1", port=0, enable_SMTPUTF8=smtputf8, decode_data=False
+        )
 
     def start(self) -> "SmtpServer":
         self.controller.start()

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from typing import TYPE_CHECKING
 
+import email_validator
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -67,13 +68,16 @@ def clean_header_text(text: str) -> str:
     return " ".join(_HEADER_JUNK.sub(" ", text).split())
 
 
-def smtp_address(email: str) -> str:
-    """The envelope address, or BuildError. Non-ASCII local parts need SMTPUTF8, which we do not use."""
+def smtp_address(email: str, *, utf8: bool = False) -> str:
+    """The envelope address, or BuildError. The domain always goes as punycode; a non-ASCII local part
+    (RFC 6531) only with `utf8`, that is when the server offered SMTPUTF8 (mailings/delivery/smtp.py)."""
     email = email.strip()
     local = email.rpartition("@")[0]
     if local and not local.isascii():
-        # A recipient may be stored with one (RFC 6531, core/email_addresses.py); say why it cannot go out.
-        raise BuildError(reason("non_ascii_address"))
+        # A recipient may be stored with one (core/email_addresses.py); without SMTPUTF8 say why it cannot go out.
+        if not utf8:
+            raise BuildError(reason("non_ascii_address"))
+        return _utf8_address(email)
     try:
         validate_email(email)
     except ValidationError as exc:
@@ -86,6 +90,23 @@ def smtp_address(email: str) -> str:
     if not local.isascii() or any(c in local for c in "\r\n<>"):
         raise BuildError(reason("non_ascii_address"))
     return f"{local}@{domain}"
+
+
+def _utf8_address(email: str) -> str:
+    """`local@domain` with the local part in UTF-8 (NFC) and the domain as punycode, validated by the RFCs
+    (Django's validator refuses any non-ASCII local part); nothing that could break the command line passes."""
+    try:
+        info = email_validator.validate_email(
+            email, check_deliverability=False, allow_smtputf8=True, allow_quoted_local=False, allow_domain_literal=False
+        )
+    except email_validator.EmailNotValidError as exc:
+        raise BuildError(reason("bad_address")) from exc
+    return f"{info.local_part}@{info.ascii_domain}"
+
+
+def needs_smtputf8(address: str) -> bool:
+    """An envelope address from `smtp_address(..., utf8=True)` that only a server offering SMTPUTF8 takes."""
+    return not address.isascii()
 
 
 def _domain_of(from_email: str) -> str:
@@ -174,7 +195,8 @@ def encode_address_header(name: str, display_name: str, address: str) -> str:
         return _fold(name, [address])
     if not _needs_encoding(display_name):
         # formataddr quotes a name with specials ("Ivanov, I.") as RFC 5322 requires.
-        phrase = formataddr((display_name, address)).rsplit(" <", 1)[0]
+        # (Only the phrase is kept: formataddr refuses a non-ASCII address, which RFC 6532 allows here.)
+        phrase = formataddr((display_name, "a@b")).rsplit(" <", 1)[0]
         return _fold(name, [*phrase.split(" "), f"<{address}>"])
     first = (HEADER_LINE - len(name) - 2 - _WORD_OVERHEAD) // 4 * 3
     return _fold(name, [*_encoded_words(display_name, first), f"<{address}>"])
@@ -350,11 +372,15 @@ class MessageComposer:
         comment: str | None = None,
         unsubscribe_url: str = "",
         extra_headers: Sequence[tuple[str, str]] = (),
+        smtputf8: bool = False,
     ) -> tuple[str, bytes, str]:
-        """Returns (envelope address, message bytes with CRLF line ends, Message-ID); BuildError if impossible."""
+        """Returns (envelope address, message bytes with CRLF line ends, Message-ID); BuildError if impossible.
+
+        With `smtputf8` a recipient with a non-ASCII local part is built too: its To header carries the address
+        in UTF-8 (RFC 6532), so the message may go only with SMTPUTF8 (`needs_smtputf8` of the address)."""
         if self._error is not None:
             raise BuildError(self._error)
-        to_addr = smtp_address(email)
+        to_addr = smtp_address(email, utf8=smtputf8)
         message_id = make_msgid(domain=self.msgid_domain)
         values = self.values(email=to_addr, full_name=full_name, comment=comment, unsubscribe_url=unsubscribe_url)
         try:
@@ -366,7 +392,9 @@ class MessageComposer:
                 head.append(encode_header("Subject", self.subject.render(values)))
             head.extend(encode_header(name, value) for name, value in extra_headers)
             body = self._static_body if self._static_body is not None else self._body(values)
-            data = _ascii("".join(head)) + self._common + body
+            head_text = "".join(head)
+            # Only an SMTPUTF8 recipient's own To header is 8-bit; every other message stays 7-bit.
+            data = (_ascii(head_text) if to_addr.isascii() else head_text.encode("utf-8")) + self._common + body
         except (ValueError, UnicodeError) as exc:
             raise BuildError(reason("header_unbuildable", error=exc)) from exc
         if self._dkim is not None:

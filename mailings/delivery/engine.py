@@ -30,7 +30,7 @@ from django.utils import timezone
 from core.data_versions import data_version_bump
 from mailings.delivery.accounts import mailing_sender, sender_pause, service_smtp_config
 from mailings.delivery.breaker import breaker_close, breaker_gate, breaker_open
-from mailings.delivery.compose import BuildError, composer_for_mailing
+from mailings.delivery.compose import BuildError, composer_for_mailing, needs_smtputf8
 from mailings.delivery.ledger import DeliveryLedger
 from mailings.delivery.ratelimit import (
     Reservation,
@@ -368,7 +368,8 @@ class _Engine:
     def _send_one(self, d: Delivery, *, rest: list[Delivery], done: list[Delivery]) -> str | None:
         now = timezone.now()
         try:
-            to_addr, data, message_id = self.composer.build(email=d.email, full_name=d.full_name)
+            # A non-ASCII local part is built too; whether it can go is known once connected (SMTPUTF8 offered).
+            to_addr, data, message_id = self.composer.build(email=d.email, full_name=d.full_name, smtputf8=True)
         except BuildError as exc:
             self.ledger.finish(d, State.FAILED, now=now)
             d.set_reason(reason("not_built", error=exc.reason))
@@ -404,6 +405,12 @@ class _Engine:
                 # Not this recipient's fault: it waits for the next connection, nobody is marked failed.
                 done.append(self.ledger.release(d, until=None))
                 return None
+        utf8 = needs_smtputf8(to_addr)
+        if utf8 and not self.session.smtputf8:
+            self.ledger.finish(d, State.FAILED, now=now)
+            d.set_reason(reason("smtputf8_unsupported"))
+            done.append(d)
+            return None
         d.tries += 1
         self.attempted += 1
         result = self.session.send(
@@ -412,6 +419,7 @@ class _Engine:
             data=data,
             deadline=deadline,
             before_dot=lambda: self._hand_over(d, message_id, rest),
+            smtputf8=utf8,
         )
         d.message_id = message_id
         if result.outcome == Outcome.ABANDONED:

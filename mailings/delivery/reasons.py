@@ -39,6 +39,9 @@ TEXTS: dict[str, str] = {
     "bad_address": gettext_noop("некорректный адрес"),
     "bad_domain": gettext_noop("некорректный домен адреса"),
     "non_ascii_address": gettext_noop("адрес с не-ASCII символами не поддерживается"),
+    "smtputf8_unsupported": gettext_noop(
+        "сервер не принимает адреса с не-ASCII символами (нет SMTPUTF8): этому получателю письмо не отправить"
+    ),
     "message_unbuildable": gettext_noop("письмо не собрать: %(error)s"),
     "header_unbuildable": gettext_noop("заголовок не собрать: %(error)s"),
     # Connecting and logging in (smtp.py): systemic, they open the breaker.

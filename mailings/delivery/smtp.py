@@ -118,6 +118,8 @@ class SmtpSession:
         self._smtp: smtplib.SMTP | None = None
         self._deadline_hit = False
         self.pipelining = False
+        self.smtputf8 = False
+        self._eight_bit = False
 
     @property
     def is_open(self) -> bool:
@@ -155,6 +157,9 @@ class SmtpSession:
             raise SystemicError(reason("connect_timeout"))
         # RFC 2920: only when the server says it may (aiosmtpd, for one, does not).
         self.pipelining = smtp.has_extn("pipelining")
+        # RFC 6531: a recipient with a non-ASCII local part may go only to a server that offers SMTPUTF8.
+        self.smtputf8 = smtp.has_extn("smtputf8")
+        self._eight_bit = smtp.has_extn("8bitmime")
         self._smtp = smtp
 
     def _connect(self, smtp: smtplib.SMTP) -> None:
@@ -258,8 +263,12 @@ class SmtpSession:
         data: bytes,
         deadline: float,
         before_dot: Callable[[], bool],
+        smtputf8: bool = False,
     ) -> SendResult:
         """Send one message to one recipient over the open connection and classify the outcome.
+
+        `smtputf8`: the envelope or headers hold UTF-8 (RFC 6531); MAIL FROM then says SMTPUTF8 (and
+        BODY=8BITMIME where offered). Only when the server offered it: the caller checks `self.smtputf8`.
 
         `before_dot` runs after the server said 354 and before the message and its final dot
         go out; it records "handed over" durably. If it returns False (our lease is gone) the
@@ -272,7 +281,12 @@ class SmtpSession:
         sock.settimeout(self._timeout(deadline))
         token = watchdog.arm(deadline, lambda: self._fire(smtp))
         try:
-            result = self._transaction(smtp, from_addr=from_addr, to_addr=to_addr, data=data, before_dot=before_dot)
+            mail_params = ""
+            if smtputf8:
+                mail_params = " BODY=8BITMIME SMTPUTF8" if self._eight_bit else " SMTPUTF8"
+            result = self._transaction(
+                smtp, from_addr=from_addr, to_addr=to_addr, data=data, before_dot=before_dot, mail_params=mail_params
+            )
         finally:
             fired = watchdog.disarm(token)
         if fired and not result.connection_broken:
@@ -379,13 +393,16 @@ class SmtpSession:
             connection_failure=True,
         )
 
-    def _envelope_pipelined(self, smtp: smtplib.SMTP, *, from_addr: str, to_addr: str) -> SendResult | None:
+    def _envelope_pipelined(
+        self, smtp: smtplib.SMTP, *, from_addr: str, to_addr: str, mail_params: str = ""
+    ) -> SendResult | None:
         """MAIL, RCPT and DATA in one write (RFC 2920), replies read in order; None when DATA got 354.
 
         Saves two round trips per message. Each reply is still judged for its own stage, and a
         421 is honoured at once (the server closes, later replies will never come).
         """
-        smtp.send(f"MAIL FROM:<{from_addr}>\r\nRCPT TO:<{to_addr}>\r\nDATA\r\n")
+        # smtplib.send encodes str as ASCII: UTF-8 addresses (SMTPUTF8) go as bytes.
+        smtp.send(f"MAIL FROM:<{from_addr}>{mail_params}\r\nRCPT TO:<{to_addr}>\r\nDATA\r\n".encode())
         replies: list[tuple[str, int, bytes]] = []
         try:
             for stage in ("MAIL", "RCPT", "DATA"):
@@ -414,20 +431,21 @@ class SmtpSession:
         to_addr: str,
         data: bytes,
         before_dot: Callable[[], bool],
+        mail_params: str = "",
     ) -> SendResult:
         try:
             # Addresses are validated when the message is built, so the commands are written
             # directly: smtplib's quoteaddr() re-parses them and costs more than the exchange.
             if self.pipelining:
-                refusal = self._envelope_pipelined(smtp, from_addr=from_addr, to_addr=to_addr)
+                refusal = self._envelope_pipelined(smtp, from_addr=from_addr, to_addr=to_addr, mail_params=mail_params)
                 if refusal is not None:
                     return refusal
             else:
-                smtp.putcmd("mail", f"FROM:<{from_addr}>")
+                smtp.send(f"MAIL FROM:<{from_addr}>{mail_params}\r\n".encode())
                 code, msg = smtp.getreply()
                 if not 200 <= code <= 299:
                     return self._refusal("MAIL", code, msg)
-                smtp.putcmd("rcpt", f"TO:<{to_addr}>")
+                smtp.send(f"RCPT TO:<{to_addr}>\r\n".encode())
                 code, msg = smtp.getreply()
                 if not 200 <= code <= 299:
                     return self._refusal("RCPT", code, msg)

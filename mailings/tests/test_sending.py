@@ -1,7 +1,9 @@
 """The delivery engine against a real aiosmtpd server: per-recipient outcomes (docs/architecture.md, failure policy)."""
 
+import email.policy
 from collections.abc import Iterator
 from datetime import timedelta
+from email import message_from_string
 from typing import Any
 
 import pytest
@@ -341,9 +343,40 @@ def test_send_now_survives_a_task_queue_that_is_away(
 
 
 def test_international_addresses_go_as_punycode_or_fail_with_a_clear_reason(server: SmtpServer, owner: User) -> None:
+    """A server without SMTPUTF8 (as aiosmtpd by default): the punycode domain goes, the UTF-8 local part cannot."""
     _m, attempt = make_run(owner, ["petr@почта.рф", "пётр@почта.рф"])
     attempt_deliver(attempt_id=attempt.pk)
     assert [m.rcpt_tos for m in server.messages] == [["petr@xn--80a1acny.xn--p1ai"]]
+    assert server.messages[0].mail_options == []
     refused = Delivery.objects.get(attempt=attempt, email="пётр@почта.рф")
     assert refused.state == S.FAILED and refused.tries == 0
-    assert refused.reason_text == "письмо не собрано (build): адрес с не-ASCII символами не поддерживается"
+    assert refused.reason == "smtputf8_unsupported"
+    assert "SMTPUTF8" in refused.reason_text and "не-ASCII" in refused.reason_text
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one command at a time", "pipelining"])
+def test_a_non_ascii_local_part_goes_with_smtputf8_where_the_server_offers_it(
+    settings: Any, owner: User, pipelining: bool
+) -> None:
+    utf8_server = SmtpServer(smtputf8=True).start()
+    if pipelining:
+        utf8_server.handler.handle_EHLO = _advertise_pipelining  # type: ignore[attr-defined]
+    fast_settings(settings, port=utf8_server.port)
+    try:
+        _m, attempt = make_run(owner, ["пётр@почта.рф", "ivan@example.com"], names=["Пётр Петров", "Иван"])
+        attempt_deliver(attempt_id=attempt.pk)
+    finally:
+        utf8_server.stop()
+    assert states(attempt) == {"пётр@почта.рф": S.SENT, "ivan@example.com": S.SENT}
+    by_rcpt = {m.rcpt_tos[0]: m for m in utf8_server.messages}
+    utf8 = by_rcpt["пётр@xn--80a1acny.xn--p1ai"]
+    # RFC 6531: the envelope says SMTPUTF8 (with BODY=8BITMIME, which aiosmtpd offers); the To header is UTF-8.
+    assert [o.upper() for o in utf8.mail_options] == ["BODY=8BITMIME", "SMTPUTF8"]
+    # Python's bytes parser leaves 8-bit headers undecoded; the message is UTF-8 throughout, so parse it as text.
+    parsed = message_from_string(utf8.raw.decode("utf-8"), policy=email.policy.SMTPUTF8)
+    assert parsed["To"].addresses[0].addr_spec == "пётр@xn--80a1acny.xn--p1ai"
+    assert parsed["To"].addresses[0].display_name == "Пётр Петров"
+    text = parsed.get_body(preferencelist=("plain",))
+    assert text is not None and text.get_content().startswith("Здравствуйте!")
+    # Every other message stays 7-bit and does not ask for SMTPUTF8.
+    assert by_rcpt["ivan@example.com"].mail_options == [] and by_rcpt["ivan@example.com"].raw.isascii()

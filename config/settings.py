@@ -416,3 +416,5 @@ IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=1_000_000)
 # An import that has not moved for this long (its worker was killed, or no worker runs) may be stopped by its owner.
 IMPORT_STALL_SECONDS = env.int("IMPORT_STALL_SECONDS", default=600)
+# An upload never confirmed (the owner left at the preview) is deleted with its file after this many hours.
+IMPORT_UNCONFIRMED_HOURS = env.int("IMPORT_UNCONFIRMED_HOURS", default=24)

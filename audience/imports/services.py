@@ -155,6 +155,27 @@ def _staging_durability() -> Iterator[None]:
             cursor.execute(f"PRAGMA synchronous = {int(configured)}")
 
 
+def imports_prune_unconfirmed(*, now: Any = None) -> int:
+    """Delete uploads never confirmed within IMPORT_UNCONFIRMED_HOURS, with their files; returns how many.
+
+    Such an upload holds a copy of someone's address book and nothing else refers to it. A confirm racing
+    with the prune either finds its import gone (the page says so) or moves it out of «uploaded» first.
+    """
+    cutoff = (now or timezone.now()) - timedelta(hours=int(settings.IMPORT_UNCONFIRMED_HOURS))
+    pruned = 0
+    for job in Import.objects.filter(status=Import.Status.UPLOADED, created_at__lt=cutoff).iterator():
+        deleted, _per_model = Import.objects.filter(pk=job.pk, status=Import.Status.UPLOADED).delete()
+        if deleted:
+            pruned += 1
+            try:
+                job.file.delete(save=False)
+            except OSError:
+                logger.warning("unconfirmed import file not deleted: import=%s", job.pk, exc_info=True)
+    if pruned:
+        logger.info("unconfirmed imports pruned: %s", pruned)
+    return pruned
+
+
 def _drop_file(job: Import) -> None:
     # The record and the report stay; the uploaded file is not needed once the import is over.
     try:

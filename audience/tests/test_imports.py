@@ -379,3 +379,24 @@ def test_outside_a_transaction_the_staging_skips_fsync_and_the_apply_gets_the_co
 
     assert seen == [1, configured] and synchronous() == configured  # 1: NORMAL
     assert Import.objects.get().created_count == 2
+
+
+def test_an_upload_never_confirmed_is_deleted_with_its_file_after_a_day(client: Client, owner: User) -> None:
+    from django.utils import timezone
+
+    from audience.imports.services import imports_prune_unconfirmed
+
+    client.force_login(owner)
+    _upload(client, _csv(ROWS))
+    _upload(client, _csv(ROWS), name="other.csv")
+    left, fresh = Import.objects.order_by("pk")
+    Import.objects.filter(pk=left.pk).update(created_at=timezone.now() - timedelta(hours=25))
+    storage, path = left.file.storage, left.file.name
+    assert storage.exists(path)
+
+    assert imports_prune_unconfirmed() == 1
+    assert list(Import.objects.values_list("pk", flat=True)) == [fresh.pk]
+    assert not storage.exists(path) and fresh.file.storage.exists(fresh.file.name)
+    # A confirmed import is a record the owner keeps, however old.
+    Import.objects.filter(pk=fresh.pk).update(status=Import.Status.DONE, created_at=timezone.now() - timedelta(days=30))
+    assert imports_prune_unconfirmed() == 0 and Import.objects.filter(pk=fresh.pk).exists()

@@ -97,7 +97,21 @@ def prune_history() -> int:
         close_old_connections()
     if pruned:
         logger.info("scheduler history pruned: %s executions", pruned)
+    _prune_unconfirmed_imports()
     return pruned
+
+
+def _prune_unconfirmed_imports() -> None:
+    """Uploads left at the preview for IMPORT_UNCONFIRMED_HOURS go, with their files (hourly, with the history)."""
+    from audience.imports.services import imports_prune_unconfirmed
+
+    close_old_connections()
+    try:
+        imports_prune_unconfirmed()
+    except DjangoDatabaseError as exc:
+        logger.warning("unconfirmed imports not pruned, database unavailable: %s", exc)
+    finally:
+        close_old_connections()
 
 
 def build_scheduler(*, interval: float) -> BlockingScheduler:

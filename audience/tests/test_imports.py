@@ -391,12 +391,12 @@ def test_an_upload_never_confirmed_is_deleted_with_its_file_after_a_day(client: 
     _upload(client, _csv(ROWS), name="other.csv")
     left, fresh = Import.objects.order_by("pk")
     Import.objects.filter(pk=left.pk).update(created_at=timezone.now() - timedelta(hours=25))
-    storage, path = left.file.storage, left.file.name
+    storage, path, fresh_path = left.file.storage, str(left.file.name), str(fresh.file.name)
     assert storage.exists(path)
 
     assert imports_prune_unconfirmed() == 1
     assert list(Import.objects.values_list("pk", flat=True)) == [fresh.pk]
-    assert not storage.exists(path) and fresh.file.storage.exists(fresh.file.name)
+    assert not storage.exists(path) and storage.exists(fresh_path)
     # A confirmed import is a record the owner keeps, however old.
     Import.objects.filter(pk=fresh.pk).update(status=Import.Status.DONE, created_at=timezone.now() - timedelta(days=30))
     assert imports_prune_unconfirmed() == 0 and Import.objects.filter(pk=fresh.pk).exists()

@@ -46,7 +46,7 @@ def _backoff(tries: int, now: datetime) -> datetime | None:
 def _message_bytes(*, to: str, subject: str, body: str, html_body: str) -> bytes:
     """The mailings' wire format (compose.standalone_message: folded headers, quoted-printable, DKIM if set)."""
     data, _message_id = standalone_message(
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=settings.ACCOUNT_FROM_EMAIL,
         to=[to],
         subject=subject,
         text=body,
@@ -67,7 +67,7 @@ def account_email_send(*, to: str, subject: str, body: str, html_body: str, trie
     deadline_seconds = float(settings.SEND_MESSAGE_DEADLINE)
     try:
         to_addr = smtp_address(to)
-        from_addr = smtp_address(parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or settings.DEFAULT_FROM_EMAIL)
+        from_addr = smtp_address(parseaddr(settings.ACCOUNT_FROM_EMAIL)[1] or settings.ACCOUNT_FROM_EMAIL)
     except BuildError as exc:
         return AccountMailOutcome(why=f"cannot be built: {exc}")
     gate = breaker_gate(account=config.account, now=now, probe_seconds=deadline_seconds)

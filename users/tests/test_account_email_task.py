@@ -37,6 +37,17 @@ def test_it_is_sent_once_marked_as_an_automatic_message(smtp_server: SmtpServer)
     assert smtp_server.messages[0].parsed["Auto-Submitted"] == "auto-generated"
 
 
+def test_account_emails_may_have_their_own_sender(smtp_server: SmtpServer, settings: SettingsWrapper) -> None:
+    settings.ACCOUNT_FROM_EMAIL = "Вестник — учётные записи <accounts@vestnik.example>"
+    _queue()
+    run_tasks()
+    (message,) = smtp_server.messages
+    assert message.mail_from == "accounts@vestnik.example"
+    assert message.parsed["From"].addresses[0].addr_spec == "accounts@vestnik.example"
+    # (Python's decoder doubles the space kept inside an encoded word: compose._encoded_words.)
+    assert " ".join(message.parsed["From"].addresses[0].display_name.split()) == "Вестник — учётные записи"
+
+
 def test_a_server_that_is_away_gets_it_later_with_back_off(
     smtp_server: SmtpServer, settings: SettingsWrapper, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -259,8 +259,8 @@ EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Vestnik <noreply@vestnik.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The sender of account emails (confirmations, resets, notices), e.g. "Vestnik <accounts@example.com>"; sent through
-# the service's own SMTP server. Default: DEFAULT_FROM_EMAIL. Mailings always use their SMTP account's address.
-ACCOUNT_FROM_EMAIL = env.str("ACCOUNT_FROM_EMAIL", default=DEFAULT_FROM_EMAIL)
+# the service's own SMTP server. Empty: DEFAULT_FROM_EMAIL. Mailings always use their SMTP account's address.
+ACCOUNT_FROM_EMAIL = env.str("ACCOUNT_FROM_EMAIL", default="")
 # The name given in EHLO and the domain of Message-IDs; default: the domain of DEFAULT_FROM_EMAIL
 # (never the machine's host name, which receiving servers score as spam). `check --deploy` warns
 # about .local and localhost names.

@@ -43,10 +43,15 @@ def _backoff(tries: int, now: datetime) -> datetime | None:
     return now + timedelta(seconds=int(backoff[tries]))
 
 
+def account_from_email() -> str:
+    """The sender of account emails: ACCOUNT_FROM_EMAIL, or DEFAULT_FROM_EMAIL when it is empty."""
+    return str(settings.ACCOUNT_FROM_EMAIL or settings.DEFAULT_FROM_EMAIL)
+
+
 def _message_bytes(*, to: str, subject: str, body: str, html_body: str) -> bytes:
     """The mailings' wire format (compose.standalone_message: folded headers, quoted-printable, DKIM if set)."""
     data, _message_id = standalone_message(
-        from_email=settings.ACCOUNT_FROM_EMAIL,
+        from_email=account_from_email(),
         to=[to],
         subject=subject,
         text=body,
@@ -67,7 +72,8 @@ def account_email_send(*, to: str, subject: str, body: str, html_body: str, trie
     deadline_seconds = float(settings.SEND_MESSAGE_DEADLINE)
     try:
         to_addr = smtp_address(to)
-        from_addr = smtp_address(parseaddr(settings.ACCOUNT_FROM_EMAIL)[1] or settings.ACCOUNT_FROM_EMAIL)
+        sender = account_from_email()
+        from_addr = smtp_address(parseaddr(sender)[1] or sender)
     except BuildError as exc:
         return AccountMailOutcome(why=f"cannot be built: {exc}")
     gate = breaker_gate(account=config.account, now=now, probe_seconds=deadline_seconds)

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from core.forms import BootstrapFormMixin
 from mailings.content.placeholders import PlaceholderError, parse
 from mailings.content.render import render_body
-from mailings.delivery.windows import ALL_DAYS
+from mailings.delivery.windows import ALL_DAYS, WEEKDAY_CHOICES
 from mailings.models import Attempt, Mailing, Message, Recipient
 from mailings.selectors import can_view_all_mailings, mailing_choices_for, messages_for, recipients_for
 from senders.selectors import smtp_accounts_for
@@ -38,18 +38,6 @@ class TimeInput(forms.TimeInput):
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs=attrs, format="%H:%M")
-
-
-# ISO weekday numbers (1 = Monday), stored as a string of digits: "12345" is Monday to Friday.
-WEEKDAY_CHOICES = [
-    ("1", _("пн")),
-    ("2", _("вт")),
-    ("3", _("ср")),
-    ("4", _("чт")),
-    ("5", _("пт")),
-    ("6", _("сб")),
-    ("7", _("вс")),
-]
 
 
 class SendWindowFieldsMixin(forms.Form):

@@ -20,10 +20,21 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_lazy as _
+
 from mailings.models import Mailing
 
 ALL_DAYS = "1234567"
-WEEKDAYS = "12345"
+# ISO weekday numbers (1 = Monday), stored as a string of digits: "12345" is Monday to Friday.
+WEEKDAY_CHOICES = [
+    ("1", _("пн")),
+    ("2", _("вт")),
+    ("3", _("ср")),
+    ("4", _("чт")),
+    ("5", _("пт")),
+    ("6", _("сб")),
+    ("7", _("вс")),
+]
 
 # How far a search for the next opening looks: a window opens at least once a week.
 _SEARCH_DAYS = 8
@@ -111,14 +122,12 @@ def window_for_mailing(mailing: Mailing) -> SendWindow:
 
 def days_label(days: str) -> str:
     """«пн–пт», «пн, ср, сб», «ежедневно»: the chosen weekdays in the current language, short."""
-    from django.utils.dates import WEEKDAYS_ABBR
     from django.utils.translation import gettext
 
     if days == ALL_DAYS or not days:
         return gettext("ежедневно")
     numbers = sorted(int(d) for d in days)
-    # WEEKDAYS_ABBR counts from Monday = 0.
-    names = [str(WEEKDAYS_ABBR[n - 1]) for n in numbers]
+    names = [str(WEEKDAY_CHOICES[n - 1][1]) for n in numbers]
     if len(numbers) > 2 and numbers == list(range(numbers[0], numbers[-1] + 1)):
         return f"{names[0]}–{names[-1]}"
     return ", ".join(names)

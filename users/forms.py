@@ -220,6 +220,12 @@ class ProfileForm(BootstrapFormMixin, SendWindowFieldsMixin, forms.ModelForm):
         if self.instance.phone and not self.is_bound:
             self.initial["phone"] = phone_display(self.instance.phone, country=self.instance.country.code)
 
+    def clean_time_zone(self) -> str:
+        # A client that predates time zones posts none: the owner keeps the zone they have.
+        if "time_zone" not in self.data:
+            return str(self.instance.time_zone)
+        return str(self.cleaned_data["time_zone"])
+
     def clean_phone(self) -> str:
         """Stored as E.164 (+79123456789), whatever spacing or national prefix was typed."""
         phone = self.cleaned_data["phone"]

@@ -226,7 +226,9 @@ def user_profile_update(
     their periodic mailings onto the new zone's calendar. `send_window` (start, end, ISO weekdays; None:
     unchanged) is the window new mailings start with.
     """
-    zone_changed = time_zone is not None and time_zone != user.time_zone
+    # Compared with the stored zone: a model form has already written the new one onto `user`.
+    stored_zone = User.objects.filter(pk=user.pk).values_list("time_zone", flat=True).first()
+    zone_changed = time_zone is not None and time_zone != stored_zone
     old_avatar = user.avatar.name or ""
     user.first_name = first_name
     user.last_name = last_name

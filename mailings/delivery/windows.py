@@ -140,5 +140,6 @@ def window_label(*, start: time | None, end: time | None, days: str) -> str:
     if start is None or end is None:
         if set(days) in (set(ALL_DAYS), set()):
             return gettext("в любое время")
-        return f"{gettext('круглосуточно')}, {days_label(days)}"
+        around_the_clock = gettext("круглосуточно")
+        return f"{around_the_clock}, {days_label(days)}"
     return f"{start:%H:%M}–{end:%H:%M}, {days_label(days)}"

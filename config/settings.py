@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Date-times on the signed-in user's clock (their profile's time zone).
+    "core.middleware.user_time_zone",
     # Cache-Control: private, no-cache on every signed-in page that does not set its own.
     "core.middleware.private_when_signed_in",
     "django.contrib.messages.middleware.MessageMiddleware",

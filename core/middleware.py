@@ -1,8 +1,9 @@
-"""Signed-in pages are private: never kept by a shared cache, revalidated by the browser."""
+"""Per-request middleware: signed-in pages are private (never kept by a shared cache) and on the user's clock."""
 
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
 
@@ -20,5 +21,27 @@ def private_when_signed_in(get_response: Callable[[HttpRequest], HttpResponse]) 
             patch_cache_control(response, private=True, no_cache=True)
             patch_vary_headers(response, ("Cookie",))
         return response
+
+    return middleware
+
+
+def user_time_zone(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable:
+    """Show date-times on the signed-in user's own clock (`User.zone`); anonymous visitors see the service's.
+
+    Django converts aware date-times to the current time zone when rendering and reads form input in it.
+    """
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        zone = getattr(user, "zone", None) if user is not None and user.is_authenticated else None
+        if zone is not None:
+            timezone.activate(zone)
+        else:
+            timezone.deactivate()
+        try:
+            return get_response(request)
+        finally:
+            # A worker thread serves the next request, maybe someone else's, with a clean slate.
+            timezone.deactivate()
 
     return middleware

@@ -1,5 +1,6 @@
 import logging
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from core.forms import BootstrapFormMixin
 from mailings.content.placeholders import PlaceholderError, parse
 from mailings.content.render import render_body
+from mailings.delivery.windows import ALL_DAYS, WEEKDAY_CHOICES
 from mailings.models import Attempt, Mailing, Message, Recipient
 from mailings.selectors import can_view_all_mailings, mailing_choices_for, messages_for, recipients_for
 from senders.selectors import smtp_accounts_for
@@ -27,6 +29,94 @@ class DateTimeLocalInput(forms.DateTimeInput):
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs=attrs, format=DATETIME_LOCAL_FORMAT)
+
+
+class TimeInput(forms.TimeInput):
+    """`<input type="time">` (hours and minutes)."""
+
+    input_type = "time"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs=attrs, format="%H:%M")
+
+
+class SendWindowFieldsMixin(forms.Form):
+    """The send window's fields (mailings/delivery/windows.py) on a model form of Mailing or User.
+
+    A Form, so that the form metaclass collects its declared fields into the model form it is mixed into.
+
+    Both hours empty: any hour; the end not after the start: the window crosses midnight (22:00–06:00).
+    The weekdays are those on which the window opens. The model keeps them as a string of ISO digits.
+    """
+
+    send_window_start = forms.TimeField(label=_("Отправлять с"), required=False, widget=TimeInput())
+    send_window_end = forms.TimeField(
+        label=_("Отправлять до"),
+        required=False,
+        widget=TimeInput(),
+        help_text=_(
+            "По часовому поясу владельца. Оба поля пустые: в любое время суток. Конец раньше начала: окно "
+            "переходит через полночь (например, 22:00–06:00)."
+        ),
+    )
+    send_window_days = forms.MultipleChoiceField(
+        label=_("Дни отправки"),
+        required=False,
+        choices=WEEKDAY_CHOICES,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "send-window-days"}),
+        help_text=_("Дни, в которые окно открывается."),
+    )
+    # Unticked checkboxes are not posted: this mark says the form had the window's fields, so that "no weekday"
+    # is an error, while a client that predates windows (posting without them) keeps the window as it was.
+    send_window_shown = forms.CharField(widget=forms.HiddenInput, required=False, initial="1")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The model's value is a string of digits; the checkboxes want a list of them.
+        days = self.initial.get("send_window_days")
+        if isinstance(days, str):
+            self.initial["send_window_days"] = list(days)
+
+    def _window_posted(self) -> bool:
+        return "send_window_shown" in self.data
+
+    def clean_send_window_days(self) -> str:
+        if not self._window_posted():
+            return "".join(self.initial.get("send_window_days") or ALL_DAYS)
+        days = self.cleaned_data.get("send_window_days") or []
+        if not days:
+            raise forms.ValidationError(_("Выберите хотя бы один день недели для отправки."), code="no_weekday")
+        return "".join(sorted(set(days)))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        cleaned.pop("send_window_shown", None)
+        if not self._window_posted():
+            cleaned["send_window_start"] = self.initial.get("send_window_start")
+            cleaned["send_window_end"] = self.initial.get("send_window_end")
+            return cleaned
+        start, end = cleaned.get("send_window_start"), cleaned.get("send_window_end")
+        if (start is None) != (end is None) and not self.has_error("send_window_start"):
+            if not self.has_error("send_window_end"):
+                self.add_error(
+                    "send_window_end" if end is None else "send_window_start",
+                    forms.ValidationError(
+                        _("Укажите и начало, и конец окна отправки или оставьте оба поля пустыми."),
+                        code="window_half",
+                    ),
+                )
+        elif start is not None and start == end:
+            self.add_error(
+                "send_window_end",
+                forms.ValidationError(
+                    _(
+                        "Начало и конец окна отправки совпадают: окно было бы пустым. Чтобы отправлять в любое время, "
+                        "оставьте оба поля пустыми."
+                    ),
+                    code="window_empty",
+                ),
+            )
+        return cleaned
 
 
 class _OwnerScoped:
@@ -126,9 +216,25 @@ class MessageForm(BootstrapFormMixin, forms.ModelForm):
 
 
 class ScheduleDateTimeField(forms.DateTimeField):
-    """A date-time of a schedule: years a browser lets you type (0001) overflow UTC conversions; refuse them."""
+    """A date-time of a schedule: years a browser lets you type (0001) overflow UTC conversions; refuse them.
+
+    With `tz` (the mailing owner's zone) the value is read and shown on that clock instead of the page's.
+    """
 
     first_year, last_year = 2000, 2999
+    tz: ZoneInfo | None = None
+
+    def to_python(self, value: Any) -> Any:
+        if self.tz is None:
+            return super().to_python(value)
+        with timezone.override(self.tz):
+            return super().to_python(value)
+
+    def prepare_value(self, value: Any) -> Any:
+        if self.tz is None:
+            return super().prepare_value(value)
+        with timezone.override(self.tz):
+            return super().prepare_value(value)
 
     def validate(self, value: Any) -> None:
         super().validate(value)
@@ -140,18 +246,39 @@ class ScheduleDateTimeField(forms.DateTimeField):
             )
 
 
-class MailingForm(BootstrapFormMixin, _OwnerScoped, forms.ModelForm):
+class MailingForm(BootstrapFormMixin, SendWindowFieldsMixin, _OwnerScoped, forms.ModelForm):
     start_at = ScheduleDateTimeField(label=_("Начало"), widget=DateTimeLocalInput())
     end_at = ScheduleDateTimeField(label=_("Окончание"), widget=DateTimeLocalInput())
 
     class Meta:
         model = Mailing
         # Who gets it is chosen on audience.forms.AudienceForm, rendered in the same <form>.
-        fields = ["message", "smtp_account", "start_at", "end_at", "periodicity"]
+        fields = [
+            "message",
+            "smtp_account",
+            "start_at",
+            "end_at",
+            "periodicity",
+            "send_window_start",
+            "send_window_end",
+            "send_window_days",
+        ]
 
     def __init__(self, *args: Any, owner: User, **kwargs: Any) -> None:
         self.owner = owner
+        instance = kwargs.get("instance")
+        if instance is None:
+            # A new mailing starts with the owner's default send window (their profile).
+            kwargs["initial"] = {
+                "send_window_start": owner.send_window_start,
+                "send_window_end": owner.send_window_end,
+                "send_window_days": owner.send_window_days,
+                **(kwargs.get("initial") or {}),
+            }
         super().__init__(*args, **kwargs)
+        # Date-times are typed and shown on the owner's clock, whoever's zone the page is in.
+        for name in ("start_at", "end_at"):
+            cast(ScheduleDateTimeField, self.fields[name]).tz = owner.zone
 
     def scope_to_owner(self) -> None:
         # `fields` is typed as plain Field; the model's ForeignKey made this one.
@@ -172,7 +299,7 @@ class MailingForm(BootstrapFormMixin, _OwnerScoped, forms.ModelForm):
             account.help_text = _(
                 "Рассылки отправляются только через ваши учётные записи (раздел «Отправители» в меню с вашим именем)."
             )
-        self.fields["start_at"].help_text = _("Часовой пояс: %(tz)s.") % {"tz": timezone.get_current_timezone_name()}
+        self.fields["start_at"].help_text = _("Часовой пояс: %(tz)s.") % {"tz": self.owner.zone_name}
 
     def clean(self) -> dict[str, Any]:
         super().clean()

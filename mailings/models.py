@@ -167,6 +167,11 @@ class Mailing(models.Model):
     )
     disabled_reason = models.TextField(_("причина отключения"), blank=True)
     next_run_at = models.DateTimeField(_("следующий запуск"), null=True, blank=True)
+    # The send window (mailings/delivery/windows.py): hours and ISO weekdays (1 = Monday) on the owner's clock
+    # when messages may leave. No start and end: any hour. New mailings take the owner's default (User.send_window_*).
+    send_window_start = models.TimeField(_("отправлять с"), null=True, blank=True)
+    send_window_end = models.TimeField(_("отправлять до"), null=True, blank=True)
+    send_window_days = models.CharField(_("дни отправки"), max_length=7, default="1234567")
     created_at = models.DateTimeField(_("создана"), auto_now_add=True)
     updated_at = models.DateTimeField(_("изменена"), auto_now=True)
 
@@ -181,6 +186,18 @@ class Mailing(models.Model):
                 condition=Q(end_at__gt=models.F("start_at")),
                 name="mailing_end_after_start",
                 violation_error_message=_("Окончание рассылки должно быть позже её начала."),
+            ),
+            # windows.SendWindow: both ends or neither, never an empty window, at least one weekday.
+            models.CheckConstraint(
+                condition=~Q(send_window_days="")
+                & (
+                    Q(send_window_start__isnull=True, send_window_end__isnull=True)
+                    | (
+                        Q(send_window_start__isnull=False, send_window_end__isnull=False)
+                        & ~Q(send_window_start=models.F("send_window_end"))
+                    )
+                ),
+                name="mailing_send_window_valid",
             ),
         ]
         indexes = [

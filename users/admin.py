@@ -72,7 +72,7 @@ class UserAdmin(BaseUserAdmin):
     list_select_related = ()
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        (_("Профиль"), {"fields": ("first_name", "last_name", "phone", "country", "avatar")}),
+        (_("Профиль"), {"fields": ("first_name", "last_name", "phone", "country", "avatar", "time_zone")}),
         (_("Состояние"), {"fields": ("is_active", "email_confirmed_at", "blocked_at", "blocked_by", "block_reason")}),
         (_("Права"), {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
         (_("Даты"), {"fields": ("last_login", "date_joined")}),

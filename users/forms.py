@@ -8,10 +8,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import BootstrapFormMixin
+from mailings.forms import SendWindowFieldsMixin
 from users import services
 from users.countries import countries_sorted
 from users.models import User
 from users.phones import DEFAULT_REGION, phone_display, phone_e164
+from users.time_zones import time_zone_choices
 from users.validators import validate_avatar, validate_phone
 
 
@@ -145,7 +147,7 @@ class PasswordChangeForm(BootstrapFormMixin, auth_forms.PasswordChangeForm):
         self.fields["new_password2"].label = _("Новый пароль ещё раз")
 
 
-class ProfileForm(BootstrapFormMixin, forms.ModelForm):
+class ProfileForm(BootstrapFormMixin, SendWindowFieldsMixin, forms.ModelForm):
     # Not named "avatar": the model field would then be re-validated (and its file read) on every save.
     new_avatar = forms.ImageField(
         label=_("Аватар"),
@@ -156,10 +158,28 @@ class ProfileForm(BootstrapFormMixin, forms.ModelForm):
     )
     remove_avatar = forms.BooleanField(label=_("Удалить аватар"), required=False)
     country = forms.ChoiceField(label=_("Страна"), required=False)
+    time_zone = forms.ChoiceField(
+        label=_("Часовой пояс"),
+        required=False,
+        help_text=_(
+            "По нему идёт расписание ваших рассылок и окно отправки, и в нём показаны даты на страницах сервиса."
+        ),
+    )
 
     class Meta:
         model = User
-        fields = ("first_name", "last_name", "phone", "country", "sender_name", "reply_to")
+        fields = (
+            "first_name",
+            "last_name",
+            "phone",
+            "country",
+            "sender_name",
+            "reply_to",
+            "time_zone",
+            "send_window_start",
+            "send_window_end",
+            "send_window_days",
+        )
         labels = {
             "first_name": _("Имя"),
             "last_name": _("Фамилия"),
@@ -192,8 +212,19 @@ class ProfileForm(BootstrapFormMixin, forms.ModelForm):
             del self.fields["remove_avatar"]
         country = cast(forms.ChoiceField, self.fields["country"])
         country.choices = [("", "—"), *countries_sorted()]
+        cast(forms.ChoiceField, self.fields["time_zone"]).choices = time_zone_choices()
+        # The profile's window is the default of new mailings, not a rule of its own.
+        self.fields["send_window_start"].label = _("Окно отправки новых рассылок: с")
+        self.fields["send_window_end"].label = _("Окно отправки новых рассылок: до")
+        self.fields["send_window_days"].label = _("Дни отправки новых рассылок")
         if self.instance.phone and not self.is_bound:
             self.initial["phone"] = phone_display(self.instance.phone, country=self.instance.country.code)
+
+    def clean_time_zone(self) -> str:
+        # A client that predates time zones posts none: the owner keeps the zone they have.
+        if "time_zone" not in self.data:
+            return str(self.instance.time_zone)
+        return str(self.cleaned_data["time_zone"])
 
     def clean_phone(self) -> str:
         """Stored as E.164 (+79123456789), whatever spacing or national prefix was typed."""

@@ -1,5 +1,7 @@
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models.functions import Lower
@@ -62,6 +64,13 @@ class User(AbstractUser):
     # The owner's mailings show this name in From; the address stays the SMTP account's (SPF/DKIM alignment).
     sender_name = models.CharField(_("имя отправителя"), max_length=100, blank=True)
     reply_to = models.EmailField(_("адрес для ответов"), blank=True)
+    # The owner's wall clock: the calendar and send windows of their mailings, and the pages they see.
+    # Empty: the service's TIME_ZONE (so changing the setting moves everyone who never chose).
+    time_zone = models.CharField(_("часовой пояс"), max_length=64, blank=True)
+    # The send window new mailings start with (Mailing.send_window_*; mailings/delivery/windows.py).
+    send_window_start = models.TimeField(_("отправлять с"), null=True, blank=True)
+    send_window_end = models.TimeField(_("отправлять до"), null=True, blank=True)
+    send_window_days = models.CharField(_("дни отправки"), max_length=7, default="1234567")
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -88,6 +97,18 @@ class User(AbstractUser):
     @property
     def is_blocked(self) -> bool:
         return self.blocked_at is not None
+
+    @property
+    def zone_name(self) -> str:
+        return self.time_zone or settings.TIME_ZONE
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The owner's time zone (a name no longer known to the system falls back to the service's)."""
+        try:
+            return ZoneInfo(self.zone_name)
+        except (ValueError, KeyError):
+            return ZoneInfo(settings.TIME_ZONE)
 
     @property
     def display_name(self) -> str:

@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+from datetime import time
 from typing import Any
 
 from django.conf import settings
@@ -214,12 +215,20 @@ def user_profile_update(
     remove_avatar: bool = False,
     sender_name: str | None = None,
     reply_to: str | None = None,
+    time_zone: str | None = None,
+    send_window: tuple[time | None, time | None, str] | None = None,
 ) -> User:
     """Save the profile; a new avatar replaces the old file, `remove_avatar` drops it.
 
     `sender_name` and `reply_to` (None: unchanged) are what the owner's mailings show in From and
     Reply-To (mailings/delivery/compose.py); the From address stays the SMTP account's.
+    `time_zone` ("": the service's; None: unchanged) is the owner's clock: a change moves the next runs of
+    their periodic mailings onto the new zone's calendar. `send_window` (start, end, ISO weekdays; None:
+    unchanged) is the window new mailings start with.
     """
+    # Compared with the stored zone: a model form has already written the new one onto `user`.
+    stored_zone = User.objects.filter(pk=user.pk).values_list("time_zone", flat=True).first()
+    zone_changed = time_zone is not None and time_zone != stored_zone
     old_avatar = user.avatar.name or ""
     user.first_name = first_name
     user.last_name = last_name
@@ -232,6 +241,12 @@ def user_profile_update(
     if reply_to is not None:
         user.reply_to = reply_to
         fields.append("reply_to")
+    if time_zone is not None:
+        user.time_zone = time_zone
+        fields.append("time_zone")
+    if send_window is not None:
+        user.send_window_start, user.send_window_end, user.send_window_days = send_window
+        fields += ["send_window_start", "send_window_end", "send_window_days"]
     if avatar is not None:
         user.avatar = avatar
         fields.append("avatar")
@@ -244,7 +259,28 @@ def user_profile_update(
             _file_delete_on_commit(old_avatar)
         # Pages show people by name: managers' pages their owners, owners' pages the manager who disabled a mailing.
         data_version_bump_everyone()
+    if zone_changed:
+        _mailings_follow_zone(user=user)
     return user
+
+
+def _mailings_follow_zone(*, user: User) -> None:
+    """Put the next runs of the owner's periodic mailings on their new zone's calendar (a DST zone moves them)."""
+    # The scheduler's rule lives in the mailings app; users only asks it (no import at module level: mailings
+    # imports users.models).
+    from mailings.delivery.schedule import mailing_reschedule
+    from mailings.models import Mailing
+
+    now = timezone.now()
+    periodic = (
+        # A run already due is the scheduler's to start, not to move.
+        Mailing.objects.filter(owner=user, next_run_at__gt=now)
+        .exclude(periodicity=Mailing.Periodicity.ONCE)
+        .select_related("owner")
+    )
+    for mailing in periodic:
+        mailing.owner = user
+        mailing_reschedule(mailing=mailing, now=now)
 
 
 def user_delete(*, user: User) -> None:

@@ -188,6 +188,8 @@ def profile_edit(request: AuthenticatedHttpRequest) -> HttpResponse:
             remove_avatar=data.get("remove_avatar", False),
             sender_name=data["sender_name"],
             reply_to=data["reply_to"],
+            time_zone=data["time_zone"],
+            send_window=(data["send_window_start"], data["send_window_end"], data["send_window_days"]),
         )
         messages.success(request, _("Профиль сохранён."))
         return redirect("users:profile")

@@ -42,6 +42,7 @@ from mailings.delivery.reasons import SYSTEMIC_CODES, Reason, reason
 from mailings.delivery.run_finish import attempt_finish_if_done
 from mailings.delivery.smtp import Outcome, SmtpSession, SystemicError
 from mailings.delivery.stopping import Stop
+from mailings.delivery.windows import window_for_mailing
 from mailings.models import Attempt, Delivery, send_block
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class StopReason:
     PAUSED = "paused"  # circuit breaker open
     LIMITED = "limited"  # hourly/daily limit reached
     BLOCKED = "blocked"  # mailing disabled, owner blocked or end_at passed: rest skipped
+    WINDOW = "window"  # outside the mailing's send window: deferred to its next opening (windows.py)
 
 
 # The service account's connection (EMAIL_*); a mailing's own account: accounts.mailing_sender.
@@ -169,6 +171,9 @@ class _Engine:
         )
         self.from_addr = _envelope_sender(self.sender.from_email)
         self.probe = False
+        # The send window (windows.py) and when the one open now closes: no message leaves at or after it.
+        self.window = window_for_mailing(self.mailing)
+        self.window_closes: datetime | None = None
         self.abandon_reason: Reason | None = None
         self.connection_failures = 0
         self.started = time.monotonic()
@@ -198,11 +203,33 @@ class _Engine:
         self.last_check = time.monotonic()
         return run_block_reason(attempt_id=self.attempt.pk, now=now)
 
+    def _outside_window(self, now: datetime) -> str | None:
+        """Outside the send window: defer the run's deliveries to its next opening; None while it is open."""
+        if self.window.always_open:
+            return None
+        if self.window.is_open(now):
+            self.window_closes = self.window.closes_at(now)
+            return None
+        self.session.close()
+        opens = self.window.next_open(now)
+        # Deferred like a limit: the scheduler wakes the run once the deliveries are due (recovery.py), so a
+        # restart or a lease sweep in between finds nothing due before the window opens.
+        _defer_attempt(attempt_id=self.attempt.pk, until=opens, end_at=self.mailing.end_at)
+        logger.info("outside the send window: attempt=%s resumes at %s", self.attempt.pk, opens.isoformat())
+        return StopReason.WINDOW
+
+    def _window_closed(self, now: datetime) -> bool:
+        return self.window_closes is not None and now >= self.window_closes
+
     def _hand_over(self, delivery: Delivery, message_id: str, rest: list[Delivery]) -> bool:
         """Write-ahead before the final dot (`DeliveryLedger.hand_over`); False: the message must not go out."""
         if timezone.now() >= self.mailing.end_at:
             # The envelope exchange may have crossed end_at: nothing goes out after it.
             self.abandon_reason = reason("window_closed")
+            return False
+        if self._window_closed(timezone.now()):
+            # ... or the send window's end: the message waits for the next opening.
+            self.abandon_reason = reason("send_window_closed")
             return False
         try:
             return self.ledger.hand_over(delivery, message_id=message_id, rest=rest)
@@ -259,6 +286,9 @@ class _Engine:
                 attempt_skip_rest(attempt_id=self.attempt.pk, why=why, now=now)
                 return StopReason.BLOCKED
             self._heartbeat(now)
+            outside = self._outside_window(now)
+            if outside:
+                return outside
             paused = self.sender.paused or sender_pause(smtp_account_id=self.mailing.smtp_account_id)
             if paused:
                 # The account may not send (a manager disabled it): the run waits, and ends at end_at as ever.
@@ -333,6 +363,10 @@ class _Engine:
                     self._flush(done)
                     attempt_skip_rest(attempt_id=self.attempt.pk, why=why, now=now)
                     return StopReason.BLOCKED
+                if self._window_closed(now):
+                    # The send window closed mid-batch: the rest go back, and the loop defers them to its next opening.
+                    done.extend(self.ledger.release(r, until=None) for r in rest)
+                    return None
                 if (lease_until - now).total_seconds() < self.deadline_seconds + LEASE_MARGIN / 2:
                     # Not enough lease left to finish one more message within its deadline.
                     done.extend(self.ledger.release(r, until=None) for r in rest)
@@ -483,7 +517,7 @@ def attempt_deliver(
     `stop` is set on SIGTERM (`stopping.graceful_sigterm`); `keep_awake(attempt_id=, now=)` is called
     every few seconds while the run works, so the scheduler does not wake another task for it.
     """
-    attempt = Attempt.objects.select_related("mailing__message__owner").filter(pk=attempt_id).first()
+    attempt = Attempt.objects.select_related("mailing__message__owner", "mailing__owner").filter(pk=attempt_id).first()
     if attempt is None or attempt.is_final:
         return StopReason.FINAL
     budget = float(settings.SEND_TASK_MAX_SECONDS if max_seconds is None else max_seconds)

@@ -27,6 +27,8 @@ TEXTS: dict[str, str] = {
     "mailing_disabled": gettext_noop("рассылка отключена"),
     "owner_blocked": gettext_noop("владелец заблокирован"),
     "window_closed": gettext_noop("время рассылки истекло"),
+    # Not the mailing's end: the hours of its send window (windows.py) ended; the message waits for the next.
+    "send_window_closed": gettext_noop("окно отправки закрылось"),
     # The engine.
     "handover_not_recorded": gettext_noop("не удалось записать передачу письма"),
     "not_built": gettext_noop("письмо не собрано (build): %(error)s"),

@@ -1,7 +1,8 @@
 """The mailing calendar and the scheduler's tick (docs/architecture.md, steps 1 and 2).
 
-Slots of a periodic mailing are `start_at + k·period` on the wall clock of the
-service's time zone (settings.TIME_ZONE): a daily 09:00 mailing stays at 09:00
+Slots of a periodic mailing are `start_at + k·period` on the wall clock of its
+owner's time zone (`User.zone`; the service's TIME_ZONE for an owner who never
+chose one): a daily 09:00 mailing stays at 09:00
 local time across a DST change, and a monthly one anchored on the 31st runs on
 the last day of shorter months. Slot k is always computed from the anchor
 (never from the previous slot), so a short month does not pull later slots
@@ -73,15 +74,15 @@ def _add_months(year: int, month: int, months: int) -> tuple[int, int]:
     return total // 12, total % 12 + 1
 
 
-def slot_at(*, start_at: datetime, periodicity: str, index: int) -> datetime:
+def slot_at(*, start_at: datetime, periodicity: str, index: int, tz: ZoneInfo | None = None) -> datetime:
     """Slot number `index` (0 is start_at itself) of a periodic mailing, as an aware UTC datetime.
 
     A wall-clock time that does not exist on a spring-forward day (02:30 in
     Berlin) resolves, with fold=0, to the same instant one hour later in local
     time; an ambiguous one on a fall-back day resolves to its first occurrence.
-    Either way there is exactly one slot per calendar day.
+    Either way there is exactly one slot per calendar day. `tz`: the owner's zone (default: the service's).
     """
-    tz = _service_tz()
+    tz = tz or _service_tz()
     anchor = start_at.astimezone(tz)
     wall_time = anchor.time().replace(tzinfo=None, fold=0)
     if periodicity in _PERIOD_DAYS:
@@ -94,9 +95,9 @@ def slot_at(*, start_at: datetime, periodicity: str, index: int) -> datetime:
     return datetime.combine(day, wall_time, tzinfo=tz).astimezone(UTC)
 
 
-def slot_index_after(*, start_at: datetime, periodicity: str, moment: datetime) -> int:
+def slot_index_after(*, start_at: datetime, periodicity: str, moment: datetime, tz: ZoneInfo | None = None) -> int:
     """The index of the first slot strictly after `moment` (0 when moment is before start_at)."""
-    tz = _service_tz()
+    tz = tz or _service_tz()
     anchor_date = start_at.astimezone(tz).date()
     moment_local = moment.astimezone(tz)
     if periodicity in _PERIOD_DAYS:
@@ -108,21 +109,23 @@ def slot_index_after(*, start_at: datetime, periodicity: str, moment: datetime) 
     # One period back from the estimate is certainly not after `moment`
     # (whatever a DST shift does to the hour), so a short walk forward finds it.
     index = max(0, elapsed - 1)
-    while slot_at(start_at=start_at, periodicity=periodicity, index=index) <= moment:
+    while slot_at(start_at=start_at, periodicity=periodicity, index=index, tz=tz) <= moment:
         index += 1
     return index
 
 
-def next_occurrence(*, start_at: datetime, end_at: datetime, periodicity: str, after: datetime) -> datetime | None:
+def next_occurrence(
+    *, start_at: datetime, end_at: datetime, periodicity: str, after: datetime, tz: ZoneInfo | None = None
+) -> datetime | None:
     """The first slot strictly after `after` that is still before `end_at`, or None.
 
-    A once mailing has a single slot, `start_at`.
+    A once mailing has a single slot, `start_at`. `tz`: the owner's zone (default: the service's).
     """
     if periodicity == Mailing.Periodicity.ONCE:
         slot = start_at
     else:
-        index = slot_index_after(start_at=start_at, periodicity=periodicity, moment=after)
-        slot = slot_at(start_at=start_at, periodicity=periodicity, index=index)
+        index = slot_index_after(start_at=start_at, periodicity=periodicity, moment=after, tz=tz)
+        slot = slot_at(start_at=start_at, periodicity=periodicity, index=index, tz=tz)
     if slot <= after or slot >= end_at:
         return None
     return slot
@@ -152,12 +155,12 @@ def _slots_between(*, mailing: Mailing, since: datetime, until: datetime, limit:
         return [], 0
     if mailing.periodicity == Mailing.Periodicity.ONCE:
         return [since], 1
-    periodicity = mailing.periodicity
-    first = slot_index_after(start_at=mailing.start_at, periodicity=periodicity, moment=since)
-    stop = slot_index_after(start_at=mailing.start_at, periodicity=periodicity, moment=until)
+    periodicity, tz = mailing.periodicity, mailing.owner.zone
+    first = slot_index_after(start_at=mailing.start_at, periodicity=periodicity, moment=since, tz=tz)
+    stop = slot_index_after(start_at=mailing.start_at, periodicity=periodicity, moment=until, tz=tz)
     total = 1 + (stop - first)
     lo = max(first, stop - limit)
-    slots = [slot_at(start_at=mailing.start_at, periodicity=periodicity, index=k) for k in range(lo, stop)]
+    slots = [slot_at(start_at=mailing.start_at, periodicity=periodicity, index=k, tz=tz) for k in range(lo, stop)]
     if total <= limit:
         slots.insert(0, since)
     return slots, total
@@ -211,7 +214,11 @@ def _mailing_start_due(*, mailing: Mailing, now: datetime) -> StartDueResult:
         new_next = None
     else:
         new_next = next_occurrence(
-            start_at=mailing.start_at, end_at=mailing.end_at, periodicity=mailing.periodicity, after=now
+            start_at=mailing.start_at,
+            end_at=mailing.end_at,
+            periodicity=mailing.periodicity,
+            after=now,
+            tz=mailing.owner.zone,
         )
     with transaction.atomic():
         # The compare-and-set on the old next_run_at is the claim: of two
@@ -286,7 +293,7 @@ def mailings_finish_expired(*, now: datetime) -> int:
     expired = Mailing.objects.filter(
         end_at__lte=now, status__in=[Mailing.Status.CREATED, Mailing.Status.RUNNING]
     ).order_by("pk")
-    missed = expired.allowed_to_send().filter(next_run_at__isnull=False, next_run_at__lte=now)
+    missed = expired.allowed_to_send().filter(next_run_at__isnull=False, next_run_at__lte=now).select_related("owner")
     for mailing in missed.iterator():
         old = mailing.next_run_at
         assert old is not None
@@ -344,7 +351,11 @@ def mailing_reschedule(*, mailing: Mailing, now: datetime) -> datetime | None:
         else:
             if has_run:
                 next_run = next_occurrence(
-                    start_at=mailing.start_at, end_at=mailing.end_at, periodicity=mailing.periodicity, after=now
+                    start_at=mailing.start_at,
+                    end_at=mailing.end_at,
+                    periodicity=mailing.periodicity,
+                    after=now,
+                    tz=mailing.owner.zone,
                 )
             else:
                 next_run = mailing_initial_next_run(mailing=mailing, now=now)

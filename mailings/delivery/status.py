@@ -1,16 +1,18 @@
 """What a mailing's page shows of its runs in progress: a pause (its account's breaker, or the account
-disabled) and the expected finish under its account's limits."""
+disabled), a wait for its send window, and the expected finish under its account's limits and its window."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import Count, QuerySet
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from mailings.delivery.accounts import mailing_sender
 from mailings.delivery.breaker import account_state_peek
 from mailings.delivery.ratelimit import ratelimit_expected_finish
 from mailings.delivery.run_finish import NOT_FINAL_STATES
+from mailings.delivery.windows import SendWindow, window_for_mailing
 from mailings.models import Attempt, Delivery, Mailing
 
 
@@ -40,6 +42,11 @@ class SendingStatus:
     runs: list[RunProgress] = field(default_factory=list)
     # The account itself may not send (disabled by a manager, ...): not the server's trouble.
     account_paused: bool = False
+    # Outside the mailing's send window: when it opens, and that moment on the owner's clock («09:00», or with
+    # the date when not today there) with the owner's zone, for «ждёт окна отправки: с 09:00 (Asia/Novosibirsk)».
+    window_opens_at: datetime | None = None
+    window_opens_label: str = ""
+    window_zone: str = ""
 
 
 def runs_progress(*, attempts: QuerySet[Attempt]) -> list[RunProgress]:
@@ -76,6 +83,7 @@ def mailing_sending_status(
     With `attempt`, the progress shown is that run's only.
     """
     now = now or timezone.now()
+    window = window_for_mailing(mailing)
     remaining = Delivery.objects.filter(
         attempt__mailing=mailing, attempt__status=Attempt.Status.IN_PROGRESS, state__in=NOT_FINAL_STATES
     ).count()
@@ -87,11 +95,27 @@ def mailing_sending_status(
     state = account_state_peek(account=account)
     expected = ratelimit_expected_finish(account=account, remaining=remaining, now=now, limits=sender.limits)
     runs = runs_progress(attempts=Attempt.objects.filter(pk=attempt.pk) if attempt else mailing.attempts.all())
+    opens_at, opens_label, zone = _window_wait(window=window, now=now)
     if held is not None:
-        return SendingStatus(True, True, held.text(), None, remaining, None, runs=runs, account_paused=True)
+        return SendingStatus(
+            True,
+            True,
+            held.text(),
+            None,
+            remaining,
+            None,
+            runs=runs,
+            account_paused=True,
+            window_opens_at=opens_at,
+            window_opens_label=opens_label,
+            window_zone=zone,
+        )
     paused = state.breaker_open_until is not None
     if paused and expected is not None and state.breaker_open_until and state.breaker_open_until > now:
         expected = expected + (state.breaker_open_until - now)
+    if expected is not None and not window.always_open:
+        # The limits' estimate is sending time; only the hours inside the window count towards it.
+        expected = window.finish_after(start=now, seconds=(expected - now).total_seconds())
     return SendingStatus(
         in_progress=True,
         paused=paused,
@@ -100,4 +124,20 @@ def mailing_sending_status(
         remaining=remaining,
         expected_finish_at=expected,
         runs=runs,
+        window_opens_at=opens_at,
+        window_opens_label=opens_label,
+        window_zone=zone,
     )
+
+
+def _window_wait(*, window: SendWindow, now: datetime) -> tuple[datetime | None, str, str]:
+    """When a closed window opens: the instant, its wall-clock label in the owner's zone, and the zone."""
+    if window.is_open(now):
+        return None, "", ""
+    opens = window.next_open(now)
+    local = opens.astimezone(window.tz)
+    label = f"{local:%H:%M}"
+    if local.date() != now.astimezone(window.tz).date():
+        # A date (not a datetime) is formatted as it is, never moved into the viewer's zone.
+        label = f"{date_format(local.date(), 'SHORT_DATE_FORMAT')} {label}"
+    return opens, label, window.tz.key

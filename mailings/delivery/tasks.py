@@ -43,7 +43,8 @@ def delivery_run(*, attempt_id: int, max_seconds: float | None = None) -> str:
     """One task run of the engine with SIGTERM handled, then what its verdict asks for; returns the verdict.
 
     A run stopped with work remaining (time budget, SIGTERM) is enqueued again; one that stopped because
-    nothing is due now (a back-off, the breaker, a limit) lets the scheduler wake it once it is due.
+    nothing is due now (a back-off, the breaker, a limit, outside its send window) lets the scheduler wake it
+    once it is due.
     A SIGTERM with the default action terminates the process only after that (`Stop.deliver_default`).
     """
     stop: Stop | None = None
@@ -54,7 +55,7 @@ def delivery_run(*, attempt_id: int, max_seconds: float | None = None) -> str:
             )
             if verdict in (StopReason.BUDGET, StopReason.STOPPED):
                 enqueue_attempt_delivery(attempt_id=attempt_id, count=1)
-            elif verdict in (StopReason.PAUSED, StopReason.LIMITED, StopReason.IDLE):
+            elif verdict in (StopReason.PAUSED, StopReason.LIMITED, StopReason.IDLE, StopReason.WINDOW):
                 attempt_wake_when_due(attempt_id=attempt_id)
     finally:
         if stop is not None:

@@ -5,7 +5,7 @@ Managers disable and enable mailings in moderation/services.py.
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from django.db import transaction
@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core.data_versions import data_version_bump
 from mailings.delivery.schedule import mailing_initial_next_run, mailing_reschedule
+from mailings.delivery.windows import ALL_DAYS
 from mailings.models import Mailing, Message, Recipient
 from senders.models import SmtpAccount
 from users.models import User
@@ -32,11 +33,15 @@ def mailing_create(
     lists: Iterable[Any] = (),
     all_recipients: bool = False,
     smtp_account: SmtpAccount | None = None,
+    send_window_start: time | None = None,
+    send_window_end: time | None = None,
+    send_window_days: str = ALL_DAYS,
 ) -> Mailing:
     """Create a mailing; one whose window is already open is due at once (the scheduler picks it up).
 
     Its audience is `recipients` and the members of `lists` (audience.List), or every recipient of the
-    owner with `all_recipients`.
+    owner with `all_recipients`. The send window (`send_window_*`, mailings/delivery/windows.py) limits the
+    hours and weekdays its messages may leave; by default any time.
     """
     mailing = Mailing(
         owner=owner,
@@ -47,6 +52,9 @@ def mailing_create(
         status=Mailing.Status.CREATED,
         all_recipients=all_recipients,
         smtp_account=smtp_account,
+        send_window_start=send_window_start,
+        send_window_end=send_window_end,
+        send_window_days=send_window_days,
     )
     mailing.next_run_at = mailing_initial_next_run(mailing=mailing, now=timezone.now())
     mailing.full_clean(exclude=["owner", "message", "recipients", "lists", "smtp_account"])
@@ -72,8 +80,15 @@ def mailing_update(
     lists: Iterable[Any] | None = None,
     all_recipients: bool | None = None,
     smtp_account: SmtpAccount | None = None,
+    send_window_start: time | None = None,
+    send_window_end: time | None = None,
+    send_window_days: str | None = None,
 ) -> Mailing:
-    """Change a mailing's content, sender, audience and schedule.
+    """Change a mailing's content, sender, audience, schedule and send window.
+
+    `send_window_days` None leaves the send window as it is; given, the three replace it (a run in progress
+    follows the new window from its next task run on; deliveries already waiting for the old window's opening
+    wake then).
 
     The individually chosen recipients are replaced by `recipients` when given; otherwise changed by
     ids (`recipients_added`, `recipients_removed`: the form never carries the whole selection, which
@@ -92,10 +107,25 @@ def mailing_update(
     mailing.smtp_account = smtp_account
     if all_recipients is not None:
         mailing.all_recipients = all_recipients
+    if send_window_days is not None:
+        mailing.send_window_start = send_window_start
+        mailing.send_window_end = send_window_end
+        mailing.send_window_days = send_window_days
     mailing.full_clean(exclude=["owner", "message", "recipients", "lists", "disabled_by", "smtp_account"])
     # next_run_at and status are left out: the scheduler may have advanced them since this row was read.
     mailing.save(
-        update_fields=["message", "start_at", "end_at", "periodicity", "smtp_account", "all_recipients", "updated_at"]
+        update_fields=[
+            "message",
+            "start_at",
+            "end_at",
+            "periodicity",
+            "smtp_account",
+            "all_recipients",
+            "send_window_start",
+            "send_window_end",
+            "send_window_days",
+            "updated_at",
+        ]
     )
     if schedule_changed:
         mailing_reschedule(mailing=mailing, now=timezone.now())

@@ -12,6 +12,7 @@ from audience.forms import AudienceForm
 from core.data_versions import cached_for
 from core.http import AuthenticatedHttpRequest
 from core.page_cache import private_page
+from mailings.delivery.windows import window_label
 from mailings.forms import MailingForm
 from mailings.models import Attempt, Mailing
 from mailings.selectors import can_view_all_mailings, mailings_for, mailings_visible_to
@@ -61,6 +62,9 @@ def mailing_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         ),
         "attempts": attempts[:DETAIL_ATTEMPTS],
         "more_attempts": len(attempts) > DETAIL_ATTEMPTS,
+        "send_window": window_label(
+            start=mailing.send_window_start, end=mailing.send_window_end, days=mailing.send_window_days
+        ),
     }
     return render(request, "mailings/mailing_detail.html", context)
 

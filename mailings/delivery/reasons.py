@@ -90,6 +90,7 @@ TEXTS: dict[str, str] = {
     "missed_slot": gettext_noop("пропущено: сервис был недоступен"),
     "missed_slots": gettext_noop("пропущено: сервис был недоступен (и ещё %(count)d более ранних запусков)"),
     "late_run": gettext_noop("запуск с опозданием: сервис был недоступен"),
+    "outside_send_window": gettext_noop("пропущено: окно отправки откроется только после следующего запуска"),
     # A reply summary's last entry (run_finish.py).
     "more_variants": gettext_noop("ещё вариантов: %(n)s"),
     # A text stored before reasons became codes that matched no code (the 0006 migration): shown as it was.

@@ -25,6 +25,7 @@ from core.data_versions import data_version_bump, data_versions_bump
 from mailings.delivery.reasons import reason
 from mailings.delivery.recovery import attempts_finish_stale, attempts_wake_due_retries, deliveries_sweep_expired_leases
 from mailings.delivery.runs import attempt_start
+from mailings.delivery.windows import window_for_mailing
 from mailings.models import Attempt, Mailing
 
 logger = logging.getLogger(__name__)
@@ -166,7 +167,20 @@ def _slots_between(*, mailing: Mailing, since: datetime, until: datetime, limit:
     return slots, total
 
 
-def _record_skipped_slots(*, mailing: Mailing, slots: list[datetime], left_out: int, now: datetime) -> int:
+def _window_shut_until_next(*, mailing: Mailing, new_next: datetime | None, now: datetime) -> bool:
+    """The mailing's send window opens only at or after its next run (or its end): this slot's run could never
+    send before the next one, so it is skipped. Without this a daily mailing with a weekday window would mail
+    everyone its Saturday, Sunday and Monday messages together on Monday morning."""
+    window = window_for_mailing(mailing)
+    if window.always_open:
+        return False
+    barrier = min((moment for moment in (new_next, mailing.end_at) if moment is not None), default=None)
+    return barrier is not None and window.next_open(now) >= barrier
+
+
+def _record_skipped_slots(
+    *, mailing: Mailing, slots: list[datetime], left_out: int, now: datetime, note: str = "missed_slot"
+) -> int:
     if not slots:
         return 0
     attempts = [
@@ -177,7 +191,7 @@ def _record_skipped_slots(*, mailing: Mailing, slots: list[datetime], left_out: 
             status=Attempt.Status.SKIPPED,
             started_at=slot,
             finished_at=now,
-            note="missed_slot",
+            note=note,
         )
         for slot in slots
     ]
@@ -233,6 +247,10 @@ def _mailing_start_due(*, mailing: Mailing, now: datetime) -> StartDueResult:
         data_version_bump(owner_id=mailing.owner_id)
         mailing.next_run_at = new_next
         skipped = _record_skipped_slots(mailing=mailing, slots=missed, left_out=total - len(slots), now=now)
+        if _window_shut_until_next(mailing=mailing, new_next=new_next, now=now):
+            _record_skipped_slots(mailing=mailing, slots=[run_slot], left_out=0, now=now, note="outside_send_window")
+            logger.info("slot skipped, its send window opens only after the next run: mailing=%s", mailing.pk)
+            return StartDueResult(skipped=skipped + 1)
         try:
             # Own savepoint: a lost INSERT must not undo the claim above, or
             # every tick would retry the same slot.

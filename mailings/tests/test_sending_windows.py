@@ -118,11 +118,48 @@ def test_a_novosibirsk_daily_mailing_with_a_weekday_window_sends_only_then(
     assert len(server.messages) == 5 * 2
     attempts = list(mailing.attempts.order_by("scheduled_for"))
     assert [a.scheduled_for.astimezone(NSK).day for a in attempts if a.scheduled_for] == [23, 24, 25, 26, 27, 28]
-    # Saturday's run can only send on Monday, after the mailing's end: it ends with nobody mailed.
+    # Saturday's run could only send on Monday, after the mailing's end: the slot is skipped, nobody is mailed.
     saturday = attempts[-1]
-    assert saturday.status == Attempt.Status.FAILURE
-    assert set(states(saturday).values()) == {S.SKIPPED}
-    assert set(Delivery.objects.filter(attempt=saturday).values_list("reason", flat=True)) == {"window_closed"}
+    assert (saturday.status, saturday.note) == (Attempt.Status.SKIPPED, "outside_send_window")
+    assert not Delivery.objects.filter(attempt=saturday).exists()
+
+
+def test_a_daily_mailing_skips_the_weekend_instead_of_sending_three_messages_on_monday(
+    daily_server: SmtpServer, owner: User
+) -> None:
+    arrivals = stamp_arrivals(daily_server)
+    owner = novosibirsk_owner(owner)
+    message = Message.objects.create(owner=owner, subject="Новости", body="Текст")
+    mailing = Mailing(
+        owner=owner,
+        message=message,
+        start_at=nsk(27, 8),
+        end_at=nsk(27, 8) + timedelta(days=60),
+        periodicity=Mailing.Periodicity.DAILY,
+        send_window_start=time(9),
+        send_window_end=time(18),
+        send_window_days="12345",
+    )
+    mailing.next_run_at = mailing_initial_next_run(mailing=mailing, now=nsk(26, 12))
+    mailing.save()
+    mailing.recipients.set([Recipient.objects.create(owner=owner, email="a@example.com", full_name="А")])
+
+    # Friday 07:30 to Tuesday 12:00, every half hour.
+    moment = nsk(27, 7, 30)
+    while moment < datetime(2026, 12, 1, 12, tzinfo=NSK):
+        with time_machine.travel(moment, tick=False):
+            scheduler_tick(now=timezone.now())
+            run_tasks()
+        moment += timedelta(minutes=30)
+
+    # One message on each of Friday, Monday and Tuesday; Saturday's and Sunday's slots are skipped, with why.
+    assert [a.astimezone(NSK).strftime("%a %H:%M") for a in sorted(arrivals)] == ["Fri 09:00", "Mon 09:00", "Tue 09:00"]
+    by_day = {a.scheduled_for.astimezone(NSK).strftime("%a"): a for a in mailing.attempts.all() if a.scheduled_for}
+    assert {day: (a.status, a.note) for day, a in by_day.items() if day in ("Sat", "Sun")} == {
+        "Sat": (Attempt.Status.SKIPPED, "outside_send_window"),
+        "Sun": (Attempt.Status.SKIPPED, "outside_send_window"),
+    }
+    assert {by_day[day].status for day in ("Fri", "Mon", "Tue")} == {Attempt.Status.SUCCESS}
 
 
 def test_a_run_started_at_night_waits_and_the_page_says_until_when(

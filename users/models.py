@@ -1,5 +1,6 @@
 from typing import ClassVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models.functions import Lower
@@ -62,6 +63,14 @@ class User(AbstractUser):
     # The owner's mailings show this name in From; the address stays the SMTP account's (SPF/DKIM alignment).
     sender_name = models.CharField(_("имя отправителя"), max_length=100, blank=True)
     reply_to = models.EmailField(_("адрес для ответов"), blank=True)
+    # The language of the emails the service writes to the user by itself (the finish report, notices);
+    # pages follow the language chosen in the menu.
+    language = models.CharField(_("язык писем"), max_length=8, choices=settings.LANGUAGES, default="ru")
+    finish_report = models.BooleanField(
+        _("отчёт о рассылке"),
+        default=True,
+        help_text=_("Письмо с итогами после каждой попытки рассылки."),
+    )
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

@@ -25,6 +25,7 @@ from mailings.delivery.reasons import reason
 from mailings.delivery.recovery import attempts_finish_stale, attempts_wake_due_retries, deliveries_sweep_expired_leases
 from mailings.delivery.runs import attempt_start
 from mailings.models import Attempt, Mailing
+from webhooks.tasks import webhook_messages_wake
 
 logger = logging.getLogger(__name__)
 
@@ -370,6 +371,7 @@ def scheduler_tick(*, now: datetime) -> TickResult:
     retries_woken = attempts_wake_due_retries(now=now)
     attempts_finish_stale(now=now)
     started = mailings_start_due(now=now)
+    webhook_messages_wake(now=now)
     return TickResult(
         started=started.started,
         skipped=started.skipped,

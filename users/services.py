@@ -214,6 +214,8 @@ def user_profile_update(
     remove_avatar: bool = False,
     sender_name: str | None = None,
     reply_to: str | None = None,
+    language: str | None = None,
+    finish_report: bool | None = None,
 ) -> User:
     """Save the profile; a new avatar replaces the old file, `remove_avatar` drops it.
 
@@ -232,6 +234,12 @@ def user_profile_update(
     if reply_to is not None:
         user.reply_to = reply_to
         fields.append("reply_to")
+    if language:
+        user.language = language
+        fields.append("language")
+    if finish_report is not None:
+        user.finish_report = finish_report
+        fields.append("finish_report")
     if avatar is not None:
         user.avatar = avatar
         fields.append("avatar")

@@ -188,6 +188,8 @@ def profile_edit(request: AuthenticatedHttpRequest) -> HttpResponse:
             remove_avatar=data.get("remove_avatar", False),
             sender_name=data["sender_name"],
             reply_to=data["reply_to"],
+            language=data["language"],
+            finish_report=data["finish_report"],
         )
         messages.success(request, _("Профиль сохранён."))
         return redirect("users:profile")

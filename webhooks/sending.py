@@ -95,6 +95,9 @@ def _try(*, endpoint: WebhookEndpoint, message: WebhookMessage, now: datetime) -
         )
     except outbound.Refused as exc:
         return TryResult(error=exc.code, detail=exc.detail, duration_ms=took())
+    except urllib3.exceptions.NewConnectionError as exc:
+        # Before TimeoutError: urllib3 makes a refused connection a kind of connect timeout.
+        return TryResult(error="connection_failed", detail=str(exc)[:200], duration_ms=took())
     except (urllib3.exceptions.TimeoutError, TimeoutError) as exc:
         return TryResult(error="timeout", detail=str(exc)[:200], duration_ms=took())
     except urllib3.exceptions.SSLError as exc:

@@ -25,6 +25,7 @@ WAKE_AFTER = timedelta(minutes=5)
 def send_webhook_messages(message_ids: list[int]) -> None:
     """One try of each message (those not due or held by another worker are left alone)."""
     failed_endpoints: dict[int, datetime] = {}
+    deferred: dict[datetime, list[int]] = {}
     endpoint_of = dict(WebhookMessage.objects.filter(pk__in=message_ids).values_list("pk", "endpoint_id"))
     for message_id in message_ids:
         endpoint_id = endpoint_of.get(message_id)
@@ -33,25 +34,23 @@ def send_webhook_messages(message_ids: list[int]) -> None:
         if endpoint_id in failed_endpoints:
             # The endpoint failed a moment ago in this run: the rest wait for the same retry without a try
             # (a dead endpoint would otherwise cost a timeout per message of a large batch).
-            message_defer(message_id=message_id, until=failed_endpoints[endpoint_id])
+            at = failed_endpoints[endpoint_id]
+            if message_defer(message_id=message_id, until=at):
+                deferred.setdefault(at, []).append(message_id)
             continue
         retry_at = message_send(message_id=message_id)
         if retry_at is not None:
             failed_endpoints[endpoint_id] = retry_at
             enqueue_messages(message_ids=[message_id], at=retry_at)
-    deferred = [pk for pk in message_ids if endpoint_of.get(pk) in failed_endpoints]
-    by_time: dict[datetime, list[int]] = {}
-    for pk in deferred:
-        at = failed_endpoints[endpoint_of[pk]]
-        by_time.setdefault(at, []).append(pk)
-    for at, ids in by_time.items():
-        rest = [pk for pk in ids if WebhookMessage.objects.filter(pk=pk, state=WebhookMessage.State.PENDING).exists()]
-        if rest:
-            enqueue_messages(message_ids=rest, at=at)
+    for at, ids in deferred.items():
+        enqueue_messages(message_ids=ids, at=at)
 
 
-def message_defer(*, message_id: int, until: datetime) -> None:
-    WebhookMessage.objects.filter(pk=message_id, state=WebhookMessage.State.PENDING).update(next_try_at=until)
+def message_defer(*, message_id: int, until: datetime) -> bool:
+    """Move a pending message to `until` without a try; False if it is not pending (sent, held, given up)."""
+    return bool(
+        WebhookMessage.objects.filter(pk=message_id, state=WebhookMessage.State.PENDING).update(next_try_at=until)
+    )
 
 
 def enqueue_messages(*, message_ids: list[int], at: datetime | None = None) -> None:

@@ -424,6 +424,8 @@ WEBHOOKS_DISABLE_AFTER = env.int("WEBHOOKS_DISABLE_AFTER", default=5)
 # May endpoints resolve to private, loopback, link-local or other non-global addresses? Off: such requests are
 # refused (server-side request forgery). Tests and closed networks turn it on.
 WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
+# Days a sent or failed webhook message and its delivery log are kept (the scheduler's hourly prune).
+WEBHOOKS_LOG_DAYS = env.int("WEBHOOKS_LOG_DAYS", default=30)
 
 # Imports of recipients (CSV, XLSX): the largest file accepted and the most rows read from it.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)

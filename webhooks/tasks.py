@@ -8,6 +8,7 @@ finds the message overdue and enqueues it again; the claim in sending.py keeps a
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
@@ -89,3 +90,12 @@ def webhook_messages_wake(*, now: datetime) -> int:
         logger.warning("webhook messages woken (their task was lost): %s", len(woken))
         enqueue_messages(message_ids=woken)
     return len(woken)
+
+
+def webhook_messages_prune(*, now: datetime) -> int:
+    """Forget delivered and failed messages (and their log) older than WEBHOOKS_LOG_DAYS; returns how many went."""
+    State = WebhookMessage.State
+    cutoff = now - timedelta(days=int(settings.WEBHOOKS_LOG_DAYS))
+    old = WebhookMessage.objects.filter(state__in=[State.DELIVERED, State.FAILED], created_at__lt=cutoff)
+    deleted, _per_model = old.delete()
+    return int(deleted)

@@ -35,10 +35,11 @@ def test_the_owner_adds_an_endpoint_and_sees_its_secret(owner: User) -> None:
     )
 
     endpoint = WebhookEndpoint.objects.get(owner=owner)
-    assert response.status_code == 302 and response.url == reverse("webhooks:endpoint_detail", args=[endpoint.pk])
+    assert response.status_code == 302
+    assert response["Location"] == reverse("webhooks:endpoint_detail", args=[endpoint.pk])
     assert endpoint.events == ["run.finished", "delivery.failed"]
     assert endpoint.secret.startswith("whsec_") and endpoint.is_enabled
-    page = client.get(response.url).content.decode()
+    page = client.get(response["Location"]).content.decode()
     assert endpoint.secret in page
     assert "Журнал доставки" in page
     # The emitter sees the new endpoint at once (the cached list was dropped).
@@ -156,3 +157,25 @@ def test_deleting_removes_the_endpoint(owner: User, endpoint: WebhookEndpoint) -
     assert response.status_code == 302
     assert not WebhookEndpoint.objects.exists()
     assert endpoints_subscribed(owner_id=owner.pk, event="run.finished") == []
+
+
+def test_old_messages_and_their_log_are_pruned(endpoint: WebhookEndpoint, settings: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from webhooks.tasks import webhook_messages_prune
+
+    settings.WEBHOOKS_LOG_DAYS = 30
+    now = timezone.now()
+    states = {"old-done": "delivered", "old-failed": "failed", "old-waiting": "pending", "new-done": "delivered"}
+    for msg_id, state in states.items():
+        message = WebhookMessage.objects.create(endpoint=endpoint, msg_id=msg_id, event="run.finished", body="{}")
+        WebhookRequest.objects.create(endpoint=endpoint, message=message, number=1, at=now, status_code=200)
+        age = timedelta(days=31) if msg_id.startswith("old") else timedelta(days=1)
+        WebhookMessage.objects.filter(pk=message.pk).update(state=state, created_at=now - age)
+
+    webhook_messages_prune(now=now)
+
+    assert sorted(WebhookMessage.objects.values_list("msg_id", flat=True)) == ["new-done", "old-waiting"]
+    assert WebhookRequest.objects.count() == 2

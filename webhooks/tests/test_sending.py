@@ -227,3 +227,50 @@ def test_a_lost_task_is_woken_by_the_scheduler(owner: User, hooks: HookServer) -
     message.refresh_from_db()
     assert message.state == State.DELIVERED and len(hooks.received) == 1
     assert json.loads(hooks.received[0].body)["type"] == "run.finished"
+
+
+def _fake_dns(monkeypatch: pytest.MonkeyPatch, name: str, answers: list[list[str]]) -> list[str]:
+    """`name` resolves to each list of `answers` in turn (the last repeats); other names resolve for real.
+
+    A stand-in for a DNS server we cannot run here: it is what a rebinding attacker's server would answer.
+    """
+    import socket
+
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != name:
+            return real(host, port, *args, **kwargs)
+        asked.append(host)
+        addresses = answers[min(len(asked), len(answers)) - 1]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port)) for address in addresses]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
+
+
+def test_a_name_with_any_private_address_is_refused(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings.WEBHOOKS_ALLOW_PRIVATE = False
+    _fake_dns(monkeypatch, "mixed.example", [["93.184.216.34", "10.0.0.5"]])
+
+    with pytest.raises(outbound.Refused) as refused:
+        outbound.resolve_checked("mixed.example", 443)
+    assert refused.value.detail == "10.0.0.5"
+
+
+def test_the_name_is_resolved_once_and_the_checked_address_is_used(
+    owner: User, hooks: HookServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first answer is the address that was checked; a second lookup would get one nobody listens on
+    # (the server is bound to 127.0.0.1 only).
+    asked = _fake_dns(monkeypatch, "rebind.example", [["127.0.0.1"], ["127.0.0.2"]])
+    _endpoint(owner, hooks.url(host="rebind.example"))
+
+    event_emit(owner_id=owner.pk, event="run.finished", data={})
+    run_tasks()
+
+    assert asked == ["rebind.example"]
+    assert len(hooks.received) == 1
+    assert hooks.received[0].headers["Host"] == f"rebind.example:{hooks.port}"
+    assert WebhookMessage.objects.get().state == State.DELIVERED

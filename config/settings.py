@@ -424,6 +424,8 @@ WEBHOOKS_DISABLE_AFTER = env.int("WEBHOOKS_DISABLE_AFTER", default=5)
 # May endpoints resolve to private, loopback, link-local or other non-global addresses? Off: such requests are
 # refused (server-side request forgery). Tests and closed networks turn it on.
 WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
+# Endpoints one owner may have (each event is one message per endpoint).
+WEBHOOKS_MAX_ENDPOINTS = env.int("WEBHOOKS_MAX_ENDPOINTS", default=10)
 # Days a sent or failed webhook message and its delivery log are kept (the scheduler's hourly prune).
 WEBHOOKS_LOG_DAYS = env.int("WEBHOOKS_LOG_DAYS", default=30)
 

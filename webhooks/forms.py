@@ -2,6 +2,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import BootstrapFormMixin
@@ -28,9 +29,20 @@ class EndpointForm(BootstrapFormMixin, forms.ModelForm):
         fields = ("url", "description", "events")
         help_texts = {"description": _("Для себя: что это за система.")}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, owner_endpoints: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.owner_endpoints = owner_endpoints
         self.fields["url"].widget.attrs["placeholder"] = "https://shop.example.com/hooks/vestnik"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        limit = int(settings.WEBHOOKS_MAX_ENDPOINTS)
+        # Every event fans out to each endpoint: the number an owner may have is bounded.
+        if self.instance.pk is None and self.owner_endpoints >= limit:
+            raise forms.ValidationError(
+                _("Можно добавить не больше %(limit)s точек приёма: удалите ненужную.") % {"limit": limit}
+            )
+        return cleaned
 
     def clean_url(self) -> str:
         url = str(self.cleaned_data["url"]).strip()

@@ -60,7 +60,7 @@ def endpoint_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def endpoint_create_view(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = EndpointForm(request.POST or None)
+    form = EndpointForm(request.POST or None, owner_endpoints=endpoints_for(request.user).count())
     if request.method == "POST" and form.is_valid():
         endpoint = endpoint_create(
             owner_id=request.user.pk,

@@ -179,3 +179,19 @@ def test_old_messages_and_their_log_are_pruned(endpoint: WebhookEndpoint, settin
 
     assert sorted(WebhookMessage.objects.values_list("msg_id", flat=True)) == ["new-done", "old-waiting"]
     assert WebhookRequest.objects.count() == 2
+
+
+def test_an_owner_may_have_only_so_many_endpoints(owner: User, endpoint: WebhookEndpoint, settings: Any) -> None:
+    settings.WEBHOOKS_MAX_ENDPOINTS = 1
+    response = _client(owner, "en").post(
+        reverse("webhooks:endpoint_create"), {"url": "https://two.example.com/", "events": ["run.finished"]}
+    )
+    assert response.status_code == 200
+    assert "You can add at most 1 endpoints" in response.content.decode()
+    assert WebhookEndpoint.objects.count() == 1
+    # Editing the one there is stays possible.
+    response = _client(owner).post(
+        reverse("webhooks:endpoint_update", args=[endpoint.pk]),
+        {"url": "https://one.example.com/", "events": ["run.finished"]},
+    )
+    assert response.status_code == 302

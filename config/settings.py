@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "moderation",
     "audience",
     "blog",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -415,6 +416,23 @@ if LOG_FILE:
     LOGGING["loggers"]["django"]["handlers"].append("file")
 
 SITE_NAME = "Vestnik"
+# The site's own address, for absolute links in emails (the finish report) and webhook payloads.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
+# Webhooks (webhooks/): pauses before each retry of a message the endpoint did not take with a 2xx, seconds
+# (Standard Webhooks / Svix schedule: the first try at once, then these); then the message has failed.
+WEBHOOKS_RETRY_SCHEDULE = env.list("WEBHOOKS_RETRY_SCHEDULE", cast=int, default=[5, 300, 1800, 7200, 18000, 36000])
+# Seconds one request may take (connect, and each read); never unlimited.
+WEBHOOKS_TIMEOUT = env.float("WEBHOOKS_TIMEOUT", default=10.0)
+# An endpoint is disabled after this many failed messages in a row (every retry used up), and its owner told.
+WEBHOOKS_DISABLE_AFTER = env.int("WEBHOOKS_DISABLE_AFTER", default=5)
+# May endpoints resolve to private, loopback, link-local or other non-global addresses? Off: such requests are
+# refused (server-side request forgery). Tests and closed networks turn it on.
+WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
+# Endpoints one owner may have (each event is one message per endpoint).
+WEBHOOKS_MAX_ENDPOINTS = env.int("WEBHOOKS_MAX_ENDPOINTS", default=10)
+# Days a sent or failed webhook message and its delivery log are kept (the scheduler's hourly prune).
+WEBHOOKS_LOG_DAYS = env.int("WEBHOOKS_LOG_DAYS", default=30)
 
 # Imports of recipients (CSV, XLSX): the largest file accepted and the most rows read from it.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)

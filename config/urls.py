@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/", include("users.urls")),
     path("blog/", include("blog.urls")),
     path("senders/", include("senders.urls")),
+    path("webhooks/", include("webhooks.urls")),
     path("", include("audience.urls")),
     path("", include("mailings.urls")),
 ]

@@ -179,6 +179,8 @@ class ProfileForm(BootstrapFormMixin, SendWindowFieldsMixin, forms.ModelForm):
             "send_window_start",
             "send_window_end",
             "send_window_days",
+            "language",
+            "finish_report",
         )
         labels = {
             "first_name": _("Имя"),
@@ -187,6 +189,8 @@ class ProfileForm(BootstrapFormMixin, SendWindowFieldsMixin, forms.ModelForm):
             "country": _("Страна"),
             "sender_name": _("Имя отправителя в рассылках"),
             "reply_to": _("Адрес для ответов (Reply-To)"),
+            "language": _("Язык писем"),
+            "finish_report": _("Присылать отчёт о рассылке"),
         }
         help_texts = {
             "phone": _("Например, +7 912 345-67-89."),
@@ -195,6 +199,10 @@ class ProfileForm(BootstrapFormMixin, SendWindowFieldsMixin, forms.ModelForm):
                 "чтобы письма проходили проверки SPF и DKIM. Пусто: имя сервиса."
             ),
             "reply_to": _("Ответы получателей придут сюда. Пусто: на адрес отправителя."),
+            "language": _("На этом языке сервис пишет вам сам: отчёты о рассылках, уведомления."),
+            "finish_report": _(
+                "После каждой попытки рассылки — письмо с итогами: доставлено, не доставлено, частые причины."
+            ),
         }
 
     def clean_sender_name(self) -> str:
@@ -208,6 +216,8 @@ class ProfileForm(BootstrapFormMixin, SendWindowFieldsMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         # Sign-up asks for a first name, and pages call people by it.
         self.fields["first_name"].required = True
+        # Not sent (an older form, a script): the language stays as it is.
+        self.fields["language"].required = False
         if not self.instance.avatar:
             del self.fields["remove_avatar"]
         country = cast(forms.ChoiceField, self.fields["country"])

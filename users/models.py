@@ -72,6 +72,15 @@ class User(AbstractUser):
     send_window_end = models.TimeField(_("отправлять до"), null=True, blank=True)
     send_window_days = models.CharField(_("дни отправки"), max_length=7, default="1234567")
 
+    # The language of the emails the service writes to the user by itself (the finish report, notices);
+    # pages follow the language chosen in the menu.
+    language = models.CharField(_("язык писем"), max_length=8, choices=settings.LANGUAGES, default="ru")
+    finish_report = models.BooleanField(
+        _("отчёт о рассылке"),
+        default=True,
+        help_text=_("Письмо с итогами после каждой попытки рассылки."),
+    )
+
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []

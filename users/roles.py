@@ -21,6 +21,7 @@ MANAGER_PERMISSIONS = [
     ("senders", "view_all_smtp_accounts"),
     ("senders", "disable_smtp_account"),
     ("audience", "view_all_lists"),
+    ("webhooks", "view_all_webhook_endpoints"),
 ]
 
 CONTENT_MANAGERS_GROUP = "Контент-менеджеры"

@@ -217,6 +217,8 @@ def user_profile_update(
     reply_to: str | None = None,
     time_zone: str | None = None,
     send_window: tuple[time | None, time | None, str] | None = None,
+    language: str | None = None,
+    finish_report: bool | None = None,
 ) -> User:
     """Save the profile; a new avatar replaces the old file, `remove_avatar` drops it.
 
@@ -247,6 +249,13 @@ def user_profile_update(
     if send_window is not None:
         user.send_window_start, user.send_window_end, user.send_window_days = send_window
         fields += ["send_window_start", "send_window_end", "send_window_days"]
+
+    if language:
+        user.language = language
+        fields.append("language")
+    if finish_report is not None:
+        user.finish_report = finish_report
+        fields.append("finish_report")
     if avatar is not None:
         user.avatar = avatar
         fields.append("avatar")

@@ -190,6 +190,8 @@ def profile_edit(request: AuthenticatedHttpRequest) -> HttpResponse:
             reply_to=data["reply_to"],
             time_zone=data["time_zone"],
             send_window=(data["send_window_start"], data["send_window_end"], data["send_window_days"]),
+            language=data["language"],
+            finish_report=data["finish_report"],
         )
         messages.success(request, _("Профиль сохранён."))
         return redirect("users:profile")

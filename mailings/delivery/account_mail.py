@@ -16,9 +16,9 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.utils import timezone
 
+from mailings.delivery.accounts import service_smtp_config as smtp_config
 from mailings.delivery.breaker import breaker_close, breaker_gate, breaker_open
 from mailings.delivery.compose import BuildError, smtp_address, standalone_message
-from mailings.delivery.engine import smtp_config
 from mailings.delivery.ratelimit import ratelimit_refund, ratelimit_reserve
 from mailings.delivery.smtp import Outcome, SmtpSession, SystemicError
 

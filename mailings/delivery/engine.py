@@ -31,6 +31,7 @@ from core.data_versions import data_version_bump
 from mailings.delivery.accounts import mailing_sender, sender_pause, service_smtp_config
 from mailings.delivery.breaker import breaker_close, breaker_gate, breaker_open
 from mailings.delivery.compose import BuildError, composer_for_mailing, needs_smtputf8
+from mailings.delivery.finish_report import deliveries_failed_emit
 from mailings.delivery.ledger import DeliveryLedger
 from mailings.delivery.ratelimit import (
     Reservation,
@@ -244,8 +245,22 @@ class _Engine:
         if not done:
             return
         self.ledger.flush(done)
+        self._failures_emit(done)
         self.progress_bump()
         done.clear()
+
+    def _failures_emit(self, done: list[Delivery]) -> None:
+        """`delivery.failed` webhooks for the batch's final failures: one cached check, one bulk write."""
+        try:
+            deliveries_failed_emit(
+                owner_id=self.mailing.owner_id,
+                attempt_id=self.attempt.pk,
+                mailing_id=self.mailing.pk,
+                deliveries=done,
+            )
+        except Exception:
+            # A webhook is never worth a stopped send loop.
+            logger.exception("delivery.failed webhooks not written: attempt=%s", self.attempt.pk)
 
     def progress_bump(self, *, force: bool = False) -> None:
         """New data version for the owner's pages: at most every PROGRESS_BUMP_SECONDS while sending.

@@ -136,7 +136,9 @@ class DeliveryLedger:
             return []
         rows = (
             Delivery.objects.filter(pk__in=won, lease_owner=self.owner)
-            .only("pk", "email", "full_name", "tries", "state", "handed_over", "next_try_at", "attempt_id")
+            .only(
+                "pk", "email", "full_name", "tries", "state", "handed_over", "next_try_at", "attempt_id", "recipient_id"
+            )
             .order_by("pk")
         )
         return [d for d in rows if d.state == State.SENDING]

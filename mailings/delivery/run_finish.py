@@ -8,13 +8,16 @@ import json
 import logging
 import re
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone, translation
 
 from core.data_versions import data_version_bump_for_attempts
+from mailings.delivery.finish_report import attempt_finished_notify
 from mailings.delivery.reasons import reason, reason_text
 from mailings.models import Attempt, Delivery
 
@@ -89,17 +92,18 @@ def attempt_finish_if_done(*, attempt_id: int) -> bool:
         # Stored once in the service's language for search, the admin and the command line; pages render `summary`.
         server_response = summary_text(summary)
     now = timezone.now()
-    won = Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.IN_PROGRESS).update(
-        status=status,
-        finished_at=now,
-        total_count=total,
-        sent_count=sent,
-        failed_count=counts.get(State.FAILED, 0),
-        unknown_count=counts.get(State.UNKNOWN, 0),
-        skipped_count=counts.get(State.SKIPPED, 0),
-        server_response=server_response,
-        summary=summary,
-    )
+    with transaction.atomic():
+        won = _attempt_finish_write(
+            attempt_id=attempt_id, status=status, now=now, counts=counts, summary=summary, text=server_response
+        )
+        if won:
+            # The run.finished webhook is written with the finish; the owner's report goes after the commit.
+            try:
+                with transaction.atomic():
+                    attempt_finished_notify(attempt_id=attempt_id)
+            except Exception:
+                # Telling the owner must never keep a run from finishing.
+                logger.exception("run finished but the owner could not be told: attempt=%s", attempt_id)
     if won:
         data_version_bump_for_attempts(attempt_ids=[attempt_id])
         logger.info(
@@ -114,3 +118,20 @@ def attempt_finish_if_done(*, attempt_id: int) -> bool:
             server_response,
         )
     return bool(won)
+
+
+def _attempt_finish_write(
+    *, attempt_id: int, status: str, now: datetime, counts: dict[str, int], summary: list[dict[str, Any]], text: str
+) -> int:
+    """The conditional UPDATE that finishes the run: 1 for the one caller that won it."""
+    return Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.IN_PROGRESS).update(
+        status=status,
+        finished_at=now,
+        total_count=sum(counts.values()),
+        sent_count=counts.get(State.SENT, 0),
+        failed_count=counts.get(State.FAILED, 0),
+        unknown_count=counts.get(State.UNKNOWN, 0),
+        skipped_count=counts.get(State.SKIPPED, 0),
+        server_response=text,
+        summary=summary,
+    )

@@ -27,6 +27,7 @@ from mailings.delivery.recovery import attempts_finish_stale, attempts_wake_due_
 from mailings.delivery.runs import attempt_start
 from mailings.delivery.windows import window_for_mailing
 from mailings.models import Attempt, Mailing
+from webhooks.tasks import webhook_messages_wake
 
 logger = logging.getLogger(__name__)
 
@@ -399,6 +400,7 @@ def scheduler_tick(*, now: datetime) -> TickResult:
     retries_woken = attempts_wake_due_retries(now=now)
     attempts_finish_stale(now=now)
     started = mailings_start_due(now=now)
+    webhook_messages_wake(now=now)
     return TickResult(
         started=started.started,
         skipped=started.skipped,

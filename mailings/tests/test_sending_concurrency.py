@@ -22,7 +22,7 @@ from django.utils import timezone
 from mailings.delivery.engine import attempt_deliver
 from mailings.delivery.recovery import deliveries_sweep_expired_leases
 from mailings.models import Attempt, Delivery, Mailing
-from mailings.tests.sending_support import ServerFactory, fast_settings, make_run, serving, states
+from mailings.tests.sending_support import ServerFactory, fast_settings, make_run, run_copies, serving, states
 from tests import support as testing
 from tests.support import SinkHandler, run_tasks
 from users.models import User
@@ -89,11 +89,7 @@ def fast(settings: Any) -> Any:
 
 
 def _copies(handler: SinkHandler) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for m in handler.messages:
-        for r in m.rcpt_tos:
-            counts[r] = counts.get(r, 0) + 1
-    return counts
+    return run_copies(handler)
 
 
 def test_two_threads_share_one_attempt_without_sending_twice(fast: Any, owner: User) -> None:

@@ -68,8 +68,19 @@ from mailings.models import Attempt, Mailing, Message, Recipient
 from audience.models import List
 from senders.models import SmtpAccount
 from users.models import User
+from django.utils import timezone
+from webhooks.models import WebhookEndpoint, WebhookMessage, WebhookRequest
 
 demo = User.objects.get(email="{USER_EMAIL}")
+endpoint, _ = WebhookEndpoint.objects.get_or_create(
+    owner=demo, url="https://shop.example.com/hooks", defaults={{"description": "Магазин", "events": ["run.finished"]}}
+)
+if not endpoint.requests.exists():
+    hook = WebhookMessage.objects.create(endpoint=endpoint, msg_id="msg_demo", event="run.finished", body="{{}}")
+    WebhookRequest.objects.create(
+        endpoint=endpoint, message=hook, number=1, at=timezone.now(), status_code=500,
+        response_excerpt="Internal error", duration_ms=120, next_retry_at=timezone.now(),
+    )
 sender, _ = SmtpAccount.objects.get_or_create(
     owner=demo, name="Магазин", defaults={{"host": "smtp.example.com", "port": 465, "from_email": "shop@example.com"}}
 )
@@ -84,6 +95,7 @@ print(json.dumps({{
     "article": Article.objects.filter(is_published=True).order_by("pk").first().pk,
     "sender": sender.pk,
     "list": List.objects.get_or_create(owner=demo, name="Постоянные клиенты")[0].pk,
+    "webhook": endpoint.pk,
 }}))
 """
 
@@ -348,8 +360,14 @@ def test_a_users_pages_have_no_accessibility_violations(
             reverse("audience:list_delete", args=[world["list"]]),
             reverse("audience:import_list"),
             reverse("audience:import_create"),
+            reverse("webhooks:endpoint_list"),
+            reverse("webhooks:endpoint_create"),
+            reverse("webhooks:endpoint_detail", args=[world["webhook"]]),
+            reverse("webhooks:endpoint_update", args=[world["webhook"]]),
+            reverse("webhooks:endpoint_delete", args=[world["webhook"]]),
         ]:
             await audit.visit(path)
+        await audit.submit_empty(reverse("webhooks:endpoint_create"))
         await audit.visit("/blog/manage/", status=403)
         await audit.visit("/mailings/999999/", status=404)
         await audit.menu("/", "nav .nav-account")

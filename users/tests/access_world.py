@@ -14,12 +14,13 @@ from moderation.services import mailing_disable, smtp_account_disable
 from senders.models import SmtpAccount
 from senders.services import AccountSettings, smtp_account_create
 from users.models import User
+from webhooks.models import WebhookEndpoint
 
 ACTORS = ["anonymous", "owner", "other", "manager", "blocked", "superuser"]
 
 # Fields that a request may change without writing anything that matters.
 _VOLATILE_FIELDS = {"blog.article": {"views_count"}}
-_SNAPSHOT_APPS = ["auth", "users", "mailings", "senders", "audience", "blog", "django_tasks_db"]
+_SNAPSHOT_APPS = ["auth", "users", "mailings", "senders", "audience", "blog", "webhooks", "django_tasks_db"]
 # The password of the world's SMTP accounts: no page may ever show it.
 SMTP_PASSWORD = "world-smtp-app-password-5q7z"
 
@@ -37,6 +38,7 @@ class World:
     import_job: Import
     smtp_account: SmtpAccount
     disabled_smtp_account: SmtpAccount
+    webhook_endpoint: WebhookEndpoint
 
 
 def world_build(*, owner: User, other: User, manager: User, blocked: User, text: str = "Новости недели") -> World:
@@ -115,6 +117,9 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         full_name=text,
         outcome=ImportRow.Outcome.INVALID,
     )
+    webhook_endpoint = WebhookEndpoint.objects.create(
+        owner=owner, url="https://shop.example.com/hooks/vestnik", description=text, events=["run.finished"]
+    )
     article = Article.objects.create(title="Статья", body="Текст статьи", is_published=True, published_at=now)
     users: dict[str, User | None] = {
         "anonymous": None,
@@ -136,6 +141,7 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         import_job=import_job,
         smtp_account=smtp_account,
         disabled_smtp_account=disabled_smtp_account,
+        webhook_endpoint=webhook_endpoint,
     )
 
 

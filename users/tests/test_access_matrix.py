@@ -113,6 +113,14 @@ def _smtp_account_data(w: World) -> dict[str, Any]:
     }
 
 
+def _webhook_endpoint_data(w: World) -> dict[str, Any]:
+    return {
+        "url": "https://crm.example.org/vestnik",
+        "description": "CRM",
+        "events": ["run.finished", "delivery.failed"],
+    }
+
+
 ROUTES: dict[str, Route] = {
     # --- public and account pages -----------------------------------------------------------------
     "home": PUBLIC_READ,
@@ -281,6 +289,19 @@ ROUTES: dict[str, Route] = {
         kwargs=_pk("disabled_smtp_account"),
         data=REASON,
     ),
+    # --- webhook endpoints (webhooks/): managers read them, without the secret ------------------------------
+    "webhooks:endpoint_list": PRIVATE_READ,
+    "webhooks:endpoint_create": Route(get=_signed_in(OK), post=_signed_in(FOUND), data=_webhook_endpoint_data),
+    "webhooks:endpoint_detail": Route(get=OBJECT_READ, post=_signed_in(NOT_ALLOWED), kwargs=_pk("webhook_endpoint")),
+    "webhooks:endpoint_update": Route(
+        get=OBJECT_WRITE_PAGE, post=OBJECT_WRITE, kwargs=_pk("webhook_endpoint"), data=_webhook_endpoint_data
+    ),
+    "webhooks:endpoint_delete": Route(get=OBJECT_WRITE_PAGE, post=OBJECT_WRITE, kwargs=_pk("webhook_endpoint")),
+    "webhooks:endpoint_enable": Route(get=_signed_in(NOT_ALLOWED), post=OBJECT_WRITE, kwargs=_pk("webhook_endpoint")),
+    "webhooks:endpoint_disable": Route(get=_signed_in(NOT_ALLOWED), post=OBJECT_WRITE, kwargs=_pk("webhook_endpoint")),
+    "webhooks:endpoint_rotate_secret": Route(
+        get=_signed_in(NOT_ALLOWED), post=OBJECT_WRITE, kwargs=_pk("webhook_endpoint")
+    ),
 }
 
 
@@ -439,6 +460,8 @@ SHOWS_THE_TEXT = {
     "senders:smtp_account_detail",
     "senders:smtp_account_disable",
     "senders:smtp_account_enable",
+    "webhooks:endpoint_list",
+    "webhooks:endpoint_detail",
 }
 
 
@@ -460,6 +483,7 @@ def test_a_script_is_escaped_on_every_page_a_manager_opens(
         content = response.content.decode()
         assert SCRIPT not in content, entry.name
         assert SMTP_PASSWORD not in content, entry.name
+        assert world.webhook_endpoint.secret not in content, entry.name
         if entry.name in SHOWS_THE_TEXT:
             assert ESCAPED in content, entry.name
         opened.add(entry.name)

@@ -29,6 +29,7 @@ from django_apscheduler.models import DjangoJobExecution
 
 from mailings.delivery.schedule import TickResult, scheduler_record_tick, scheduler_tick
 from mailings.worker_recovery import task_rows_fail_stale
+from webhooks.tasks import webhook_messages_prune
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,9 @@ def prune_history() -> int:
         before = DjangoJobExecution.objects.count()
         DjangoJobExecution.objects.delete_old_job_executions(max_age=int(settings.SCHEDULER_HISTORY_HOURS) * 3600)
         pruned = before - DjangoJobExecution.objects.count()
+        webhooks_pruned = webhook_messages_prune(now=timezone.now())
+        if webhooks_pruned:
+            logger.info("webhook log pruned: %s rows", webhooks_pruned)
     except DjangoDatabaseError as exc:
         logger.warning("scheduler history not pruned, database unavailable: %s", exc)
         return 0

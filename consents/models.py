@@ -80,8 +80,9 @@ class ConsentRecord(models.Model):
     email_key = models.CharField(max_length=320)  # lower(email): the recipient page and the export look it up
     kind = models.CharField(_("вид согласия"), max_length=16, choices=Kind.choices)
     method = models.CharField(_("способ"), max_length=16, choices=Method.choices)
+    # RESTRICT: a version agreed to is never deleted on its own; only with its owner (and the records with it).
     wording = models.ForeignKey(
-        ConsentWording, verbose_name=_("текст согласия"), null=True, blank=True, on_delete=models.PROTECT
+        ConsentWording, verbose_name=_("текст согласия"), null=True, blank=True, on_delete=models.RESTRICT
     )
     source = models.CharField(_("источник"), max_length=16, choices=Source.choices, blank=True)
     source_note = models.TextField(_("источник со слов владельца"), blank=True)
@@ -128,8 +129,8 @@ class PendingSubscription(models.Model):
     token_hash = models.CharField(max_length=64, unique=True)
     email = models.CharField(max_length=320)
     full_name = models.CharField(max_length=255, blank=True)
-    advertising_wording = models.ForeignKey(ConsentWording, null=True, on_delete=models.PROTECT, related_name="+")
-    personal_data_wording = models.ForeignKey(ConsentWording, on_delete=models.PROTECT, related_name="+")
+    advertising_wording = models.ForeignKey(ConsentWording, null=True, on_delete=models.RESTRICT, related_name="+")
+    personal_data_wording = models.ForeignKey(ConsentWording, on_delete=models.RESTRICT, related_name="+")
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

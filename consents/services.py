@@ -70,6 +70,7 @@ def consent_wording_update(*, owner: User, kind: str, text: str) -> ConsentWordi
                 wording = ConsentWording.objects.create(owner=owner, kind=kind, version=latest + 1, text=text)
         except IntegrityError:  # another edit took this number a moment ago
             continue
+        data_version_bump(owner_id=owner.pk)
         logger.info("consent wording saved: owner=%s kind=%s version=%s", owner.pk, kind, wording.version)
         return wording
     raise RuntimeError("consent wording: no free version number after three tries")
@@ -119,6 +120,7 @@ def consent_record_add(
         ip=ip or None,
         user_agent=user_agent[:500],
     )
+    data_version_bump(owner_id=owner_id)  # the recipient's page shows its consents
     logger.info("consent recorded: owner=%s record=%s kind=%s method=%s", owner_id, record.pk, kind, method)
     return record
 
@@ -216,6 +218,9 @@ def consent_records_for_import(*, job: Import) -> int:
 
 def subscribe_form_enable(*, recipient_list: List) -> SubscribeForm:
     """Turn the list's public form on; its address (token) is made once and kept, so pasted snippets keep working."""
+    # The texts become versions now, so that the snippet the owner copies can name the versions it shows.
+    for kind in Kind.values:
+        consent_wording_ensure(owner=recipient_list.owner, kind=kind)
     form, created = SubscribeForm.objects.get_or_create(
         recipient_list=recipient_list, defaults={"token": secrets.token_urlsafe(24)}
     )
@@ -275,8 +280,24 @@ def owner_display_name(owner: User) -> str:
     return owner.get_full_name() or owner.email
 
 
+def _wording_shown(*, owner: User, kind: str, version: int | None) -> ConsentWording:
+    """The version the visitor was shown (named by the form), or the current one if it names none of the owner's."""
+    if version is not None:
+        shown = ConsentWording.objects.filter(owner=owner, kind=kind, version=version).first()
+        if shown is not None:
+            return shown
+    return consent_wording_ensure(owner=owner, kind=kind)
+
+
 def subscribe_request(
-    *, form: SubscribeForm, email: str, full_name: str, ip: str | None, user_agent: str, base_url: str
+    *,
+    form: SubscribeForm,
+    email: str,
+    full_name: str,
+    ip: str | None,
+    user_agent: str,
+    base_url: str,
+    versions: dict[str, int | None] | None = None,
 ) -> bool:
     """Keep a pending subscription and queue its confirmation email; False if the address asked too recently.
 
@@ -290,6 +311,7 @@ def subscribe_request(
         return False
     recipient_list = form.recipient_list
     owner = recipient_list.owner
+    versions = versions or {}
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
         pending = PendingSubscription.objects.create(
@@ -297,8 +319,12 @@ def subscribe_request(
             token_hash=_token_hash(token),
             email=email.strip(),
             full_name=full_name.strip(),
-            advertising_wording=consent_wording_ensure(owner=owner, kind=Kind.ADVERTISING),
-            personal_data_wording=consent_wording_ensure(owner=owner, kind=Kind.PERSONAL_DATA),
+            advertising_wording=_wording_shown(
+                owner=owner, kind=Kind.ADVERTISING, version=versions.get(Kind.ADVERTISING)
+            ),
+            personal_data_wording=_wording_shown(
+                owner=owner, kind=Kind.PERSONAL_DATA, version=versions.get(Kind.PERSONAL_DATA)
+            ),
             ip=ip or None,
             user_agent=user_agent[:500],
             expires_at=now + timedelta(seconds=settings.SUBSCRIBE_CONFIRM_MAX_AGE),

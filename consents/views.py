@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -151,9 +152,12 @@ def subscribe_settings(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
         "is_owner": recipient_list.owner_id == request.user.pk,
     }
     if form is not None:
-        context["public_url"] = _base_url(request) + form_url(form)
+        public_url = _base_url(request) + form_url(form)
+        snippet: dict[str, object] = {"public_url": public_url}
         for kind in Kind.values:
-            context[kind] = consent_wording_current(owner_id=recipient_list.owner_id, kind=kind)
+            snippet[kind] = consent_wording_current(owner_id=recipient_list.owner_id, kind=kind)
+        # Rendered on its own and shown escaped: the textarea must show the HTML exactly as it is to be pasted.
+        context.update(public_url=public_url, snippet=render_to_string("consents/_snippet.html", snippet, request))
     return render(request, "consents/subscribe_settings.html", context)
 
 

@@ -54,7 +54,7 @@ def test_subscribe_through_the_snippet_and_confirm_from_the_email(
     page.get_by_role("button", name="Включить форму").click()
     snippet = page.get_by_role("textbox", name="Код для вашего сайта").input_value()
     owner_context.close()
-    assert "<form method=\"post\" action=\"http://127.0.0.1:" in snippet and "csrf" not in snippet
+    assert '<form method="post" action="http://127.0.0.1:' in snippet and "csrf" not in snippet
 
     visitor_context = e2e_browser.new_context(locale="ru-RU")
     visitor_context.set_default_timeout(20_000)

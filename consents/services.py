@@ -305,7 +305,8 @@ def subscribe_request(
     timing tell nobody. The list is changed only by the confirmation (subscribe_confirm).
     """
     now = timezone.now()
-    PendingSubscription.objects.filter(expires_at__lt=now, confirmed_at__isnull=True).delete()
+    # Expired links are useless, confirmed or not (the consent records are the evidence): keep the table small.
+    PendingSubscription.objects.filter(expires_at__lt=now).delete()
     if not _address_allowed(email):
         logger.info("subscription not mailed: asked again too soon for the same address (form=%s)", form.pk)
         return False
@@ -351,9 +352,9 @@ def subscription_pending_get(*, token: str) -> PendingSubscription | None:
         .filter(token_hash=_token_hash(token))
         .first()
     )
-    if pending is None or not pending.form.enabled:
+    if pending is None or not pending.form.enabled or not pending.form.recipient_list.owner.is_active:
         return None
-    if pending.confirmed_at is None and pending.expires_at <= timezone.now():
+    if pending.expires_at <= timezone.now():
         return None
     return pending
 

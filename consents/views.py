@@ -169,7 +169,13 @@ def form_url(form: SubscribeForm) -> str:
 
 
 def _enabled_form(token: str) -> SubscribeForm:
-    return get_object_or_404(SubscribeForm.objects.select_related("recipient_list__owner"), token=token, enabled=True)
+    # A blocked owner's form takes no subscriptions (and sends no confirmations in the owner's name).
+    return get_object_or_404(
+        SubscribeForm.objects.select_related("recipient_list__owner"),
+        token=token,
+        enabled=True,
+        recipient_list__owner__is_active=True,
+    )
 
 
 def _public_context(form: SubscribeForm, subscribe: PublicSubscribeForm) -> dict[str, object]:

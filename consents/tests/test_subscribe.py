@@ -50,6 +50,13 @@ def test_the_page_shows_the_owner_the_list_and_both_current_texts(client: Client
     assert 'name="website"' in html and 'name="advertising_version" value="2"' in html
 
 
+def test_a_blocked_owners_form_is_404(client: Client, form: SubscribeForm) -> None:
+    User.objects.filter(pk=form.recipient_list.owner_id).update(is_active=False, blocked_at=timezone.now())
+    assert client.get(_url(form)).status_code == 404
+    assert client.post(_url(form), _form()).status_code == 404
+    assert not PendingSubscription.objects.exists()
+
+
 def test_a_disabled_or_unknown_form_is_404(client: Client, form: SubscribeForm) -> None:
     assert client.get(reverse("consents:subscribe", args=["no-such-form"])).status_code == 404
     form.enabled = False

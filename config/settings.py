@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "senders",
     "moderation",
     "audience",
+    "consents",
     "blog",
     "webhooks",
 ]
@@ -441,3 +442,11 @@ IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=1_000_000)
 IMPORT_STALL_SECONDS = env.int("IMPORT_STALL_SECONDS", default=600)
 # An upload never confirmed (the owner left at the preview) is deleted with its file after this many hours.
 IMPORT_UNCONFIRMED_HOURS = env.int("IMPORT_UNCONFIRMED_HOURS", default=24)
+
+
+# Public subscribe forms (consents/): how long a confirmation link lives, at most one confirmation email per address
+# per SUBSCRIBE_RESEND_INTERVAL seconds (no mail bombing through anybody's form), subscriptions per hour from one
+# client address.
+SUBSCRIBE_CONFIRM_MAX_AGE = env.int("SUBSCRIBE_CONFIRM_MAX_AGE", default=3 * 24 * 3600)
+SUBSCRIBE_RESEND_INTERVAL = env.int("SUBSCRIBE_RESEND_INTERVAL", default=600)
+SUBSCRIBE_PER_IP = env.int("SUBSCRIBE_PER_IP", default=20)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("senders/", include("senders.urls")),
     path("webhooks/", include("webhooks.urls")),
     path("", include("audience.urls")),
+    path("", include("consents.urls")),
     path("", include("mailings.urls")),
 ]
 

@@ -198,6 +198,9 @@ class Journey:
                 self.go("/recipients/new/")
             page.fill("#id_email", email)
             page.fill("#id_full_name", full_name)
+            page.select_option("#id_consent-source", "shop")
+            page.check("#id_consent-kinds_0")
+            page.check("#id_consent-kinds_1")
             page.get_by_role("button", name="Сохранить").click()
             self.expect_message(f"Получатель {email} добавлен")
         self.go("/recipients/")
@@ -369,6 +372,11 @@ class Journey:
         page.get_by_role("button", name="Загрузить и посмотреть").click()
         expect(page.get_by_role("cell", name=LIST_MEMBERS[0][1])).to_be_visible()  # the preview, read right
         expect(page.locator("#id_list_column")).to_have_value("2")  # guessed from the header
+        # Where the file's consents come from: asked before anything is imported.
+        page.select_option("#id_consent-source", "event")
+        page.fill("#id_consent-source_note", "анкеты с весенней ярмарки")
+        page.check("#id_consent-kinds_0")
+        page.check("#id_consent-kinds_1")
         page.get_by_role("button", name="Загрузить получателей").click()
         # The progress page refreshes itself until the import is done.
         expect(page.get_by_text("Импорт завершён")).to_be_visible(timeout=MAIL_TIMEOUT * 1000)

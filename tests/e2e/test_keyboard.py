@@ -182,6 +182,13 @@ def test_a_keyboard_user_signs_in_creates_a_mailing_and_reads_its_attempt(
         keys.type(RECIPIENT)
         keys.press("Tab")
         keys.type("Клавиатурный Получатель")
+        # The source of consent: a select and two checkboxes, by keyboard too.
+        keys.tab_to_field("id_consent-source")
+        keys.press("ArrowDown")
+        assert page.locator("#id_consent-source").input_value() != ""
+        keys.tab_to_field("id_consent-kinds_1")
+        keys.press("Space")
+        expect(page.locator("#id_consent-kinds_1")).to_be_checked()
         keys.tab_to_text("Сохранить")
         keys.activate()
         expect(page.get_by_role("alert").filter(has_text=RECIPIENT)).to_be_visible()

@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from audience.models import Import, ImportRow, List
 from blog.models import Article
+from consents.models import ConsentWording, Kind, Method, SubscribeForm
+from consents.services import consent_record_add, subscribe_form_enable
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from moderation.services import mailing_disable, smtp_account_disable
 from senders.models import SmtpAccount
@@ -20,7 +22,7 @@ ACTORS = ["anonymous", "owner", "other", "manager", "blocked", "superuser"]
 
 # Fields that a request may change without writing anything that matters.
 _VOLATILE_FIELDS = {"blog.article": {"views_count"}}
-_SNAPSHOT_APPS = ["auth", "users", "mailings", "senders", "audience", "blog", "webhooks", "django_tasks_db"]
+_SNAPSHOT_APPS = ["auth", "users", "mailings", "senders", "audience", "consents", "blog", "webhooks", "django_tasks_db"]
 # The password of the world's SMTP accounts: no page may ever show it.
 SMTP_PASSWORD = "world-smtp-app-password-5q7z"
 
@@ -39,6 +41,9 @@ class World:
     smtp_account: SmtpAccount
     disabled_smtp_account: SmtpAccount
     webhook_endpoint: WebhookEndpoint
+
+    subscribe_form: SubscribeForm
+    wording: ConsentWording
 
 
 def world_build(*, owner: User, other: User, manager: User, blocked: User, text: str = "Новости недели") -> World:
@@ -120,6 +125,21 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
     webhook_endpoint = WebhookEndpoint.objects.create(
         owner=owner, url="https://shop.example.com/hooks/vestnik", description=text, events=["run.finished"]
     )
+
+    subscribe_form = subscribe_form_enable(recipient_list=recipient_list)
+    wording = ConsentWording.objects.create(owner=owner, kind=Kind.ADVERTISING, version=2, text=text)
+    consent_record_add(
+        owner_id=owner.pk,
+        email=recipient.email,
+        kind=Kind.ADVERTISING,
+        method=Method.FORM,
+        wording=wording,
+        ip="203.0.113.7",
+        user_agent=text,
+    )
+    consent_record_add(
+        owner_id=owner.pk, email=recipient.email, kind=Kind.PERSONAL_DATA, method=Method.MANUAL, source_note=text
+    )
     article = Article.objects.create(title="Статья", body="Текст статьи", is_published=True, published_at=now)
     users: dict[str, User | None] = {
         "anonymous": None,
@@ -142,6 +162,8 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         smtp_account=smtp_account,
         disabled_smtp_account=disabled_smtp_account,
         webhook_endpoint=webhook_endpoint,
+        subscribe_form=subscribe_form,
+        wording=wording,
     )
 
 

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "senders",
     "moderation",
     "audience",
+    "suppressions",
     "blog",
 ]
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("blog/", include("blog.urls")),
     path("senders/", include("senders.urls")),
     path("", include("audience.urls")),
+    path("", include("suppressions.urls")),
     path("", include("mailings.urls")),
 ]
 

@@ -12,6 +12,7 @@ import base64
 import binascii
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -30,6 +31,7 @@ class UnsubscribeToken:
     email: str
 
 
+@lru_cache(maxsize=8)
 def _key(secret: str) -> bytes:
     return salted_hmac(_SALT, "key", secret=secret, algorithm="sha256").digest()
 

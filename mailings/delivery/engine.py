@@ -43,6 +43,7 @@ from mailings.delivery.run_finish import attempt_finish_if_done
 from mailings.delivery.smtp import Outcome, SmtpSession, SystemicError
 from mailings.delivery.stopping import Stop
 from mailings.models import Attempt, Delivery, send_block
+from suppressions.links import unsubscribe_links
 from suppressions.services import suppressed_emails
 
 logger = logging.getLogger(__name__)
@@ -389,7 +390,10 @@ class _Engine:
     def _send_one(self, d: Delivery, *, rest: list[Delivery], done: list[Delivery]) -> str | None:
         now = timezone.now()
         try:
-            to_addr, data, message_id = self.composer.build(email=d.email, full_name=d.full_name)
+            page, headers = unsubscribe_links(owner_id=self.mailing.owner_id, email=d.email, mailing_id=self.mailing.pk)
+            to_addr, data, message_id = self.composer.build(
+                email=d.email, full_name=d.full_name, unsubscribe_url=page, extra_headers=headers
+            )
         except BuildError as exc:
             self.ledger.finish(d, State.FAILED, now=now)
             d.set_reason(reason("not_built", error=exc.reason))

@@ -128,7 +128,8 @@ def test_deleted_readded_and_reimported_addresses_stay_suppressed(
     buffer = io.StringIO()
     csv.writer(buffer).writerows([["Email", "ФИО"], ["Anna@Example.com", "Анна из файла"]])
     upload = SimpleUploadedFile("clients.csv", codecs.BOM_UTF8 + buffer.getvalue().encode())
-    job_url = client.post(reverse("audience:import_create"), {"file": upload}).url
+    uploaded: Any = client.post(reverse("audience:import_create"), {"file": upload})
+    job_url = uploaded.url
     with django_capture_on_commit_callbacks(execute=True):
         client.post(job_url, {"has_header": "on", "email_column": 0, "full_name_column": 1, "policy": "skip"})
     run_tasks()

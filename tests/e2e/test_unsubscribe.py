@@ -115,6 +115,7 @@ def test_one_click_from_the_headers_then_the_link_and_the_next_run_skips_the_add
     page.fill("#id_password", PASSWORD)
     page.get_by_role("button", name="Войти").click()
     page.wait_for_url(site.url + "/")
+    page.locator("#mainnav .nav-account").click()
     page.locator("#mainnav").get_by_role("link", name="Отписки").click()
     tables = page.locator("table")
     row = tables.nth(0).locator("tbody tr").filter(has_text="anna@example.com")

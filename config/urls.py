@@ -19,6 +19,7 @@ urlpatterns = [
     path("webhooks/", include("webhooks.urls")),
     path("", include("audience.urls")),
     path("", include("consents.urls")),
+    path("", include("suppressions.urls")),
     path("", include("mailings.urls")),
 ]
 

@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from audience.models import Import, ImportRow, List
 from consents.models import (
@@ -29,8 +30,10 @@ from consents.models import (
 from consents.wording import wording_default
 from core.data_versions import data_version_bump
 from mailings.models import Recipient
+from suppressions.models import Suppression, SuppressionLift, suppression_key
+from suppressions.services import suppression_lift
+from users.account_emails import account_email_enqueue
 from users.models import User
-from users.services import account_email_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -403,8 +406,41 @@ def subscribe_confirm(*, pending: PendingSubscription) -> Confirmed:
                     user_agent=pending.user_agent,
                     recipient=recipient,
                 )
-        # At merge time: a confirmed subscription lifts the owner's suppression of this address here (the new
-        # consents above are the evidence the suppression list asks for).
+        # A confirmed subscription is a new consent (the records above are its evidence): it lifts the owner's
+        # suppression of this address, whatever put it there (the address answered the confirmation email).
+        entry = Suppression.objects.filter(owner_id=owner_id, email_key=suppression_key(pending.email)).first()
+        if entry is not None:
+            suppression_lift(
+                suppression=entry,
+                how=SuppressionLift.How.RESUBSCRIBE,
+                statement=gettext("Подписка через форму списка «%(list)s», подтверждённая по ссылке из письма")
+                % {"list": recipient_list.name},
+            )
     data_version_bump(owner_id=owner_id)
     logger.info("subscription confirmed: list=%s recipient=%s created=%s", recipient_list.pk, recipient.pk, created)
     return Confirmed(recipient=recipient, created=created, first_time=True)
+
+
+def suppression_lift_with_consent(
+    *,
+    suppression: Suppression,
+    how: str,
+    statement: str,
+    by: User | None = None,
+    ip: str | None = None,
+    user_agent: str = "",
+) -> SuppressionLift:
+    """Lift a suppression on a new consent and keep that consent as evidence (method «restored», the statement as
+    its source): the owner's statement on «Отписки», or the recipient's own «Подписаться снова»."""
+    with transaction.atomic():
+        lift = suppression_lift(suppression=suppression, how=how, statement=statement, by=by)
+        consent_record_add(
+            owner_id=suppression.owner_id,
+            email=suppression.email,
+            kind=Kind.ADVERTISING,
+            method=Method.RESTORED,
+            source_note=statement,
+            ip=ip,
+            user_agent=user_agent,
+        )
+    return lift

@@ -3,34 +3,20 @@
 import hashlib
 import logging
 from datetime import time
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.template import loader
 from django.urls import reverse
 from django.utils import timezone
 
 from core.data_versions import data_version_bump, data_version_bump_everyone
+from users.account_emails import account_email_enqueue
 from users.models import User
-from users.tasks import send_account_email
 from users.tokens import confirmation_token_make
 
 logger = logging.getLogger(__name__)
-
-
-def account_email_enqueue(*, name: str, to: str, context: dict[str, Any]) -> None:
-    """Render templates/emails/<name>_* now and hand the message to the task queue after commit.
-
-    The web process never talks to the SMTP server; rendering here keeps the
-    language of the request that caused the email.
-    """
-    subject = "".join(loader.render_to_string(f"emails/{name}_subject.txt", context).splitlines()).strip()
-    body = loader.render_to_string(f"emails/{name}_body.txt", context)
-    html_body = loader.render_to_string(f"emails/{name}_body.html", context)
-    transaction.on_commit(lambda: send_account_email.enqueue(to, subject, body, html_body))
 
 
 def _confirmation_send(*, user: User, base_url: str) -> None:

@@ -191,7 +191,7 @@ def _failed_message_count(*, endpoint: WebhookEndpoint, now: datetime) -> None:
 
 
 def _owner_tell_disabled(*, endpoint: WebhookEndpoint) -> None:
-    from users.services import account_email_enqueue
+    from users.account_emails import account_email_enqueue
 
     owner = endpoint.owner
     link = settings.SITE_URL.rstrip("/") + reverse("webhooks:endpoint_detail", args=[endpoint.pk])

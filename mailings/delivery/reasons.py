@@ -29,6 +29,8 @@ TEXTS: dict[str, str] = {
     "window_closed": gettext_noop("время рассылки истекло"),
     # Not the mailing's end: the hours of its send window (windows.py) ended; the message waits for the next.
     "send_window_closed": gettext_noop("окно отправки закрылось"),
+    # The address is on the owner's suppression list (suppressions/): left out of the run or stopped mid-run.
+    "unsubscribed": gettext_noop("отписался"),
     # The engine.
     "handover_not_recorded": gettext_noop("не удалось записать передачу письма"),
     "not_built": gettext_noop("письмо не собрано (build): %(error)s"),

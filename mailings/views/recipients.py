@@ -22,6 +22,8 @@ from mailings.services.recipients import recipient_create as create
 from mailings.services.recipients import recipient_delete as delete
 from mailings.services.recipients import recipient_update as update
 from mailings.views.common import owned_or_refused, owner_filter, paginate, search_query
+from suppressions.models import Suppression, suppression_key
+from suppressions.selectors import suppressed_flag
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +34,11 @@ logger = logging.getLogger(__name__)
 def recipient_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     query, show_owner = search_query(request), can_view_all_recipients(request.user)
     owner = owner_filter(request, can_view_all=show_owner)
-    page = paginate(request, select_recipients(user=request.user, query=query, owner=owner))
+    # The «отписался» badge: one EXISTS per row of the page, on the suppressions' (owner, address) index.
+    recipients = select_recipients(user=request.user, query=query, owner=owner).annotate(
+        is_suppressed=suppressed_flag()
+    )
+    page = paginate(request, recipients)
     context = {"page": page, "query": query, "show_owner": show_owner, "owner_filter": owner}
     if owner is None and lists_for(request.user).exists():
         # Only the user's own recipients go into the user's lists (the service filters by the list's owner).
@@ -47,7 +53,10 @@ def recipient_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
     recipient = get_object_or_404(recipients_visible_to(request.user).select_related("owner"), pk=pk)
     mailings = recipient.mailings.select_related("message").order_by("-created_at")[:20]
     consents = consent_records_of(recipient).select_related("wording")[:50]
-    context = {"recipient": recipient, "mailings": mailings, "consents": consents}
+    suppression = Suppression.objects.filter(
+        owner_id=recipient.owner_id, email_key=suppression_key(recipient.email)
+    ).first()
+    context = {"recipient": recipient, "mailings": mailings, "consents": consents, "suppression": suppression}
     return render(request, "mailings/recipient_detail.html", context)
 
 

@@ -15,6 +15,8 @@ from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from moderation.services import mailing_disable, smtp_account_disable
 from senders.models import SmtpAccount
 from senders.services import AccountSettings, smtp_account_create
+from suppressions.models import Suppression
+from suppressions.tokens import token_make
 from users.models import User
 from webhooks.models import WebhookEndpoint
 
@@ -22,7 +24,18 @@ ACTORS = ["anonymous", "owner", "other", "manager", "blocked", "superuser"]
 
 # Fields that a request may change without writing anything that matters.
 _VOLATILE_FIELDS = {"blog.article": {"views_count"}}
-_SNAPSHOT_APPS = ["auth", "users", "mailings", "senders", "audience", "consents", "blog", "webhooks", "django_tasks_db"]
+_SNAPSHOT_APPS = [
+    "auth",
+    "users",
+    "mailings",
+    "senders",
+    "audience",
+    "consents",
+    "suppressions",
+    "blog",
+    "webhooks",
+    "django_tasks_db",
+]
 # The password of the world's SMTP accounts: no page may ever show it.
 SMTP_PASSWORD = "world-smtp-app-password-5q7z"
 
@@ -44,6 +57,10 @@ class World:
 
     subscribe_form: SubscribeForm
     wording: ConsentWording
+
+    suppression: Suppression
+    # A recipient's personal unsubscribe link for an address of `owner` that is not suppressed yet.
+    unsubscribe_token: str
 
 
 def world_build(*, owner: User, other: User, manager: User, blocked: User, text: str = "Новости недели") -> World:
@@ -140,6 +157,10 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
     consent_record_add(
         owner_id=owner.pk, email=recipient.email, kind=Kind.PERSONAL_DATA, method=Method.MANUAL, source_note=text
     )
+
+    suppression = Suppression.objects.create(
+        owner=owner, email="gone@example.com", email_key="gone@example.com", source="link", reason=text
+    )
     article = Article.objects.create(title="Статья", body="Текст статьи", is_published=True, published_at=now)
     users: dict[str, User | None] = {
         "anonymous": None,
@@ -164,6 +185,8 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         webhook_endpoint=webhook_endpoint,
         subscribe_form=subscribe_form,
         wording=wording,
+        suppression=suppression,
+        unsubscribe_token=token_make(owner_id=owner.pk, email="client@example.com", mailing_id=mailing.pk),
     )
 
 

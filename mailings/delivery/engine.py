@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -31,6 +31,7 @@ from core.data_versions import data_version_bump
 from mailings.delivery.accounts import mailing_sender, sender_pause, service_smtp_config
 from mailings.delivery.breaker import breaker_close, breaker_gate, breaker_open
 from mailings.delivery.compose import BuildError, composer_for_mailing
+from mailings.delivery.counts import attempt_counts_apply
 from mailings.delivery.ledger import DeliveryLedger
 from mailings.delivery.ratelimit import (
     Reservation,
@@ -108,22 +109,30 @@ def attempt_skip_rest(*, attempt_id: int, why: Reason, now: datetime) -> int:
     with the server's real trouble (their reason, set by `_defer_attempt`) rather than skipped for lack of
     time: the owner sees why nothing went out. Their tries are not counted (the breaker's policy).
     """
-    failed = 0
-    if why.code == "window_closed":
-        failed = Delivery.objects.filter(
-            attempt_id=attempt_id, state=State.PENDING, reason__in=sorted(SYSTEMIC_CODES)
-        ).update(state=State.FAILED, finished_at=now, next_try_at=None, lease_until=None, lease_owner="")
-        if failed:
-            logger.info("run ended with the server unusable: attempt=%s deliveries=%s", attempt_id, failed)
-    skipped = Delivery.objects.filter(attempt_id=attempt_id, state__in=[State.PENDING, State.RETRY_WAIT]).update(
-        state=State.SKIPPED,
-        reason=why.code,
-        reason_params=why.stored_params(),
-        finished_at=now,
-        next_try_at=None,
-        lease_until=None,
-        lease_owner="",
-    )
+    with transaction.atomic():
+        failed = 0
+        if why.code == "window_closed":
+            failed = Delivery.objects.filter(
+                attempt_id=attempt_id, state=State.PENDING, reason__in=sorted(SYSTEMIC_CODES)
+            ).update(state=State.FAILED, finished_at=now, next_try_at=None, lease_until=None, lease_owner="")
+            if failed:
+                logger.info("run ended with the server unusable: attempt=%s deliveries=%s", attempt_id, failed)
+        moves: dict[str, int] = {State.PENDING: -failed, State.FAILED: failed}
+        for source in (State.PENDING, State.RETRY_WAIT):
+            # One UPDATE per source state: its row count is the move for the attempt's counters.
+            n = Delivery.objects.filter(attempt_id=attempt_id, state=source).update(
+                state=State.SKIPPED,
+                reason=why.code,
+                reason_params=why.stored_params(),
+                finished_at=now,
+                next_try_at=None,
+                lease_until=None,
+                lease_owner="",
+            )
+            moves[source] = moves.get(source, 0) - n
+            moves[State.SKIPPED] = moves.get(State.SKIPPED, 0) + n
+        attempt_counts_apply(attempt_id=attempt_id, deltas=moves)
+    skipped = moves[State.SKIPPED]
     if skipped:
         logger.info("run skipped: attempt=%s deliveries=%s reason=%s", attempt_id, skipped, why.code)
     return failed + skipped

@@ -18,6 +18,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from mailings.delivery.counts import attempt_counts_apply, attempt_counts_recount, state_moves
 from mailings.delivery.reasons import reason
 from mailings.delivery.smtp import Outcome, SendResult
 from mailings.models import Attempt, Delivery
@@ -49,6 +50,9 @@ _CLAIM_SQL = (
     "WHERE ((state || '' = %s AND (next_try_at IS NULL OR next_try_at <= %s)) "
     "OR (state || '' = %s AND next_try_at <= %s)) AND id IN "
 )
+# Matches no delivery: the claim runs _CLAIM_SQL once per source state (one branch disabled each time), so
+# its row counts say exactly how many left pending and retry_wait for the attempt's counters.
+_NO_STATE = ""
 _FLUSH_SQL = (
     f"UPDATE {_TABLE} SET state = %s, tries = %s, next_try_at = %s, lease_until = NULL, lease_owner = '', "
     "handed_over = %s, smtp_code = %s, smtp_reply = %s, reason = %s, reason_params = %s, message_id = %s, "
@@ -126,9 +130,7 @@ class DeliveryLedger:
             # The due condition is checked again row by row by the UPDATE itself: of two workers
             # that picked the same rows, the second finds them claimed (SQLite serialises the
             # writes; PostgreSQL re-evaluates the WHERE once the winner commits).
-            params: SqlParams = [State.SENDING, self.owner, adapt(lease_until)]
-            params += [State.PENDING, adapt(now), State.RETRY_WAIT, adapt(now), *candidates]
-            if self._execute(_CLAIM_SQL + _in_list(candidates), params):
+            if self._claim_rows(candidates, now=adapt(now), lease_until=adapt(lease_until)):
                 won = candidates
                 break
             # Lost every row to another worker: try the next ones instead of going idle while work remains.
@@ -140,6 +142,21 @@ class DeliveryLedger:
             .order_by("pk")
         )
         return [d for d in rows if d.state == State.SENDING]
+
+    def _claim_rows(self, candidates: list[int], *, now: str | None, lease_until: str | None) -> int:
+        """The claim's UPDATE, per source state, with the attempt's counters in the same transaction."""
+        sql = _CLAIM_SQL + _in_list(candidates)
+        head: SqlParams = [State.SENDING, self.owner, lease_until]
+        with transaction.atomic():
+            from_pending = self._execute(sql, [*head, State.PENDING, now, _NO_STATE, now, *candidates])
+            from_retry = self._execute(sql, [*head, _NO_STATE, now, State.RETRY_WAIT, now, *candidates])
+            moves: dict[str, int] = {
+                State.PENDING: -from_pending,
+                State.RETRY_WAIT: -from_retry,
+                State.SENDING: from_pending + from_retry,
+            }
+            attempt_counts_apply(attempt_id=self.attempt.pk, deltas=moves)
+        return from_pending + from_retry
 
     def hand_over(self, delivery: Delivery, *, message_id: str, rest: list[Delivery]) -> bool:
         """Write-ahead before the final dot; False if our lease was swept meanwhile (then do not send).
@@ -232,6 +249,16 @@ class DeliveryLedger:
         ]
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(_FLUSH_SQL, rows)
+            if cursor.rowcount == len(rows):
+                attempt_counts_apply(
+                    attempt_id=self.attempt.pk,
+                    deltas=state_moves(source=State.SENDING, targets=(d.state for d in done)),
+                )
+            else:
+                # Some leases were swept meanwhile (a worker too slow): their rows were not ours to write, and the
+                # sweep counted them. Rare: count the attempt again instead of finding out which rows they were.
+                logger.warning("outcomes written for %s of %s deliveries: counts recounted", cursor.rowcount, len(rows))
+                attempt_counts_recount(attempt_id=self.attempt.pk)
         # Marked but released, skipped or failed before their dot: the flush wrote handed_over = False.
         self.marked.difference_update(d.pk for d in done)
 

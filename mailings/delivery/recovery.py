@@ -8,9 +8,11 @@ with deliveries due again (retries, the end of a pause) when no task is working 
 import logging
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
 from core.data_versions import data_version_bump_for_attempts
+from mailings.delivery.counts import attempt_counts_apply
 from mailings.delivery.run_finish import NOT_FINAL_STATES, attempt_finish_if_done
 from mailings.delivery.tasks import attempt_wake_claim, enqueue_attempt_delivery
 from mailings.models import Attempt, Delivery
@@ -33,17 +35,10 @@ def deliveries_sweep_expired_leases(*, now: datetime) -> int:
     attempt_ids = sorted(set(expired.values_list("attempt_id", flat=True)))
     if not attempt_ids:
         return 0
-    back = expired.filter(handed_over=False).update(
-        state=State.PENDING, lease_until=None, lease_owner="", next_try_at=None
-    )
-    doubtful = Delivery.objects.filter(state=State.SENDING, lease_until__lt=now, handed_over=True).update(
-        state=State.UNKNOWN,
-        lease_until=None,
-        lease_owner="",
-        finished_at=now,
-        reason="worker_lost_after_handover",
-        reason_params=None,
-    )
+    back = doubtful = 0
+    for attempt_id in attempt_ids:
+        pending, unknown = deliveries_sweep_attempt(attempt_id=attempt_id, now=now)
+        back, doubtful = back + pending, doubtful + unknown
     data_version_bump_for_attempts(attempt_ids=attempt_ids)
     for attempt_id in attempt_ids:
         if not attempt_finish_if_done(attempt_id=attempt_id):
@@ -52,6 +47,26 @@ def deliveries_sweep_expired_leases(*, now: datetime) -> int:
         "expired leases swept: pending=%s unknown=%s attempts=%s", back, doubtful, ",".join(map(str, attempt_ids))
     )
     return back + doubtful
+
+
+def deliveries_sweep_attempt(*, attempt_id: int, now: datetime) -> tuple[int, int]:
+    """One attempt's expired leases, with its counters in the same transaction: (back to pending, unknown)."""
+    expired = Delivery.objects.filter(attempt_id=attempt_id, state=State.SENDING, lease_until__lt=now)
+    with transaction.atomic():
+        back = expired.filter(handed_over=False).update(
+            state=State.PENDING, lease_until=None, lease_owner="", next_try_at=None
+        )
+        doubtful = expired.filter(handed_over=True).update(
+            state=State.UNKNOWN,
+            lease_until=None,
+            lease_owner="",
+            finished_at=now,
+            reason="worker_lost_after_handover",
+            reason_params=None,
+        )
+        moves: dict[str, int] = {State.SENDING: -(back + doubtful), State.PENDING: back, State.UNKNOWN: doubtful}
+        attempt_counts_apply(attempt_id=attempt_id, deltas=moves)
+    return back, doubtful
 
 
 def attempts_finish_stale(*, now: datetime) -> int:

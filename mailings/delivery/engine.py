@@ -215,8 +215,9 @@ class _Engine:
             return False
         try:
             return self.ledger.hand_over(delivery, message_id=message_id, rest=rest)
-        except (DatabaseError, sqlite3.Error) as exc:
-            # "database is locked" mid-DATA: without the write-ahead the message must not go out.
+        except (DatabaseError, sqlite3.Error, OSError) as exc:
+            # "database is locked" mid-DATA, or the journal's disk full: without the write-ahead the message must
+            # not go out.
             logger.warning("hand-over not recorded, message abandoned: delivery=%s error=%s", delivery.pk, exc)
             self.abandon_reason = reason("handover_not_recorded")
             return False
@@ -449,6 +450,8 @@ class _Engine:
             self.probe = False
             breaker_close(account=self.config.account, now=timezone.now())
         done.append(self.ledger.apply(d, result, now=timezone.now()))
+        # At once, not with the batch: should this process be killed, the sweep finds the outcome (journal.py).
+        self.ledger.journal.outcome(d)
         if result.outcome == Outcome.SENT:
             self.sent += 1
         if self.connection_failures >= max(1, int(settings.SEND_BREAKER_THRESHOLD)):
@@ -489,14 +492,18 @@ def attempt_deliver(
         return StopReason.FINAL
     budget = float(settings.SEND_TASK_MAX_SECONDS if max_seconds is None else max_seconds)
     engine = _Engine(attempt=attempt, stop=stop or Stop(), max_seconds=budget, keep_awake=keep_awake)
+    clean = False
     try:
         verdict = engine.run()
+        clean = True
     except Exception:
         # Leases of the batch in hand expire and the sweep recovers them; say what happened.
         logger.exception("delivery task failed: attempt=%s", attempt_id)
         raise
     finally:
         engine.session.close()
+        # Every outcome is in the database after a clean end; otherwise the sweep needs the journal.
+        engine.ledger.journal.close(remove=clean)
         # Claims, skips, deferrals and the last outcomes of this run change what its pages show.
         engine.progress_bump(force=True)
     logger.info("delivery task: attempt=%s sent=%s stop=%s", attempt_id, engine.sent, verdict)

@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from mailings.delivery.counts import attempt_counts_apply, attempt_counts_recount, state_moves
+from mailings.delivery.journal import Journal
 from mailings.delivery.reasons import reason
 from mailings.delivery.smtp import Outcome, SendResult
 from mailings.models import Attempt, Delivery
@@ -27,6 +28,11 @@ from mailings.models import Attempt, Delivery
 SqlParams = list[bool | int | str | None]
 
 logger = logging.getLogger(__name__)
+
+# A delivery marked by an earlier group mark goes out (with no write) only while this much of our lease is left.
+# The engine starts a message only with the per-message deadline plus half of its LEASE_MARGIN left, and the
+# watchdog ends a message by its deadline, so only a process frozen (or a clock jumping) mid-message gets here.
+LEASE_SAFETY_SECONDS = 5.0
 
 State = Delivery.State
 # The JSON column's value as the backend takes it in raw SQL (text on SQLite, a Jsonb adapter on PostgreSQL).
@@ -104,6 +110,9 @@ class DeliveryLedger:
         self.handover_group = max(1, int(settings.SEND_HANDOVER_GROUP))
         # Deliveries marked handed_over in the database whose message has not reached its final dot yet.
         self.marked: set[int] = set()
+        # Final dots and outcomes as they happen, for the sweep should this process be killed (journal.py).
+        self.journal = Journal(lease_owner=self.owner)
+        self.lease_until: datetime | None = None
 
     def _candidates(self, *, limit: int, now: datetime) -> list[int]:
         """Up to `limit` due delivery ids of the attempt.
@@ -136,6 +145,7 @@ class DeliveryLedger:
             # Lost every row to another worker: try the next ones instead of going idle while work remains.
         if not won:
             return []
+        self.lease_until = lease_until
         rows = (
             Delivery.objects.filter(pk__in=won, lease_owner=self.owner)
             .only("pk", "email", "full_name", "tries", "state", "handed_over", "next_try_at", "attempt_id")
@@ -165,11 +175,22 @@ class DeliveryLedger:
         up-to-SEND_HANDOVER_GROUP deliveries of the batch (`rest`, starting with this one) are marked
         with one conditional UPDATE. Marked ones the worker does not send while alive are written back
         with handed_over cleared by `flush` (their in-memory `handed_over` stays False) or `unmark`.
-        A database error is raised: the caller must then not send the message.
+        A database error or a journal that cannot be written (OSError) is raised: the caller must then not send
+        the message. With True, the journal has this final dot's line.
         """
+        if not self._may_hand_over(delivery, message_id=message_id, rest=rest):
+            return False
+        self.journal.dot(delivery_id=delivery.pk, message_id=message_id)
+        return True
+
+    def _may_hand_over(self, delivery: Delivery, *, message_id: str, rest: list[Delivery]) -> bool:
         if delivery.pk in self.marked:
             self.marked.discard(delivery.pk)
-            return True
+            # No write before this dot: our lease must still be good. Once it has run out the sweep may have
+            # read our journal without this dot and put the delivery back to pending (a process frozen for longer
+            # than its lease, a clock jump): sending now could give a duplicate.
+            margin = timedelta(seconds=LEASE_SAFETY_SECONDS)
+            return self.lease_until is None or timezone.now() < self.lease_until - margin
         if self.handover_group == 1:
             return self._hand_over_one(delivery, message_id)
         ids = [r.pk for r in rest[: self.handover_group]]

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -151,3 +152,31 @@ def outcome_values(record: dict[str, Any]) -> dict[str, Any]:
     values["reason"] = values["reason"] or ""
     values["message_id"] = values["message_id"] or ""
     return values
+
+
+def journals_remove_stale(*, idle_seconds: float = 3600.0) -> int:
+    """Remove journals nobody will read: idle that long and their lease owner holds no delivery any more.
+
+    A task run removes its journal when it ends cleanly and the sweep after reading it; this catches the
+    journals of task runs that ended with an error after writing every outcome. Returns how many went.
+    """
+    directory = str(getattr(settings, "SEND_JOURNAL_DIR", "") or "")
+    if not directory or not Path(directory).is_dir():
+        return 0
+    removed = 0
+    cutoff = time.time() - idle_seconds
+    for path in Path(directory).glob("*.journal"):
+        try:
+            if path.stat().st_mtime > cutoff:
+                continue
+            with path.open("rb") as f:
+                owner = str(json.loads(f.readline() or b"{}").get("owner", ""))
+        except (OSError, ValueError):
+            continue
+        if owner and Delivery.objects.filter(lease_owner=owner, state=Delivery.State.SENDING).exists():
+            continue
+        path.unlink(missing_ok=True)
+        removed += 1
+    if removed:
+        logger.info("stale delivery journals removed: %s", removed)
+    return removed

@@ -60,6 +60,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import transaction  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from django_tasks_db.models import DBTaskResult  # noqa: E402
 
 from mailings.delivery.runs import attempt_start  # noqa: E402
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient  # noqa: E402
@@ -92,6 +93,7 @@ def start_sink(port: int) -> subprocess.Popen[bytes]:
 
 def seed(*, deliveries: int, reseed: bool) -> User:
     call_command("migrate", "--no-input", verbosity=0)
+    call_command("createcachetable", verbosity=0)  # the worker's page-cache bumps (the database cache)
     owner = User.objects.filter(email=OWNER_EMAIL).first()
     if owner is not None and not reseed and Mailing.objects.filter(owner=owner).count() == MAILINGS + 1:
         return owner
@@ -217,14 +219,16 @@ def main() -> None:
             for key, value in measure(client, n=ARGS.requests).items():
                 idle[key] = max(idle.get(key, 0.0), value) if not key.endswith("p95") else value
         results["idle"] = idle
+        # The run of an earlier measurement, and its tasks, go first: the worker must find only this one's.
+        mailing = Mailing.objects.filter(owner=owner).order_by("-pk").first()
+        assert mailing is not None
+        Attempt.objects.filter(mailing=mailing).delete()
+        DBTaskResult.objects.all().delete()
         port = free_port()
         sink = start_sink(port)
         worker = _worker(port)
         try:
             time.sleep(3.0)  # the worker imports Django and starts polling
-            mailing = Mailing.objects.filter(owner=owner).order_by("-pk").first()
-            assert mailing is not None
-            Attempt.objects.filter(mailing=mailing).delete()
             attempt = attempt_start(mailing=mailing, trigger=Attempt.Trigger.COMMAND)
             deadline = time.monotonic() + 30
             while Attempt.objects.get(pk=attempt.pk).sent_count < 500:  # sending in earnest

@@ -21,7 +21,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from mailings.delivery.counts import attempt_counts_check, ledger_check
-from mailings.delivery.recovery import deliveries_sweep_expired_leases
+from mailings.delivery.recovery import attempts_wake_due_retries, deliveries_sweep_expired_leases
 from mailings.delivery.runs import attempt_start
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from mailings.tests.test_sending_concurrency import _worker, _worker_env
@@ -103,8 +103,11 @@ def test_killed_workers_leave_at_most_one_message_in_doubt_each(owner: User, tmp
                 worker.wait(30)
             close_old_connections()
             time.sleep(0.3)  # the server finishes the session the kill cut
-            # Nobody is alive: every lease held is a dead worker's.
-            deliveries_sweep_expired_leases(now=timezone.now() + timedelta(minutes=10))
+            # What the scheduler does every second, with the clock past every lease: nobody is alive, so every
+            # lease held is a dead worker's; and the run is woken (a killed RQ worker's job is gone).
+            later = timezone.now() + timedelta(minutes=10)
+            deliveries_sweep_expired_leases(now=later)
+            attempts_wake_due_retries(now=later)
             assert attempt_counts_check(attempt_id=attempt.pk, repair=False) == {}
     finally:
         server.stop()

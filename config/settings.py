@@ -311,6 +311,10 @@ SEND_MESSAGE_DEADLINE = env.float("SEND_MESSAGE_DEADLINE", default=120.0)
 SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=50)
 SEND_TASK_MAX_SECONDS = env.float("SEND_TASK_MAX_SECONDS", default=60.0)
 SEND_HANDOVER_GROUP = env.int("SEND_HANDOVER_GROUP", default=25)  # hand-over marks per commit; 1: one per message
+# Per-worker journals of final dots and outcomes, not forced to disk (mailings/delivery/journal.py): after a
+# worker is killed, the sweep reads them to report only the message in flight as unknown. Must be on the
+# scheduler's host (or shared with it); elsewhere the sweep falls back to the hand-over group rule.
+SEND_JOURNAL_DIR = env.str("SEND_JOURNAL_DIR", default=str(BASE_DIR / "var" / "journal"))
 # Tasks enqueued when a run starts: how many workers may share one attempt from the start.
 SEND_TASKS_PER_ATTEMPT = env.int("SEND_TASKS_PER_ATTEMPT", default=2)
 # Circuit breaker: consecutive connection failures that open it, and how long it stays open

@@ -278,7 +278,11 @@ class Attempt(models.Model):
     # The replies grouped, as entries rendered in the reader's language (run_finish.summary_text);
     # server_response is the same summary in the service's language, for search, the admin and the command line.
     summary = models.JSONField(_("сводка ответов"), null=True, blank=True)
+    # Deliveries by state, kept as the ledger is written (mailings/delivery/counts.py): one entry per state.
     total_count = models.PositiveIntegerField(_("всего"), default=0)
+    pending_count = models.PositiveIntegerField(_("в очереди"), default=0)
+    sending_count = models.PositiveIntegerField(_("отправляется"), default=0)
+    retry_wait_count = models.PositiveIntegerField(_("ожидает повтора"), default=0)
     sent_count = models.PositiveIntegerField(_("доставлено"), default=0)
     failed_count = models.PositiveIntegerField(_("не доставлено"), default=0)
     unknown_count = models.PositiveIntegerField(_("неизвестно"), default=0)

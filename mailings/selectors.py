@@ -6,12 +6,14 @@ with the model's view_all_* permission.
 """
 
 import logging
+from typing import Any
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Lower
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, Lower
 from django.utils.functional import Promise
 
 from core.params import parse_id
+from mailings.delivery.counts import attempt_state_counts
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from users.models import User
 
@@ -147,9 +149,11 @@ def attempt_deliveries(*, attempt: Attempt) -> QuerySet[Delivery]:
 
 
 def delivery_state_counts(*, attempt: Attempt) -> list[tuple[str, str | Promise, int]]:
-    """(state, label, count) for each state the attempt's deliveries are in, in the states' order (one query)."""
-    rows = attempt.deliveries.order_by().values("state").annotate(n=Count("pk"))
-    counts = {row["state"]: row["n"] for row in rows}
+    """(state, label, count) for each state the attempt's deliveries are in, in the states' order.
+
+    From the attempt's counters (mailings/delivery/counts.py): the same row as its summary, so they agree.
+    """
+    counts = attempt_state_counts(attempt)
     return [(state, label, counts[state]) for state, label in Delivery.State.choices if state in counts]
 
 
@@ -164,20 +168,17 @@ def _attempt_counts(attempt: str, status: str, *, distinct: bool) -> dict[str, C
 
 def stats_totals(*, user: User, owner: User | None = None) -> dict[str, int]:
     """Attempts by outcome and messages delivered / not delivered, all visible mailings (or `owner`'s) together."""
-    attempts, deliveries = attempts_visible_to(user), deliveries_visible_to(user)
+    attempts = attempts_visible_to(user)
     if owner is not None:
-        attempts, deliveries = attempts.filter(mailing__owner=owner), deliveries.filter(attempt__mailing__owner=owner)
+        attempts = attempts.filter(mailing__owner=owner)
     totals = attempts.aggregate(
         **_attempt_counts("pk", "status", distinct=False),
         # The rest of the total, so the cards add up.
         attempts_in_progress=Count("pk", filter=Q(status=Attempt.Status.IN_PROGRESS)),
         attempts_skipped=Count("pk", filter=Q(status=Attempt.Status.SKIPPED)),
-    )
-    totals.update(
-        deliveries.aggregate(
-            delivered=Count("pk", filter=Q(state=Delivery.State.SENT)),
-            undelivered=Count("pk", filter=Q(state=Delivery.State.FAILED)),
-        )
+        # The attempts' counters (mailings/delivery/counts.py): the deliveries table is not read.
+        delivered=Sum("sent_count"),
+        undelivered=Sum("failed_count"),
     )
     return {key: value or 0 for key, value in totals.items()}
 
@@ -190,13 +191,47 @@ def stats_per_mailing(*, user: User, owner: User | None = None) -> QuerySet[Mail
     return (
         mailings.select_related("message", "owner")
         .annotate(
-            # The join with deliveries repeats each attempt once per delivery: count attempts distinct.
-            **_attempt_counts("attempts", "attempts__status", distinct=True),
-            delivered=Count("attempts__deliveries", filter=Q(attempts__deliveries__state=Delivery.State.SENT)),
-            undelivered=Count("attempts__deliveries", filter=Q(attempts__deliveries__state=Delivery.State.FAILED)),
+            # From the attempts' counters: the deliveries table is not read.
+            **_attempt_counts("attempts", "attempts__status", distinct=False),
+            delivered=Coalesce(Sum("attempts__sent_count"), 0),
+            undelivered=Coalesce(Sum("attempts__failed_count"), 0),
         )
         .order_by("-created_at", "-pk")
     )
+
+
+def stats_mailings(*, user: User, owner: User | None = None) -> QuerySet[Mailing]:
+    """The mailings of the statistics page, in its order, without figures (`stats_mailings_fill` adds a page's)."""
+    mailings = mailings_visible_to(user)
+    if owner is not None:
+        mailings = mailings.filter(owner=owner)
+    return mailings.select_related("message", "owner").order_by("-created_at", "-pk")
+
+
+def stats_mailings_fill(mailings: list[Mailing]) -> list[Mailing]:
+    """Set the figures of `stats_per_mailing` on these mailings (a page of them): one query over their attempts.
+
+    Grouping only the page's mailings keeps the page's cost flat however many mailings, attempts and deliveries
+    the account has; the attempts' counters stand for the deliveries (mailings/delivery/counts.py).
+    """
+    rows = (
+        Attempt.objects.filter(mailing_id__in=[m.pk for m in mailings])
+        .values("mailing_id")
+        .annotate(
+            **_attempt_counts("pk", "status", distinct=False),
+            delivered=Coalesce(Sum("sent_count"), 0),
+            undelivered=Coalesce(Sum("failed_count"), 0),
+        )
+        .order_by()
+    )
+    names = ("attempts_total", "attempts_success", "attempts_failure", "delivered", "undelivered")
+    figures: dict[int, dict[str, Any]] = {row["mailing_id"]: dict(row) for row in rows}
+    empty = dict.fromkeys(names, 0)
+    for mailing in mailings:
+        row = figures.get(mailing.pk, empty)
+        for name in names:
+            setattr(mailing, name, row[name])
+    return mailings
 
 
 def home_figures(*, user: User | None) -> dict[str, int]:

@@ -12,6 +12,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.data_versions import data_version_bump
+from mailings.delivery.counts import attempt_counts_apply
 from mailings.delivery.reasons import reason
 from mailings.delivery.run_finish import attempt_finish_if_done
 from mailings.models import Attempt, Delivery
@@ -93,17 +94,24 @@ def deliveries_stop_for_address(*, owner_id: int, email: str) -> int:
     touched = list(waiting.values_list("attempt_id", flat=True).distinct())
     if not touched:
         return 0
-    stopped = Delivery.objects.filter(
-        pk__in=list(waiting.values_list("pk", flat=True)), state__in=open_states, handed_over=False
-    ).update(
-        state=Delivery.State.SKIPPED,
-        reason=why.code,
-        reason_params=why.stored_params(),
-        finished_at=timezone.now(),
-        next_try_at=None,
-        lease_until=None,
-        lease_owner="",
-    )
+    ids = list(waiting.values_list("pk", flat=True))
+    stopped = 0
+    # One UPDATE per (attempt, state it leaves), so that the attempt's counters move by exactly what changed
+    # (mailings/delivery/counts.py), in this transaction.
+    for attempt_id in touched:
+        for state in open_states:
+            moved = Delivery.objects.filter(pk__in=ids, attempt_id=attempt_id, state=state, handed_over=False).update(
+                state=Delivery.State.SKIPPED,
+                reason=why.code,
+                reason_params=why.stored_params(),
+                finished_at=timezone.now(),
+                next_try_at=None,
+                lease_until=None,
+                lease_owner="",
+            )
+            if moved:
+                attempt_counts_apply(attempt_id=attempt_id, deltas={state: -moved, Delivery.State.SKIPPED: moved})
+                stopped += moved
 
     def finish() -> None:
         for attempt_id in touched:

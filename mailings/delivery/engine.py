@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -31,6 +31,7 @@ from core.data_versions import data_version_bump
 from mailings.delivery.accounts import mailing_sender, sender_pause, service_smtp_config
 from mailings.delivery.breaker import breaker_close, breaker_gate, breaker_open
 from mailings.delivery.compose import BuildError, composer_for_mailing, needs_smtputf8
+from mailings.delivery.counts import attempt_counts_apply
 from mailings.delivery.finish_report import deliveries_failed_emit
 from mailings.delivery.ledger import DeliveryLedger
 from mailings.delivery.ratelimit import (
@@ -113,22 +114,30 @@ def attempt_skip_rest(*, attempt_id: int, why: Reason, now: datetime) -> int:
     with the server's real trouble (their reason, set by `_defer_attempt`) rather than skipped for lack of
     time: the owner sees why nothing went out. Their tries are not counted (the breaker's policy).
     """
-    failed = 0
-    if why.code == "window_closed":
-        failed = Delivery.objects.filter(
-            attempt_id=attempt_id, state=State.PENDING, reason__in=sorted(SYSTEMIC_CODES)
-        ).update(state=State.FAILED, finished_at=now, next_try_at=None, lease_until=None, lease_owner="")
-        if failed:
-            logger.info("run ended with the server unusable: attempt=%s deliveries=%s", attempt_id, failed)
-    skipped = Delivery.objects.filter(attempt_id=attempt_id, state__in=[State.PENDING, State.RETRY_WAIT]).update(
-        state=State.SKIPPED,
-        reason=why.code,
-        reason_params=why.stored_params(),
-        finished_at=now,
-        next_try_at=None,
-        lease_until=None,
-        lease_owner="",
-    )
+    with transaction.atomic():
+        failed = 0
+        if why.code == "window_closed":
+            failed = Delivery.objects.filter(
+                attempt_id=attempt_id, state=State.PENDING, reason__in=sorted(SYSTEMIC_CODES)
+            ).update(state=State.FAILED, finished_at=now, next_try_at=None, lease_until=None, lease_owner="")
+            if failed:
+                logger.info("run ended with the server unusable: attempt=%s deliveries=%s", attempt_id, failed)
+        moves: dict[str, int] = {State.PENDING: -failed, State.FAILED: failed}
+        for source in (State.PENDING, State.RETRY_WAIT):
+            # One UPDATE per source state: its row count is the move for the attempt's counters.
+            n = Delivery.objects.filter(attempt_id=attempt_id, state=source).update(
+                state=State.SKIPPED,
+                reason=why.code,
+                reason_params=why.stored_params(),
+                finished_at=now,
+                next_try_at=None,
+                lease_until=None,
+                lease_owner="",
+            )
+            moves[source] = moves.get(source, 0) - n
+            moves[State.SKIPPED] = moves.get(State.SKIPPED, 0) + n
+        attempt_counts_apply(attempt_id=attempt_id, deltas=moves)
+    skipped = moves[State.SKIPPED]
     if skipped:
         logger.info("run skipped: attempt=%s deliveries=%s reason=%s", attempt_id, skipped, why.code)
     return failed + skipped
@@ -251,8 +260,9 @@ class _Engine:
             return False
         try:
             return self.ledger.hand_over(delivery, message_id=message_id, rest=rest)
-        except (DatabaseError, sqlite3.Error) as exc:
-            # "database is locked" mid-DATA: without the write-ahead the message must not go out.
+        except (DatabaseError, sqlite3.Error, OSError) as exc:
+            # "database is locked" mid-DATA, or the journal's disk full: without the write-ahead the message must
+            # not go out.
             logger.warning("hand-over not recorded, message abandoned: delivery=%s error=%s", delivery.pk, exc)
             self.abandon_reason = reason("handover_not_recorded")
             return False
@@ -522,6 +532,8 @@ class _Engine:
             self.probe = False
             breaker_close(account=self.config.account, now=timezone.now())
         done.append(self.ledger.apply(d, result, now=timezone.now()))
+        # At once, not with the batch: should this process be killed, the sweep finds the outcome (journal.py).
+        self.ledger.journal.outcome(d)
         if result.outcome == Outcome.SENT:
             self.sent += 1
         if self.connection_failures >= max(1, int(settings.SEND_BREAKER_THRESHOLD)):
@@ -562,14 +574,18 @@ def attempt_deliver(
         return StopReason.FINAL
     budget = float(settings.SEND_TASK_MAX_SECONDS if max_seconds is None else max_seconds)
     engine = _Engine(attempt=attempt, stop=stop or Stop(), max_seconds=budget, keep_awake=keep_awake)
+    clean = False
     try:
         verdict = engine.run()
+        clean = True
     except Exception:
         # Leases of the batch in hand expire and the sweep recovers them; say what happened.
         logger.exception("delivery task failed: attempt=%s", attempt_id)
         raise
     finally:
         engine.session.close()
+        # Every outcome is in the database after a clean end; otherwise the sweep needs the journal.
+        engine.ledger.journal.close(remove=clean)
         # Claims, skips, deferrals and the last outcomes of this run change what its pages show.
         engine.progress_bump(force=True)
     logger.info("delivery task: attempt=%s sent=%s stop=%s", attempt_id, engine.sent, verdict)

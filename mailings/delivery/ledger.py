@@ -18,6 +18,8 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from mailings.delivery.counts import attempt_counts_apply, attempt_counts_recount, state_moves
+from mailings.delivery.journal import Journal
 from mailings.delivery.reasons import reason
 from mailings.delivery.smtp import Outcome, SendResult
 from mailings.models import Attempt, Delivery
@@ -26,6 +28,11 @@ from mailings.models import Attempt, Delivery
 SqlParams = list[bool | int | str | None]
 
 logger = logging.getLogger(__name__)
+
+# A delivery marked by an earlier group mark goes out (with no write) only while this much of our lease is left.
+# The engine starts a message only with the per-message deadline plus half of its LEASE_MARGIN left, and the
+# watchdog ends a message by its deadline, so only a process frozen (or a clock jumping) mid-message gets here.
+LEASE_SAFETY_SECONDS = 5.0
 
 State = Delivery.State
 # The JSON column's value as the backend takes it in raw SQL (text on SQLite, a Jsonb adapter on PostgreSQL).
@@ -49,6 +56,9 @@ _CLAIM_SQL = (
     "WHERE ((state || '' = %s AND (next_try_at IS NULL OR next_try_at <= %s)) "
     "OR (state || '' = %s AND next_try_at <= %s)) AND id IN "
 )
+# Matches no delivery: the claim runs _CLAIM_SQL once per source state (one branch disabled each time), so
+# its row counts say exactly how many left pending and retry_wait for the attempt's counters.
+_NO_STATE = ""
 _FLUSH_SQL = (
     f"UPDATE {_TABLE} SET state = %s, tries = %s, next_try_at = %s, lease_until = NULL, lease_owner = '', "
     "handed_over = %s, smtp_code = %s, smtp_reply = %s, reason = %s, reason_params = %s, message_id = %s, "
@@ -100,6 +110,9 @@ class DeliveryLedger:
         self.handover_group = max(1, int(settings.SEND_HANDOVER_GROUP))
         # Deliveries marked handed_over in the database whose message has not reached its final dot yet.
         self.marked: set[int] = set()
+        # Final dots and outcomes as they happen, for the sweep should this process be killed (journal.py).
+        self.journal = Journal(lease_owner=self.owner)
+        self.lease_until: datetime | None = None
 
     def _candidates(self, *, limit: int, now: datetime) -> list[int]:
         """Up to `limit` due delivery ids of the attempt.
@@ -126,14 +139,13 @@ class DeliveryLedger:
             # The due condition is checked again row by row by the UPDATE itself: of two workers
             # that picked the same rows, the second finds them claimed (SQLite serialises the
             # writes; PostgreSQL re-evaluates the WHERE once the winner commits).
-            params: SqlParams = [State.SENDING, self.owner, adapt(lease_until)]
-            params += [State.PENDING, adapt(now), State.RETRY_WAIT, adapt(now), *candidates]
-            if self._execute(_CLAIM_SQL + _in_list(candidates), params):
+            if self._claim_rows(candidates, now=adapt(now), lease_until=adapt(lease_until)):
                 won = candidates
                 break
             # Lost every row to another worker: try the next ones instead of going idle while work remains.
         if not won:
             return []
+        self.lease_until = lease_until
         rows = (
             Delivery.objects.filter(pk__in=won, lease_owner=self.owner)
             .only(
@@ -143,6 +155,21 @@ class DeliveryLedger:
         )
         return [d for d in rows if d.state == State.SENDING]
 
+    def _claim_rows(self, candidates: list[int], *, now: str | None, lease_until: str | None) -> int:
+        """The claim's UPDATE, per source state, with the attempt's counters in the same transaction."""
+        sql = _CLAIM_SQL + _in_list(candidates)
+        head: SqlParams = [State.SENDING, self.owner, lease_until]
+        with transaction.atomic():
+            from_pending = self._execute(sql, [*head, State.PENDING, now, _NO_STATE, now, *candidates])
+            from_retry = self._execute(sql, [*head, _NO_STATE, now, State.RETRY_WAIT, now, *candidates])
+            moves: dict[str, int] = {
+                State.PENDING: -from_pending,
+                State.RETRY_WAIT: -from_retry,
+                State.SENDING: from_pending + from_retry,
+            }
+            attempt_counts_apply(attempt_id=self.attempt.pk, deltas=moves)
+        return from_pending + from_retry
+
     def hand_over(self, delivery: Delivery, *, message_id: str, rest: list[Delivery]) -> bool:
         """Write-ahead before the final dot; False if our lease was swept meanwhile (then do not send).
 
@@ -150,11 +177,22 @@ class DeliveryLedger:
         up-to-SEND_HANDOVER_GROUP deliveries of the batch (`rest`, starting with this one) are marked
         with one conditional UPDATE. Marked ones the worker does not send while alive are written back
         with handed_over cleared by `flush` (their in-memory `handed_over` stays False) or `unmark`.
-        A database error is raised: the caller must then not send the message.
+        A database error or a journal that cannot be written (OSError) is raised: the caller must then not send
+        the message. With True, the journal has this final dot's line.
         """
+        if not self._may_hand_over(delivery, message_id=message_id, rest=rest):
+            return False
+        self.journal.dot(delivery_id=delivery.pk, message_id=message_id)
+        return True
+
+    def _may_hand_over(self, delivery: Delivery, *, message_id: str, rest: list[Delivery]) -> bool:
         if delivery.pk in self.marked:
             self.marked.discard(delivery.pk)
-            return True
+            # No write before this dot: our lease must still be good. Once it has run out the sweep may have
+            # read our journal without this dot and put the delivery back to pending (a process frozen for longer
+            # than its lease, a clock jump): sending now could give a duplicate.
+            margin = timedelta(seconds=LEASE_SAFETY_SECONDS)
+            return self.lease_until is None or timezone.now() < self.lease_until - margin
         if self.handover_group == 1:
             return self._hand_over_one(delivery, message_id)
         ids = [r.pk for r in rest[: self.handover_group]]
@@ -234,6 +272,16 @@ class DeliveryLedger:
         ]
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(_FLUSH_SQL, rows)
+            if cursor.rowcount == len(rows):
+                attempt_counts_apply(
+                    attempt_id=self.attempt.pk,
+                    deltas=state_moves(source=State.SENDING, targets=(d.state for d in done)),
+                )
+            else:
+                # Some leases were swept meanwhile (a worker too slow): their rows were not ours to write, and the
+                # sweep counted them. Rare: count the attempt again instead of finding out which rows they were.
+                logger.warning("outcomes written for %s of %s deliveries: counts recounted", cursor.rowcount, len(rows))
+                attempt_counts_recount(attempt_id=self.attempt.pk)
         # Marked but released, skipped or failed before their dot: the flush wrote handed_over = False.
         self.marked.difference_update(d.pk for d in done)
 

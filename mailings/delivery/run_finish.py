@@ -17,6 +17,7 @@ from django.db.models import Count
 from django.utils import timezone, translation
 
 from core.data_versions import data_version_bump_for_attempts
+from mailings.delivery.counts import STATE_COUNT_FIELDS
 from mailings.delivery.finish_report import attempt_finished_notify
 from mailings.delivery.reasons import reason, reason_text
 from mailings.models import Attempt, Delivery
@@ -127,11 +128,9 @@ def _attempt_finish_write(
     return Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.IN_PROGRESS).update(
         status=status,
         finished_at=now,
+        # The counters kept during the run, recounted from the ledger once more (every delivery final).
+        **{column: counts.get(state, 0) for state, column in STATE_COUNT_FIELDS.items()},
         total_count=sum(counts.values()),
-        sent_count=counts.get(State.SENT, 0),
-        failed_count=counts.get(State.FAILED, 0),
-        unknown_count=counts.get(State.UNKNOWN, 0),
-        skipped_count=counts.get(State.SKIPPED, 0),
         server_response=text,
         summary=summary,
     )

@@ -11,6 +11,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.data_versions import data_version_bump
+from mailings.delivery.counts import attempt_counts_recount
 from mailings.delivery.reasons import reason
 from mailings.delivery.tasks import enqueue_attempt_delivery
 from mailings.models import Attempt, Delivery, Mailing, Recipient
@@ -46,8 +47,11 @@ def attempt_start(
         recipients = mailing.audience()
         if recipient_ids is not None:
             recipients = recipients.filter(pk__in=list(recipient_ids))
-        attempt.total_count = _snapshot_deliveries(attempt=attempt, recipients=recipients)
-        attempt.save(update_fields=["total_count"])
+        _snapshot_deliveries(attempt=attempt, recipients=recipients)
+        # Whatever states the snapshot wrote (all pending today), the counters start from the ledger.
+        counts = attempt_counts_recount(attempt_id=attempt.pk)
+        for column, n in counts.items():
+            setattr(attempt, column, n)
         mailing_mark_running(mailing=mailing)
         transaction.on_commit(lambda: enqueue_attempt_delivery(attempt_id=attempt.pk))
         data_version_bump(owner_id=mailing.owner_id)

@@ -4,14 +4,14 @@ disabled), a wait for its send window, and the expected finish under its account
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from mailings.delivery.accounts import mailing_sender
 from mailings.delivery.breaker import account_state_peek
+from mailings.delivery.counts import attempt_state_counts, attempts_remaining
 from mailings.delivery.ratelimit import ratelimit_expected_finish
-from mailings.delivery.run_finish import NOT_FINAL_STATES
 from mailings.delivery.windows import SendWindow, window_for_mailing
 from mailings.models import Attempt, Delivery, Mailing
 
@@ -50,21 +50,14 @@ class SendingStatus:
 
 
 def runs_progress(*, attempts: QuerySet[Attempt]) -> list[RunProgress]:
-    """The progress of these attempts (those in progress among them), in one query over their deliveries."""
-    started = dict(attempts.filter(status=Attempt.Status.IN_PROGRESS).values_list("pk", "started_at"))
-    if not started:
-        return []
-    counts: dict[int, dict[str, int]] = {pk: {} for pk in started}
-    rows = Delivery.objects.filter(attempt_id__in=started).values_list("attempt_id", "state").annotate(n=Count("pk"))
-    for attempt_id, state, n in rows.order_by():
-        counts[attempt_id][state] = n
+    """The progress of these attempts (those in progress among them), from their counters (one query)."""
     runs = []
-    for attempt_id in sorted(started, key=lambda pk: (started[pk], pk)):
-        by_state = counts[attempt_id]
+    for attempt in attempts.filter(status=Attempt.Status.IN_PROGRESS).order_by("started_at", "pk"):
+        by_state = attempt_state_counts(attempt)
         runs.append(
             RunProgress(
-                attempt_id=attempt_id,
-                started_at=started[attempt_id],
+                attempt_id=attempt.pk,
+                started_at=attempt.started_at,
                 total=sum(by_state.values()),
                 done=sum(n for state, n in by_state.items() if state in Delivery.FINAL_STATES),
                 counts=[
@@ -84,9 +77,7 @@ def mailing_sending_status(
     """
     now = now or timezone.now()
     window = window_for_mailing(mailing)
-    remaining = Delivery.objects.filter(
-        attempt__mailing=mailing, attempt__status=Attempt.Status.IN_PROGRESS, state__in=NOT_FINAL_STATES
-    ).count()
+    remaining = attempts_remaining(mailing_id=mailing.pk)
     if not remaining:
         return SendingStatus(False, False, "", None, 0, None)
     sender = mailing_sender(smtp_account_id=mailing.smtp_account_id)

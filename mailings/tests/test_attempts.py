@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from mailings.delivery.counts import attempt_counts_recount
 from mailings.models import Attempt, Delivery
 from mailings.tests.world import make_attempt, make_mailing, make_message
 from users.models import User
@@ -71,6 +72,7 @@ def test_the_attempt_page_lists_its_deliveries(client: Client, owner: User) -> N
         reason_params={"stage": "RCPT"},
     )
     Delivery.objects.create(attempt=attempt, email="ok@example.com", state=Delivery.State.SENT, tries=1, smtp_code=250)
+    attempt_counts_recount(attempt_id=attempt.pk)
     client.force_login(owner)
     html = client.get(reverse("mailings:attempt_detail", args=[attempt.pk])).content.decode()
     assert "lost@example.com" in html and "ok@example.com" in html

@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from mailings.delivery.counts import attempt_counts_recount
 from mailings.models import Attempt, Delivery
 from mailings.tests.sending_support import make_run
 from users.models import User
@@ -25,6 +26,7 @@ def _half_done(owner: User) -> Attempt:
     Delivery.objects.filter(attempt=attempt, email__in=["a@example.com", "b@example.com"]).update(
         state=S.SENT, smtp_code=250, smtp_reply="250 2.0.0 Ok"
     )
+    attempt_counts_recount(attempt_id=attempt.pk)
     return attempt
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from mailings.delivery import engine as sending
 from mailings.delivery.engine import StopReason, attempt_deliver
+from mailings.delivery.journal import journal_path
 from mailings.delivery.recovery import deliveries_sweep_expired_leases
 from mailings.models import Delivery, Mailing
 from mailings.tests.sending_support import ServerFactory, fast_settings, make_run, serving, states
@@ -76,7 +77,11 @@ def test_hand_over_marks_are_written_per_group(fast: Any, owner: User, group: in
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_group_leaves_the_marked_ones_unknown(fast: Any, owner: User, tmp_path: Path) -> None:
+@pytest.mark.parametrize("failure", ["process crash", "power loss"])
+def test_a_worker_killed_mid_group_leaves_only_the_message_in_flight_unknown(
+    fast: Any, owner: User, tmp_path: Path, failure: str
+) -> None:
+    """The journal (journal.py) tells which marked message was in flight; without it, the group rule."""
     handler = HoldingHandler(hold={"a@example.com"}, seconds=30)
     with serving(ServerFactory(handler)) as factory:
         fast.EMAIL_PORT = factory.port
@@ -96,15 +101,30 @@ def test_a_worker_killed_mid_group_leaves_the_marked_ones_unknown(fast: Any, own
             "e@example.com": False,
         }
         assert set(states(attempt).values()) == {S.SENDING}
+        owner_of_a = Delivery.objects.get(attempt=attempt, email="a@example.com").lease_owner
+        journal = journal_path(owner_of_a)
+        assert journal is not None and journal.is_file()
+        if failure == "power loss":
+            # Not forced to disk: a power loss may take the journal with it (a reboot changes the boot id too).
+            journal.unlink()
         assert deliveries_sweep_expired_leases(now=timezone.now() + timedelta(minutes=2)) == 5
+        assert not journal.exists()
         got = states(attempt)
-        # Marked but never sent (b, c): in doubt for the sweep, never resent. Unmarked: back to pending.
-        assert [got[e] for e in FIVE] == [S.UNKNOWN, S.UNKNOWN, S.UNKNOWN, S.PENDING, S.PENDING]
+        if failure == "process crash":
+            # a's final dot was in flight: in doubt. b and c were marked with it but never reached theirs.
+            assert [got[e] for e in FIVE] == [S.UNKNOWN, S.PENDING, S.PENDING, S.PENDING, S.PENDING]
+        else:
+            # Marked but never sent (b, c): in doubt for the sweep, never resent. Unmarked: back to pending.
+            assert [got[e] for e in FIVE] == [S.UNKNOWN, S.UNKNOWN, S.UNKNOWN, S.PENDING, S.PENDING]
         handler.hold.clear()
         run_tasks()  # the sweep re-enqueued delivery for the attempt
     got = states(attempt)
-    assert [got[e] for e in FIVE] == [S.UNKNOWN, S.UNKNOWN, S.UNKNOWN, S.SENT, S.SENT]
-    assert _copies(handler) == {"a@example.com": 1, "d@example.com": 1, "e@example.com": 1}
+    if failure == "process crash":
+        assert [got[e] for e in FIVE] == [S.UNKNOWN, S.SENT, S.SENT, S.SENT, S.SENT]
+        assert _copies(handler) == dict.fromkeys(FIVE, 1)
+    else:
+        assert [got[e] for e in FIVE] == [S.UNKNOWN, S.UNKNOWN, S.UNKNOWN, S.SENT, S.SENT]
+        assert _copies(handler) == {"a@example.com": 1, "d@example.com": 1, "e@example.com": 1}
 
 
 def test_a_mailing_disabled_mid_group_skips_the_rest_and_clears_their_marks(

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from mailings.delivery.counts import COUNT_FIELDS, attempt_counts_recount
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from users.models import User
 
@@ -43,11 +44,17 @@ def make_mailing(
 
 
 def make_attempt(mailing: Mailing, *, states: Sequence[str] = (), **extra: Any) -> Attempt:
-    """An attempt with one delivery per entry of `states`."""
+    """An attempt with one delivery per entry of `states`.
+
+    Its counters are counted from those deliveries (as the engine keeps them), unless the test gives its own.
+    """
     extra.setdefault("trigger", Attempt.Trigger.SCHEDULE if "scheduled_for" in extra else Attempt.Trigger.MANUAL)
     extra.setdefault("status", Attempt.Status.SUCCESS)
     attempt = Attempt.objects.create(mailing=mailing, total_count=len(states), **extra)
     Delivery.objects.bulk_create(
         Delivery(attempt=attempt, email=f"r{i}-{attempt.pk}@example.com", state=state) for i, state in enumerate(states)
     )
+    if not set(extra) & set(COUNT_FIELDS):
+        attempt_counts_recount(attempt_id=attempt.pk)
+        attempt.refresh_from_db()
     return attempt

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from mailings.delivery.counts import attempt_counts_from_ledger
 from mailings.delivery.engine import StopReason, attempt_deliver
 from mailings.models import Attempt, Delivery
 from mailings.tests.sending_support import make_run, states
@@ -59,6 +60,12 @@ def test_an_unsubscribe_during_a_run_stops_its_pending_delivery(server: SmtpServ
     _mailing, attempt = make_run(owner)
     suppression_add(owner_id=owner.pk, email="c@example.com", source=Suppression.Source.ONE_CLICK)
     assert states(attempt)["c@example.com"] == Delivery.State.SKIPPED
+    # The run's counters moved with the ledger (mailings/delivery/counts.py): the pages agree at once.
+    attempt.refresh_from_db()
+    assert (attempt.pending_count, attempt.skipped_count) == (2, 1)
+    assert attempt_counts_from_ledger(attempt_id=attempt.pk) == {
+        f: getattr(attempt, f) for f in attempt_counts_from_ledger(attempt_id=attempt.pk)
+    }
 
     attempt_deliver(attempt_id=attempt.pk)
 

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django_apscheduler.jobstores import DjangoJobStore
 from django_apscheduler.models import DjangoJobExecution
 
+from mailings.delivery.journal import journals_remove_stale
 from mailings.delivery.schedule import TickResult, scheduler_record_tick, scheduler_tick
 from mailings.worker_recovery import task_rows_fail_stale
 from webhooks.tasks import webhook_messages_prune
@@ -73,9 +74,11 @@ def run_tick() -> TickResult | None:
 
 
 def run_task_rows_sweep() -> int | None:
-    """Mark the task rows of workers killed outright as failed (mailings/worker_recovery.py); never raises."""
+    """Mark the task rows of workers killed outright as failed (mailings/worker_recovery.py) and remove stale
+    delivery journals (mailings/delivery/journal.py); never raises."""
     close_old_connections()
     try:
+        journals_remove_stale()
         return task_rows_fail_stale(now=timezone.now())
     except Exception:
         logger.exception("task rows sweep failed")

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from core.data_versions import data_version_bump_everyone
+from mailings.delivery.counts import COUNT_FIELDS, STATE_COUNT_FIELDS
 from mailings.delivery.reasons import Reason, reason
 from mailings.delivery.run_finish import attempt_summary, summary_text
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
@@ -150,11 +151,10 @@ def _create_attempt(
     Delivery.objects.bulk_create(rows)
     states = [row.state for row in rows]
     attempt.total_count = len(rows)
-    attempt.sent_count = states.count(Delivery.State.SENT)
-    attempt.failed_count = states.count(Delivery.State.FAILED)
-    attempt.unknown_count = states.count(Delivery.State.UNKNOWN)
-    attempt.skipped_count = states.count(Delivery.State.SKIPPED)
-    fields = ["total_count", "sent_count", "failed_count", "unknown_count", "skipped_count"]
+    # Every state's counter, as the engine keeps them (mailings/delivery/counts.py).
+    for state, column in STATE_COUNT_FIELDS.items():
+        setattr(attempt, column, states.count(state))
+    fields = list(COUNT_FIELDS)
     if final and rows:
         # The engine's own summary of the replies (run_finish), as a finished run has it.
         attempt.summary = attempt_summary(attempt_id=attempt.pk)

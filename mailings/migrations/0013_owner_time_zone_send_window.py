@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('audience', '0001_initial'),
-        ('mailings', '0011_message_format'),
+        ('mailings', '0012_attempt_state_counts'),
         ('senders', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

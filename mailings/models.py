@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -266,6 +266,9 @@ class Attempt(models.Model):
     failed_count = models.PositiveIntegerField(_("не доставлено"), default=0)
     unknown_count = models.PositiveIntegerField(_("неизвестно"), default=0)
     skipped_count = models.PositiveIntegerField(_("пропущено"), default=0)
+    # Sent deliveries that came back later as bounce reports, and complaints (bounces/services.py: bounce_record).
+    bounced_count = models.PositiveIntegerField(_("возвратов"), default=0)
+    complaint_count = models.PositiveIntegerField(_("жалоб"), default=0)
     wake_at = models.DateTimeField(
         _("разбудить не раньше"),
         null=True,
@@ -323,6 +326,12 @@ class Delivery(models.Model):
         UNKNOWN = "unknown", _("Неизвестно")
         SKIPPED = "skipped", _("Пропущено")
 
+    class Bounce(models.TextChoices):
+        NONE = "", _("нет")
+        HARD = "hard", _("Возврат: адрес недоступен")
+        SOFT = "soft", _("Возврат: временная ошибка")
+        COMPLAINT = "complaint", _("Жалоба на спам")
+
     FINAL_STATES = (State.SENT, State.FAILED, State.UNKNOWN, State.SKIPPED)
 
     attempt = models.ForeignKey(Attempt, verbose_name=_("попытка"), on_delete=models.CASCADE, related_name="deliveries")
@@ -353,6 +362,9 @@ class Delivery(models.Model):
     reason_params = models.JSONField(_("параметры причины"), null=True, blank=True)
     message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
     finished_at = models.DateTimeField(_("завершено"), null=True, blank=True)
+    # What came back after a 250 (bounces/services.py: bounce_record); the details are bounces.Bounce rows.
+    bounce = models.CharField(_("возврат"), max_length=16, choices=Bounce.choices, default=Bounce.NONE, blank=True)
+    bounced_at = models.DateTimeField(_("возврат получен"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("доставка")
@@ -380,6 +392,28 @@ class Delivery(models.Model):
     @property
     def reason_text(self) -> str:
         return reason_text(self.reason, self.reason_params)
+
+    @property
+    def is_bounced(self) -> bool:
+        """Sent, then returned as undeliverable: not delivered (a complaint means it was delivered)."""
+        return self.bounce in (self.Bounce.HARD, self.Bounce.SOFT)
+
+    @property
+    def state_label(self) -> str:
+        """The state as a page shows it: a 250 is «принято сервером» while a bounce may still come back."""
+        if self.state == self.State.SENT:
+            if self.is_bounced or self.bounce == self.Bounce.COMPLAINT:
+                return str(self.Bounce(self.bounce).label)
+            if self.bounce_still_possible:
+                return str(_("Принято сервером"))
+        return str(self.get_state_display())
+
+    @property
+    def bounce_still_possible(self) -> bool:
+        # Relays give up on a message after a few days (Postfix: maximal_queue_lifetime 5d) and then bounce.
+        if self.finished_at is None:
+            return True
+        return timezone.now() - self.finished_at < timedelta(days=int(settings.BOUNCE_LATE_DAYS))
 
     def set_reason(self, why: Reason | None) -> None:
         self.reason = why.code if why is not None else ""

@@ -368,7 +368,7 @@ class _Engine:
     def _send_one(self, d: Delivery, *, rest: list[Delivery], done: list[Delivery]) -> str | None:
         now = timezone.now()
         try:
-            to_addr, data, message_id = self.composer.build(email=d.email, full_name=d.full_name)
+            to_addr, data, message_id = self.composer.build(email=d.email, full_name=d.full_name, delivery_id=d.pk)
         except BuildError as exc:
             self.ledger.finish(d, State.FAILED, now=now)
             d.set_reason(reason("not_built", error=exc.reason))

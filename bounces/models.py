@@ -55,6 +55,7 @@ class BounceMailbox(models.Model):
     class Meta:
         verbose_name = _("ящик для возвратов")
         verbose_name_plural = _("ящики для возвратов")
+        permissions = [("view_all_bounce_mailboxes", _("Может просматривать ящики для возвратов всех пользователей"))]
         constraints = [
             models.CheckConstraint(condition=Q(port__gte=1, port__lte=65535), name="bouncemailbox_port_range"),
         ]

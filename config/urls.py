@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/", include("users.urls")),
     path("blog/", include("blog.urls")),
     path("senders/", include("senders.urls")),
+    path("bounces/", include("bounces.urls")),
     path("", include("audience.urls")),
     path("", include("mailings.urls")),
 ]

@@ -12,6 +12,14 @@ from core.email_addresses import InternationalEmailField
 from mailings.delivery.reasons import Reason, reason, reason_text
 
 
+def bounce_window_open(sent_at: datetime | None) -> bool:
+    """May a bounce still come back for a message sent at `sent_at`?
+
+    Relays give up on a message after a few days (Postfix: maximal_queue_lifetime 5d) and then bounce it.
+    """
+    return sent_at is None or timezone.now() - sent_at < timedelta(days=int(settings.BOUNCE_LATE_DAYS))
+
+
 class Recipient(models.Model):
     """Получатель рассылки: a contact in one owner's address book."""
 
@@ -313,6 +321,16 @@ class Attempt(models.Model):
     def note_text(self) -> str:
         return reason_text(self.note, self.note_params)
 
+    @property
+    def bounce_still_possible(self) -> bool:
+        """A 250 is «принято сервером» until BOUNCE_LATE_DAYS after the run: a relay may still bounce it."""
+        return bounce_window_open(self.finished_at)
+
+    @property
+    def delivered_count(self) -> int:
+        """Sent and not returned later as a bounce (a complaint was delivered)."""
+        return max(0, self.sent_count - self.bounced_count)
+
 
 class Delivery(models.Model):
     """One message to one recipient within one attempt: the per-recipient ledger."""
@@ -410,10 +428,7 @@ class Delivery(models.Model):
 
     @property
     def bounce_still_possible(self) -> bool:
-        # Relays give up on a message after a few days (Postfix: maximal_queue_lifetime 5d) and then bounce.
-        if self.finished_at is None:
-            return True
-        return timezone.now() - self.finished_at < timedelta(days=int(settings.BOUNCE_LATE_DAYS))
+        return bounce_window_open(self.finished_at)
 
     def set_reason(self, why: Reason | None) -> None:
         self.reason = why.code if why is not None else ""

@@ -10,10 +10,14 @@ import logging
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from core.params import parse_id
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from users.models import User
+
+# Sent, then returned as undeliverable: not delivered (a complaint was delivered).
+BOUNCED = [Delivery.Bounce.HARD, Delivery.Bounce.SOFT]
 
 logger = logging.getLogger(__name__)
 
@@ -148,9 +152,23 @@ def attempt_deliveries(*, attempt: Attempt) -> QuerySet[Delivery]:
 
 def delivery_state_counts(*, attempt: Attempt) -> list[tuple[str, str | Promise, int]]:
     """(state, label, count) for each state the attempt's deliveries are in, in the states' order (one query)."""
-    rows = attempt.deliveries.order_by().values("state").annotate(n=Count("pk"))
-    counts = {row["state"]: row["n"] for row in rows}
-    return [(state, label, counts[state]) for state, label in Delivery.State.choices if state in counts]
+    rows = attempt.deliveries.order_by().values("state", "bounce").annotate(n=Count("pk"))
+    counts: dict[str, int] = {}
+    bounced = 0
+    for row in rows:
+        if row["state"] == Delivery.State.SENT and row["bounce"] in BOUNCED:
+            bounced += row["n"]
+        else:
+            counts[row["state"]] = counts.get(row["state"], 0) + row["n"]
+    result: list[tuple[str, str | Promise, int]] = []
+    for state, label in Delivery.State.choices:
+        if state == Delivery.State.SENT and attempt.bounce_still_possible:
+            label = _("Принято сервером")
+        if state in counts:
+            result.append((state, label, counts[state]))
+        if state == Delivery.State.SENT and bounced:
+            result.append(("bounced", _("Возврат"), bounced))
+    return result
 
 
 def _attempt_counts(attempt: str, status: str, *, distinct: bool) -> dict[str, Count]:
@@ -175,7 +193,8 @@ def stats_totals(*, user: User, owner: User | None = None) -> dict[str, int]:
     )
     totals.update(
         deliveries.aggregate(
-            delivered=Count("pk", filter=Q(state=Delivery.State.SENT)),
+            delivered=Count("pk", filter=Q(state=Delivery.State.SENT) & ~Q(bounce__in=BOUNCED)),
+            bounced=Count("pk", filter=Q(state=Delivery.State.SENT, bounce__in=BOUNCED)),
             undelivered=Count("pk", filter=Q(state=Delivery.State.FAILED)),
         )
     )
@@ -192,7 +211,15 @@ def stats_per_mailing(*, user: User, owner: User | None = None) -> QuerySet[Mail
         .annotate(
             # The join with deliveries repeats each attempt once per delivery: count attempts distinct.
             **_attempt_counts("attempts", "attempts__status", distinct=True),
-            delivered=Count("attempts__deliveries", filter=Q(attempts__deliveries__state=Delivery.State.SENT)),
+            delivered=Count(
+                "attempts__deliveries",
+                filter=Q(attempts__deliveries__state=Delivery.State.SENT)
+                & ~Q(attempts__deliveries__bounce__in=BOUNCED),
+            ),
+            bounced=Count(
+                "attempts__deliveries",
+                filter=Q(attempts__deliveries__state=Delivery.State.SENT, attempts__deliveries__bounce__in=BOUNCED),
+            ),
             undelivered=Count("attempts__deliveries", filter=Q(attempts__deliveries__state=Delivery.State.FAILED)),
         )
         .order_by("-created_at", "-pk")

@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from audience.models import Import, ImportRow, List
 from blog.models import Article
+from bounces.models import Bounce, BounceMailbox
+from bounces.services import MailboxSettings, bounce_mailbox_save
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from moderation.services import mailing_disable, smtp_account_disable
 from senders.models import SmtpAccount
@@ -19,7 +21,7 @@ ACTORS = ["anonymous", "owner", "other", "manager", "blocked", "superuser"]
 
 # Fields that a request may change without writing anything that matters.
 _VOLATILE_FIELDS = {"blog.article": {"views_count"}}
-_SNAPSHOT_APPS = ["auth", "users", "mailings", "senders", "audience", "blog", "django_tasks_db"]
+_SNAPSHOT_APPS = ["auth", "users", "mailings", "senders", "audience", "blog", "bounces", "django_tasks_db"]
 # The password of the world's SMTP accounts: no page may ever show it.
 SMTP_PASSWORD = "world-smtp-app-password-5q7z"
 
@@ -37,6 +39,7 @@ class World:
     import_job: Import
     smtp_account: SmtpAccount
     disabled_smtp_account: SmtpAccount
+    bounce_mailbox: BounceMailbox
 
 
 def world_build(*, owner: User, other: User, manager: User, blocked: User, text: str = "Новости недели") -> World:
@@ -84,7 +87,7 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         total_count=1,
         failed_count=1,
     )
-    Delivery.objects.create(
+    delivery = Delivery.objects.create(
         attempt=attempt,
         recipient=recipient,
         email=recipient.email,
@@ -93,6 +96,21 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         smtp_code=550,
         smtp_reply="550 5.1.1 User unknown",
         reason=text,
+    )
+    bounce_mailbox = bounce_mailbox_save(
+        owner=owner,
+        values=MailboxSettings(host="imap.example.com", port=993, security="ssl", login=text),
+        password=SMTP_PASSWORD,
+    )
+    Bounce.objects.create(
+        owner=owner,
+        delivery=delivery,
+        email=recipient.email,
+        kind=Bounce.Kind.HARD,
+        status="5.1.1",
+        diagnostic=text,
+        source=Bounce.Source.IMAP,
+        report_digest="world",
     )
     recipient_list = List.objects.create(owner=owner, name=text)
     recipient_list.members.add(recipient)
@@ -136,6 +154,7 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         import_job=import_job,
         smtp_account=smtp_account,
         disabled_smtp_account=disabled_smtp_account,
+        bounce_mailbox=bounce_mailbox,
     )
 
 

@@ -113,6 +113,18 @@ def _smtp_account_data(w: World) -> dict[str, Any]:
     }
 
 
+def _bounce_mailbox_data(w: World) -> dict[str, Any]:
+    return {
+        "host": "imap.yandex.ru",
+        "port": "993",
+        "security": "ssl",
+        "login": "shop@yandex.ru",
+        "password": "another-app-password",
+        "folder": "INBOX",
+        "is_enabled": "on",
+    }
+
+
 ROUTES: dict[str, Route] = {
     # --- public and account pages -----------------------------------------------------------------
     "home": PUBLIC_READ,
@@ -281,6 +293,13 @@ ROUTES: dict[str, Route] = {
         kwargs=_pk("disabled_smtp_account"),
         data=REASON,
     ),
+    # --- bounce processing (bounces/): each user's own mailbox; managers read everyone's -------------------
+    "bounces:mailbox": PRIVATE_READ,
+    "bounces:mailbox_edit": Route(get=_signed_in(OK), post=_signed_in(FOUND), data=_bounce_mailbox_data),
+    # Only the world's owner has a mailbox to check; everyone else has none (404), managers included.
+    "bounces:mailbox_check": Route(get=_signed_in(NOT_ALLOWED), post=(LOGIN, FOUND, MISSING, MISSING, MISSING)),
+    "bounces:mailbox_list": Route(get=MANAGER_PAGE, post=_signed_in(NOT_ALLOWED)),
+    "bounces:mailbox_detail": Route(get=OBJECT_READ, post=_signed_in(NOT_ALLOWED), kwargs=_pk("bounce_mailbox")),
 }
 
 
@@ -439,6 +458,8 @@ SHOWS_THE_TEXT = {
     "senders:smtp_account_detail",
     "senders:smtp_account_disable",
     "senders:smtp_account_enable",
+    "bounces:mailbox_list",
+    "bounces:mailbox_detail",
 }
 
 

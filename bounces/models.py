@@ -8,6 +8,9 @@ from django.utils.translation import gettext_lazy as _
 class BounceMailbox(models.Model):
     """The IMAP mailbox where an owner's bounce reports and complaints arrive (one per owner).
 
+    The row without an owner is the service's shared mailbox (BOUNCE_SERVICE_IMAP_*, kept in step with the
+    settings by `polling.service_mailbox_sync`): its reports say whose they are by our Message-ID.
+
     The password is stored only encrypted, like an SMTP account's (senders/crypto.py). Polling remembers the
     last UID it saw under the folder's UIDVALIDITY, and flags what it processed with `PROCESSED_KEYWORD`.
     """
@@ -26,7 +29,12 @@ class BounceMailbox(models.Model):
         FAILED = "failed", _("ошибка")
 
     owner = models.OneToOneField(
-        settings.AUTH_USER_MODEL, verbose_name=_("владелец"), on_delete=models.CASCADE, related_name="bounce_mailbox"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("владелец"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="bounce_mailbox",
     )
     host = models.CharField(_("сервер IMAP"), max_length=255)
     port = models.PositiveIntegerField(
@@ -58,6 +66,10 @@ class BounceMailbox(models.Model):
         permissions = [("view_all_bounce_mailboxes", _("Может просматривать ящики для возвратов всех пользователей"))]
         constraints = [
             models.CheckConstraint(condition=Q(port__gte=1, port__lte=65535), name="bouncemailbox_port_range"),
+            # At most one service mailbox (the ownerless row): a unique index on a constant over those rows.
+            models.UniqueConstraint(
+                models.Value(1), condition=Q(owner__isnull=True), name="bouncemailbox_one_service_mailbox"
+            ),
         ]
         indexes = [
             # Scheduler: the enabled mailboxes whose poll is due.

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from imapclient import DELETED, SEEN, IMAPClient
@@ -57,7 +58,10 @@ def mailbox_poll(*, mailbox_id: int) -> PollResult:
         return PollResult(ok=False, error="mailbox deleted")
     result = PollResult(ok=True)
     try:
-        password = password_decrypt(mailbox.password_encrypted)
+        if mailbox.owner_id is None:  # the service mailbox: its password lives in the environment only
+            password = str(settings.BOUNCE_SERVICE_IMAP_PASSWORD)
+        else:
+            password = password_decrypt(mailbox.password_encrypted)
         client = _connect(mailbox)
         try:
             client.login(mailbox.login, password)
@@ -76,7 +80,8 @@ def mailbox_poll(*, mailbox_id: int) -> PollResult:
         check_status=BounceMailbox.CheckStatus.OK if result.ok else BounceMailbox.CheckStatus.FAILED,
         last_error=result.error,
     )
-    data_version_bump(owner_id=mailbox.owner_id)
+    if mailbox.owner_id is not None:
+        data_version_bump(owner_id=mailbox.owner_id)
     log = logger.info if result.ok else logger.warning
     log(
         "bounce mailbox polled: mailbox=%s ok=%s processed=%s unrecognised=%s error=%s",
@@ -125,11 +130,44 @@ def _ingest(raw: bytes, *, mailbox: BounceMailbox, uid: int) -> bool:
     """True when the message was a bounce report or complaint (recorded, matched or not)."""
     try:
         return report_ingest(raw=raw, owner_id=mailbox.owner_id, source=Bounce.Source.IMAP).recognised
-    except (UnreadableMessage, OwnerUnknown):
+    except OwnerUnknown:
+        # The service mailbox: a report about mail that was not a mailing's (an account email), or someone
+        # else's. Read and flagged, recorded nowhere.
+        return True
+    except UnreadableMessage:
         return False
     except Exception:  # one malformed message must not stop the mailbox: leave it, go on
         logger.exception("bounce report not processed: mailbox=%s uid=%s", mailbox.pk, uid)
         return False
+
+
+def service_mailbox_sync() -> BounceMailbox | None:
+    """Keep the service mailbox's row in step with BOUNCE_SERVICE_IMAP_*; None (and the row disabled) when unset."""
+    host = str(settings.BOUNCE_SERVICE_IMAP_HOST).strip()
+    if not host:
+        BounceMailbox.objects.filter(owner__isnull=True, is_enabled=True).update(is_enabled=False)
+        return None
+    values = {
+        "host": host,
+        "port": int(settings.BOUNCE_SERVICE_IMAP_PORT),
+        "security": str(settings.BOUNCE_SERVICE_IMAP_SECURITY),
+        "login": str(settings.BOUNCE_SERVICE_IMAP_LOGIN),
+        "folder": str(settings.BOUNCE_SERVICE_IMAP_FOLDER) or "INBOX",
+    }
+    mailbox = BounceMailbox.objects.filter(owner__isnull=True).first()
+    if mailbox is None:
+        try:
+            with transaction.atomic():
+                return BounceMailbox.objects.create(owner=None, is_enabled=True, **values)
+        except IntegrityError:  # another scheduler made it first (bouncemailbox_one_service_mailbox)
+            mailbox = BounceMailbox.objects.get(owner__isnull=True)
+    moved = any(getattr(mailbox, name) != value for name, value in values.items() if name != "security")
+    changes: dict[str, object] = {**values, "is_enabled": True}
+    if moved:
+        changes.update(uidvalidity=None, last_uid=0)
+    BounceMailbox.objects.filter(pk=mailbox.pk).update(**changes)
+    mailbox.refresh_from_db()
+    return mailbox
 
 
 def bounce_polls_due(*, now: datetime) -> list[int]:

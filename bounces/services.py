@@ -19,6 +19,8 @@ from bounces.reports import COMPLAINT, HARD, Report, ReportItem, report_read
 from core.data_versions import data_version_bump
 from mailings.models import Attempt, Delivery
 from senders.crypto import password_encrypt
+from suppressions.models import Suppression
+from suppressions.services import suppression_add
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -70,7 +72,8 @@ def bounce_mailbox_check_request(*, mailbox: BounceMailbox) -> None:
     )
     mailbox.check_status, mailbox.poll_requested_at = BounceMailbox.CheckStatus.CHECKING, now
     transaction.on_commit(lambda: poll_bounce_mailbox.enqueue(mailbox.pk))
-    data_version_bump(owner_id=mailbox.owner_id)
+    if mailbox.owner_id is not None:
+        data_version_bump(owner_id=mailbox.owner_id)
     logger.info("bounce mailbox check requested: mailbox=%s", mailbox.pk)
 
 
@@ -221,12 +224,12 @@ def _delivery_mark(*, delivery: Delivery, kind: str, now: object) -> None:
 
 
 def bounce_suppress(*, owner_id: int, email: str, kind: str, bounce: Bounce) -> None:
-    """Put the address on the owner's suppression list (the `suppressions` app)."""
-    source = {"hard": "bounce_hard", "soft": "bounce_soft", "complaint": "complaint"}[kind]
+    """Put the address on the owner's suppression list: it is never mailed by this owner again."""
+    source = {
+        Bounce.Kind.HARD: Suppression.Source.BOUNCE_HARD,
+        Bounce.Kind.SOFT: Suppression.Source.BOUNCE_SOFT,
+        Bounce.Kind.COMPLAINT: Suppression.Source.COMPLAINT,
+    }[Bounce.Kind(kind)]
     detail = " ".join(part for part in (bounce.status, bounce.diagnostic) if part)
-    try:
-        from suppressions.services import suppression_add  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        logger.warning("no suppression list yet, address not suppressed: owner=%s bounce=%s", owner_id, bounce.pk)
-        return
-    suppression_add(owner_id=owner_id, email=email, source=source, reason=source, detail=detail[:1000])
+    suppression_add(owner_id=owner_id, email=email, source=source, reason=bounce.status or kind, detail=detail)
+    logger.info("bounced address suppressed: owner=%s bounce=%s source=%s", owner_id, bounce.pk, source)

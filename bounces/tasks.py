@@ -5,7 +5,7 @@ import logging
 from django.utils import timezone
 from django_tasks import task
 
-from bounces.polling import bounce_polls_due, mailbox_poll
+from bounces.polling import bounce_polls_due, mailbox_poll, service_mailbox_sync
 
 logger = logging.getLogger(__name__)
 
@@ -17,6 +17,7 @@ def poll_bounce_mailbox(mailbox_id: int) -> None:
 
 def bounce_polls_enqueue() -> int:
     """Called by the scheduler every minute: enqueue a poll for every mailbox that is due; returns how many."""
+    service_mailbox_sync()
     claimed = bounce_polls_due(now=timezone.now())
     for mailbox_id in claimed:
         poll_bounce_mailbox.enqueue(mailbox_id)

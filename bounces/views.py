@@ -24,11 +24,12 @@ def _own(request: AuthenticatedHttpRequest) -> BounceMailbox | None:
     return BounceMailbox.objects.filter(owner=request.user).first()
 
 
-def _page(request: AuthenticatedHttpRequest, mailbox: BounceMailbox | None, owner_id: int) -> HttpResponse:
+def _page(request: AuthenticatedHttpRequest, mailbox: BounceMailbox | None, owner_id: int | None) -> HttpResponse:
+    """`owner_id` None: the service mailbox, whose reports are listed on their owners' pages."""
     context = {
         "mailbox": mailbox,
-        "is_owner": owner_id == request.user.pk,
-        "bounces": bounces_recent(owner_id=owner_id),
+        "is_owner": owner_id is not None and owner_id == request.user.pk,
+        "bounces": bounces_recent(owner_id=owner_id) if owner_id is not None else [],
         "can_view_all": can_view_all_bounce_mailboxes(request.user),
     }
     return render(request, "bounces/mailbox_detail.html", context)

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "senders",
     "moderation",
     "audience",
+    "suppressions",
     "blog",
     "bounces",
 ]
@@ -268,6 +269,11 @@ MESSAGE_ID_DOMAIN = env.str("MESSAGE_ID_DOMAIN", default="")
 DKIM_SELECTOR = env.str("DKIM_SELECTOR", default="")
 DKIM_DOMAIN = env.str("DKIM_DOMAIN", default="")
 DKIM_PRIVATE_KEY_FILE = env.str("DKIM_PRIVATE_KEY_FILE", default="")
+# Unsubscribe links in mailing messages (suppressions/links.py) are absolute: the worker has no request to
+# take the host from. In production the site's public https address.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The mailto: part of List-Unsubscribe (RFC 2369); empty: only the https one-click link is offered.
+UNSUBSCRIBE_MAILTO = env.str("UNSUBSCRIBE_MAILTO", default="")
 # Test sends («Отправить тестовое письмо») per user within TEST_SEND_WINDOW seconds.
 TEST_SEND_LIMIT = env.int("TEST_SEND_LIMIT", default=5)
 TEST_SEND_WINDOW = env.int("TEST_SEND_WINDOW", default=600)
@@ -293,6 +299,14 @@ BOUNCE_DELETE_PROCESSED = env.bool("BOUNCE_DELETE_PROCESSED", default=False)
 BOUNCE_IMAP_TIMEOUT = env.float("BOUNCE_IMAP_TIMEOUT", default=30.0)
 # How far back a report without our Message-ID is matched by its recipient's address to a sent delivery.
 BOUNCE_MATCH_DAYS = env.int("BOUNCE_MATCH_DAYS", default=14)
+# The service's shared bounce mailbox (the service SMTP account's, EMAIL_*): read like an owner's, each report
+# credited to the owner its Message-ID names. Off while BOUNCE_SERVICE_IMAP_HOST is empty.
+BOUNCE_SERVICE_IMAP_HOST = env.str("BOUNCE_SERVICE_IMAP_HOST", default="")
+BOUNCE_SERVICE_IMAP_PORT = env.int("BOUNCE_SERVICE_IMAP_PORT", default=993)
+BOUNCE_SERVICE_IMAP_SECURITY = env.str("BOUNCE_SERVICE_IMAP_SECURITY", default="ssl")  # ssl, starttls or none
+BOUNCE_SERVICE_IMAP_LOGIN = env.str("BOUNCE_SERVICE_IMAP_LOGIN", default="")
+BOUNCE_SERVICE_IMAP_PASSWORD = env.str("BOUNCE_SERVICE_IMAP_PASSWORD", default="")
+BOUNCE_SERVICE_IMAP_FOLDER = env.str("BOUNCE_SERVICE_IMAP_FOLDER", default="INBOX")
 
 # Sending limits of the service account (EMAIL_*; 0 = no limit). Yandex allows 500 a day. Owners' accounts
 # carry their own limits (senders.SmtpAccount).

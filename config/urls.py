@@ -18,6 +18,7 @@ urlpatterns = [
     path("senders/", include("senders.urls")),
     path("bounces/", include("bounces.urls")),
     path("", include("audience.urls")),
+    path("", include("suppressions.urls")),
     path("", include("mailings.urls")),
 ]
 

@@ -1,7 +1,6 @@
 """Polling a real IMAP mailbox (Dovecot) holding real-world bounce reports, complaints, an auto-reply and spam."""
 
 import itertools
-import logging
 from datetime import timedelta
 from typing import Any
 
@@ -9,13 +8,14 @@ import pytest
 from django.utils import timezone
 
 from bounces.models import Bounce, BounceMailbox
-from bounces.polling import bounce_polls_due, mailbox_poll
+from bounces.polling import bounce_polls_due, mailbox_poll, service_mailbox_sync
 from bounces.services import MailboxSettings, bounce_mailbox_save
 from bounces.tests.dovecot import PASSWORD, Dovecot
 from bounces.tests.support import sample
 from mailings.delivery.compose import delivery_message_id
 from mailings.models import Attempt, Delivery
 from mailings.tests.world import make_attempt, make_mailing
+from suppressions.models import Suppression
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -51,8 +51,7 @@ def test_one_poll_records_every_provider_and_leaves_the_rest_alone(dovecot: Dove
     dovecot.append(mailbox.login, sample("ooo", rcpt=ooo_to.email, message_id=_mid(ooo_to)))
     dovecot.append(mailbox.login, sample("spam", rcpt=spam_to.email))
 
-    with caplog.at_level(logging.WARNING, logger="bounces.services"):
-        result = mailbox_poll(mailbox_id=mailbox.pk)
+    result = mailbox_poll(mailbox_id=mailbox.pk)
 
     assert result.ok and (result.processed, result.unrecognised) == (6, 2)
     bounces = {b.delivery_id: b for b in Bounce.objects.filter(owner=owner)}
@@ -74,6 +73,12 @@ def test_one_poll_records_every_provider_and_leaves_the_rest_alone(dovecot: Dove
     mailbox.refresh_from_db()
     assert (mailbox.processed_count, mailbox.unrecognised_count) == (6, 2)
     assert mailbox.check_status == "ok" and mailbox.last_error == "" and mailbox.last_uid == max(flags)
+    # Hard bounces and the complaint suppress; the auto-reply's and the spam's addresses stay mailable.
+    suppressed = dict(Suppression.objects.filter(owner=owner).values_list("email_key", "source"))
+    assert suppressed == {
+        **{d.email.lower(): "bounce_hard" for d in deliveries[:5]},
+        deliveries[5].email.lower(): "complaint",
+    }
 
 
 def test_a_second_poll_reads_only_new_messages(dovecot: Dovecot, owner: User) -> None:
@@ -105,21 +110,22 @@ def test_the_same_report_read_twice_is_recorded_once(dovecot: Dovecot, owner: Us
 
 
 def test_soft_bounces_mark_the_delivery_and_count_towards_the_limit(
-    dovecot: Dovecot, owner: User, settings: Any, caplog: Any
+    dovecot: Dovecot, owner: User, settings: Any
 ) -> None:
     settings.BOUNCE_SOFT_LIMIT = 2
     mailbox = _mailbox(dovecot, owner)
     deliveries = _sent(owner, 2)
     Delivery.objects.filter(pk=deliveries[1].pk).update(email=deliveries[0].email)
     dovecot.append(mailbox.login, sample("postfix_full", rcpt=deliveries[0].email, message_id=_mid(deliveries[0])))
-    with caplog.at_level(logging.INFO, logger="bounces.services"):
-        mailbox_poll(mailbox_id=mailbox.pk)
-        assert "suppressed" not in caplog.text and "not suppressed" not in caplog.text
-        dovecot.append(mailbox.login, sample("postfix_full", rcpt=deliveries[0].email, message_id=_mid(deliveries[1])))
-        mailbox_poll(mailbox_id=mailbox.pk)
+    mailbox_poll(mailbox_id=mailbox.pk)
+    assert not Suppression.objects.exists()  # one mailbox-full report says nothing final
+    dovecot.append(mailbox.login, sample("postfix_full", rcpt=deliveries[0].email, message_id=_mid(deliveries[1])))
+    mailbox_poll(mailbox_id=mailbox.pk)
     assert list(Bounce.objects.filter(owner=owner).values_list("kind", flat=True)) == ["soft", "soft"]
     assert Delivery.objects.get(pk=deliveries[0].pk).bounce == "soft"
-    assert "suppress" in caplog.text  # the second one reaches BOUNCE_SOFT_LIMIT
+    # The second one reaches BOUNCE_SOFT_LIMIT.
+    [entry] = Suppression.objects.filter(owner=owner)
+    assert (entry.email_key, entry.source) == (deliveries[0].email.lower(), Suppression.Source.BOUNCE_SOFT)
 
 
 def test_a_report_for_another_owners_delivery_matches_nothing(dovecot: Dovecot, owner: User, other_user: User) -> None:
@@ -181,3 +187,32 @@ def test_due_polls_are_claimed_once(owner: User, other_user: User, settings: Any
     assert bounce_polls_due(now=now) == []  # already enqueued
     later = now + timedelta(seconds=settings.BOUNCE_POLL_SECONDS + 1)
     assert bounce_polls_due(now=later) == [first.pk]
+
+
+def test_the_service_mailbox_credits_each_report_to_the_owner_its_message_id_names(
+    dovecot: Dovecot, owner: User, other_user: User, settings: Any
+) -> None:
+    login = dovecot.user("service-bounces@vestnik.example")
+    settings.BOUNCE_SERVICE_IMAP_HOST = "127.0.0.1"
+    settings.BOUNCE_SERVICE_IMAP_PORT = dovecot.port
+    settings.BOUNCE_SERVICE_IMAP_SECURITY = "none"
+    settings.BOUNCE_SERVICE_IMAP_LOGIN = login
+    settings.BOUNCE_SERVICE_IMAP_PASSWORD = PASSWORD
+    mailbox = service_mailbox_sync()
+    assert mailbox is not None and mailbox.owner_id is None and service_mailbox_sync() == mailbox
+    [mine], [theirs] = _sent(owner, 1), _sent(other_user, 1)
+    dovecot.append(login, sample("postfix", rcpt=mine.email, message_id=_mid(mine)))
+    dovecot.append(login, sample("arf", rcpt=theirs.email, message_id=_mid(theirs)))
+    # A bounce of an account email (no delivery of ours): read and flagged, recorded nowhere.
+    dovecot.append(login, sample("gmail", rcpt="new-user@example.org"))
+    result = mailbox_poll(mailbox_id=mailbox.pk)
+    assert (result.processed, result.unrecognised) == (3, 0)
+    found = set(Bounce.objects.values_list("owner_id", "delivery_id", "kind"))
+    assert found == {(owner.pk, mine.pk, "hard"), (other_user.pk, theirs.pk, "complaint")}
+    assert set(Suppression.objects.values_list("owner_id", "source")) == {
+        (owner.pk, "bounce_hard"),
+        (other_user.pk, "complaint"),
+    }
+    settings.BOUNCE_SERVICE_IMAP_HOST = ""
+    assert service_mailbox_sync() is None
+    assert not BounceMailbox.objects.get(pk=mailbox.pk).is_enabled

@@ -142,3 +142,16 @@ def test_the_attempt_page_shows_bounced_next_to_sent(owner: User) -> None:
     assert "Возврат: адрес недоступен" in content and "Жалоба на спам" in content
     assert "Принято сервером" in content  # the third: a bounce may still come
     assert "возвратов 1" in content
+
+
+def test_managers_see_the_service_mailbox_read_only(manager: User, settings: Any) -> None:
+    from bounces.polling import service_mailbox_sync
+
+    settings.BOUNCE_SERVICE_IMAP_HOST = "imap.example.net"
+    settings.BOUNCE_SERVICE_IMAP_LOGIN = "bounces@vestnik.example"
+    mailbox = service_mailbox_sync()
+    assert mailbox is not None
+    client = _client(manager)
+    assert "служебный ящик сервиса" in client.get(reverse("bounces:mailbox_list")).content.decode()
+    detail = client.get(reverse("bounces:mailbox_detail", args=[mailbox.pk])).content.decode()
+    assert "bounces@vestnik.example" in detail and reverse("bounces:mailbox_edit") not in detail

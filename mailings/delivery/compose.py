@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import translation
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext
 
 from mailings.content.placeholders import Template, parse_or_literal
-from mailings.content.render import FORMAT_PLAIN, render_body
+from mailings.content.render import FORMAT_MARKDOWN, FORMAT_PLAIN, render_body
 from mailings.delivery.reasons import Reason, reason
 from mailings.delivery.signing import DkimConfigError, DkimKey, dkim_key
 
@@ -170,11 +171,16 @@ def _encoded_words(text: str, first_bytes: int) -> list[str]:
 
 
 def _fold(name: str, tokens: Sequence[str]) -> str:
-    """`Name: tokens` folded before a token whenever the line would pass 78 characters; CRLF-ended."""
+    """`Name: tokens` folded before a token whenever the line would pass 78 characters; CRLF-ended.
+
+    A token too long for any line (a List-Unsubscribe URL with its token) gets a continuation line of its
+    own, right after the name if need be: RFC 5322 allows up to 998 characters where no fold is possible.
+    """
     lines: list[str] = []
     line = f"{name}:"
     for token in tokens:
-        if len(line) + 1 + len(token) > HEADER_LINE and line != f"{name}:":
+        alone = len(token) + 1 > HEADER_LINE - len(name) - 1
+        if len(line) + 1 + len(token) > HEADER_LINE and (line != f"{name}:" or alone):
             lines.append(line)
             line = ""
         line += " " + token
@@ -285,9 +291,8 @@ def standalone_message(
 class MessageComposer:
     """One run's messages: prepared once, `build` per recipient (fast: no email package on the path).
 
-    Per-recipient values: `email`, `full_name`, `comment`, and `unsubscribe_url` with `extra_headers`,
-    which the consent feature will supply; until it exists `{{ unsubscribe_url }}` renders empty and
-    no unsubscribe header is added (README, «Персонализация»).
+    Per-recipient values: `email`, `full_name`, `comment`, and `unsubscribe_url` with `extra_headers`
+    (the List-Unsubscribe headers), which the engine builds per message (suppressions/links.py).
     """
 
     def __init__(
@@ -421,6 +426,20 @@ def mailing_headers(*, mailing_id: int, owner_id: int) -> list[tuple[str, str]]:
     ]
 
 
+def body_with_unsubscribe_footer(*, body: str, body_format: str) -> str:
+    """The owner's body, with a footer carrying `{{ ссылка_отписки }}` unless the body places the link itself.
+
+    The footer is in the service's language (LANGUAGE_CODE): a mailing has no language of its own yet.
+    """
+    if "unsubscribe_url" in parse_or_literal(body).fields:
+        return body
+    with translation.override(settings.LANGUAGE_CODE):
+        label = gettext("Отписаться от рассылки")
+    if body_format == FORMAT_MARKDOWN:
+        return f"{body.rstrip()}\n\n---\n\n[{label}]({{{{ ссылка_отписки }}}})\n"
+    return f"{body.rstrip()}\n\n-- \n{label}: {{{{ ссылка_отписки }}}}\n"
+
+
 def composer_for_message(
     *,
     message: "Message",
@@ -428,19 +447,24 @@ def composer_for_message(
     test: bool = False,
     from_email: str = "",
     reply_to: str = "",
+    unsubscribe_footer: bool = False,
 ) -> MessageComposer:
     """The composer of a message as its owner sends it: the owner's sender name and Reply-To.
 
     `from_email` and `reply_to` are the sending account's (mailings/delivery/accounts.py; the service's
     DEFAULT_FROM_EMAIL by default): the address stays the account's, the owner's name and Reply-To win.
+    `unsubscribe_footer`: the body gets the unsubscribe link unless it places `{{ ссылка_отписки }}` itself.
     """
     owner = message.owner
+    body = message.body
+    if unsubscribe_footer:
+        body = body_with_unsubscribe_footer(body=body, body_format=message.format)
     return MessageComposer(
         from_email=from_email or settings.DEFAULT_FROM_EMAIL,
         from_name=owner.sender_name,
         reply_to=owner.reply_to or reply_to,
         subject=message.subject,
-        body=message.body,
+        body=body,
         body_format=message.format,
         msgid_domain=message_id_domain(),
         headers=headers,
@@ -457,6 +481,7 @@ def composer_for_mailing(*, mailing: "Mailing", from_email: str = "", reply_to: 
         headers=mailing_headers(mailing_id=mailing.pk, owner_id=mailing.owner_id),
         from_email=from_email,
         reply_to=reply_to,
+        unsubscribe_footer=True,
     )
     if "comment" in composer.uses:
         # One query per run, only when the message uses comments (Delivery rows snapshot name and email only).

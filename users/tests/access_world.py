@@ -15,13 +15,25 @@ from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from moderation.services import mailing_disable, smtp_account_disable
 from senders.models import SmtpAccount
 from senders.services import AccountSettings, smtp_account_create
+from suppressions.models import Suppression
+from suppressions.tokens import token_make
 from users.models import User
 
 ACTORS = ["anonymous", "owner", "other", "manager", "blocked", "superuser"]
 
 # Fields that a request may change without writing anything that matters.
 _VOLATILE_FIELDS = {"blog.article": {"views_count"}}
-_SNAPSHOT_APPS = ["auth", "users", "mailings", "senders", "audience", "blog", "bounces", "django_tasks_db"]
+_SNAPSHOT_APPS = [
+    "auth",
+    "users",
+    "mailings",
+    "senders",
+    "audience",
+    "suppressions",
+    "blog",
+    "bounces",
+    "django_tasks_db",
+]
 # The password of the world's SMTP accounts: no page may ever show it.
 SMTP_PASSWORD = "world-smtp-app-password-5q7z"
 
@@ -40,6 +52,9 @@ class World:
     smtp_account: SmtpAccount
     disabled_smtp_account: SmtpAccount
     bounce_mailbox: BounceMailbox
+    suppression: Suppression
+    # A recipient's personal unsubscribe link for an address of `owner` that is not suppressed yet.
+    unsubscribe_token: str
 
 
 def world_build(*, owner: User, other: User, manager: User, blocked: User, text: str = "Новости недели") -> World:
@@ -133,6 +148,9 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         full_name=text,
         outcome=ImportRow.Outcome.INVALID,
     )
+    suppression = Suppression.objects.create(
+        owner=owner, email="gone@example.com", email_key="gone@example.com", source="link", reason=text
+    )
     article = Article.objects.create(title="Статья", body="Текст статьи", is_published=True, published_at=now)
     users: dict[str, User | None] = {
         "anonymous": None,
@@ -155,6 +173,8 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         smtp_account=smtp_account,
         disabled_smtp_account=disabled_smtp_account,
         bounce_mailbox=bounce_mailbox,
+        suppression=suppression,
+        unsubscribe_token=token_make(owner_id=owner.pk, email="client@example.com", mailing_id=mailing.pk),
     )
 
 

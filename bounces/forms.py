@@ -4,8 +4,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from bounces.mailboxes import MailboxSettings
 from bounces.models import BounceMailbox
-from bounces.services import MailboxSettings
 from core.forms import BootstrapFormMixin
 from senders.crypto import password_key_configured
 

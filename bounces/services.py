@@ -1,4 +1,4 @@
-"""Writes of bounce processing: the owner's mailbox settings, and recording what a report says.
+"""Recording what a bounce report or complaint says (the mailbox settings are in bounces/mailboxes.py).
 
 One report goes `report_ingest` → `report_read` (bounces/reports.py) → each item matched to its delivery
 (`delivery_match`) → `bounce_record`, the one place a bounce or complaint is written; it suppresses the
@@ -14,70 +14,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from bounces.models import Bounce, BounceMailbox
+from bounces.models import Bounce
 from bounces.reports import COMPLAINT, HARD, Report, ReportItem, report_read
 from core.data_versions import data_version_bump
 from mailings.models import Attempt, Delivery
-from senders.crypto import password_encrypt
 from suppressions.models import Suppression
 from suppressions.services import suppression_add
-from users.models import User
 
 logger = logging.getLogger(__name__)
-
-
-# ---------------------------------------------------------------- the mailbox
-
-
-@dataclass(frozen=True)
-class MailboxSettings:
-    """What the owner sets on the mailbox (the form's fields), apart from the password."""
-
-    host: str
-    port: int
-    security: str
-    login: str
-    folder: str = "INBOX"
-    is_enabled: bool = True
-
-
-def bounce_mailbox_save(*, owner: User, values: MailboxSettings, password: str = "") -> BounceMailbox:
-    """Create or change the owner's mailbox; an empty `password` keeps the stored one."""
-    mailbox = BounceMailbox.objects.filter(owner=owner).first() or BounceMailbox(owner=owner)
-    moved = mailbox.pk is None or any(
-        getattr(mailbox, name) != getattr(values, name) for name in ("host", "port", "login", "folder")
-    )
-    for name in ("host", "port", "security", "login", "folder", "is_enabled"):
-        setattr(mailbox, name, getattr(values, name))
-    if password:
-        mailbox.password_encrypted = password_encrypt(password)
-    if moved:
-        # Another mailbox or folder: its UIDs mean nothing here; the processed keyword still guards re-reading.
-        mailbox.uidvalidity, mailbox.last_uid = None, 0
-    if moved or password:
-        mailbox.check_status, mailbox.checked_at, mailbox.last_error = BounceMailbox.CheckStatus.NEVER, None, ""
-    mailbox.save()
-    data_version_bump(owner_id=owner.pk)
-    logger.info("bounce mailbox saved: owner=%s mailbox=%s password_changed=%s", owner.pk, mailbox.pk, bool(password))
-    return mailbox
-
-
-def bounce_mailbox_check_request(*, mailbox: BounceMailbox) -> None:
-    """Ask the worker to log in and read the folder now (a web request never opens IMAP)."""
-    from bounces.tasks import poll_bounce_mailbox
-
-    now = timezone.now()
-    BounceMailbox.objects.filter(pk=mailbox.pk).update(
-        check_status=BounceMailbox.CheckStatus.CHECKING, poll_requested_at=now
-    )
-    mailbox.check_status, mailbox.poll_requested_at = BounceMailbox.CheckStatus.CHECKING, now
-    transaction.on_commit(lambda: poll_bounce_mailbox.enqueue(mailbox.pk))
-    if mailbox.owner_id is not None:
-        data_version_bump(owner_id=mailbox.owner_id)
-    logger.info("bounce mailbox check requested: mailbox=%s", mailbox.pk)
-
-
-# ---------------------------------------------------------------- one report
 
 
 class OwnerUnknown(Exception):

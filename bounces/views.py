@@ -11,9 +11,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from bounces.forms import BounceMailboxForm
+from bounces.mailboxes import bounce_mailbox_check_request, bounce_mailbox_save
 from bounces.models import BounceMailbox
 from bounces.selectors import bounce_mailboxes_visible_to, bounces_recent, can_view_all_bounce_mailboxes
-from bounces.services import bounce_mailbox_check_request, bounce_mailbox_save
 from core.http import AuthenticatedHttpRequest
 from mailings.views.common import paginate
 

@@ -6,9 +6,9 @@ lands in the owner's real IMAP mailbox (Dovecot); one poll records it.
 
 import pytest
 
+from bounces.mailboxes import MailboxSettings, bounce_mailbox_save
 from bounces.models import Bounce
 from bounces.polling import mailbox_poll
-from bounces.services import MailboxSettings, bounce_mailbox_save
 from bounces.tests.dovecot import PASSWORD, Dovecot
 from bounces.tests.support import sample
 from mailings.delivery.engine import attempt_deliver

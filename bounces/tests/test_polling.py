@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from bounces.mailboxes import MailboxSettings, bounce_mailbox_save
 from bounces.models import Bounce, BounceMailbox
 from bounces.polling import bounce_polls_due, mailbox_poll, service_mailbox_sync
-from bounces.services import MailboxSettings, bounce_mailbox_save
 from bounces.tests.dovecot import PASSWORD, Dovecot
 from bounces.tests.support import sample
 from mailings.delivery.compose import delivery_message_id

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from audience.models import Import, ImportRow, List
 from blog.models import Article
+from bounces.mailboxes import MailboxSettings, bounce_mailbox_save
 from bounces.models import Bounce, BounceMailbox
-from bounces.services import MailboxSettings, bounce_mailbox_save
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from moderation.services import mailing_disable, smtp_account_disable
 from senders.models import SmtpAccount

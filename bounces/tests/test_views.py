@@ -155,3 +155,18 @@ def test_managers_see_the_service_mailbox_read_only(manager: User, settings: Any
     assert "служебный ящик сервиса" in client.get(reverse("bounces:mailbox_list")).content.decode()
     detail = client.get(reverse("bounces:mailbox_detail", args=[mailbox.pk])).content.decode()
     assert "bounces@vestnik.example" in detail and reverse("bounces:mailbox_edit") not in detail
+
+
+def test_the_admin_lists_mailboxes_and_bounces_without_the_password(owner: User) -> None:
+    _client(owner).post(reverse("bounces:mailbox_edit"), _form())
+    mailbox = BounceMailbox.objects.get(owner=owner)
+    root = User.objects.create_superuser(email="root@example.com", password="x-long-password-1")
+    client = _client(root)
+    for url in (
+        reverse("admin:bounces_bouncemailbox_changelist"),
+        reverse("admin:bounces_bouncemailbox_change", args=[mailbox.pk]),
+        reverse("admin:bounces_bounce_changelist"),
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert mailbox.password_encrypted not in response.content.decode() and SECRET not in response.content.decode()

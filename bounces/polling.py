@@ -101,6 +101,9 @@ def _read_new(client: IMAPClient, mailbox: BounceMailbox, result: PollResult) ->
     if mailbox.uidvalidity != uidvalidity:
         BounceMailbox.objects.filter(pk=mailbox.pk).update(uidvalidity=uidvalidity, last_uid=0)
     keyword = BounceMailbox.PROCESSED_KEYWORD
+    # A server that keeps no custom keywords (PERMANENTFLAGS without \*) gets \Seen only; the last UID still
+    # keeps a report from being read twice.
+    marks = [SEEN, keyword.encode()] if b"\\*" in tuple(selected.get(b"PERMANENTFLAGS", ())) else [SEEN]
     # "n:*" always matches the last message, even below n: hence the filter.
     uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*", "NOT", "KEYWORD", keyword]) if u > last_uid)
     delete = bool(settings.BOUNCE_DELETE_PROCESSED)
@@ -111,7 +114,7 @@ def _read_new(client: IMAPClient, mailbox: BounceMailbox, result: PollResult) ->
             raw = fetched.get(uid, {}).get(b"BODY[]")
             recognised = isinstance(raw, bytes) and _ingest(raw, mailbox=mailbox, uid=uid)
             if recognised:
-                client.add_flags([uid], [SEEN, keyword.encode()])
+                client.add_flags([uid], marks)
                 if delete:
                     client.add_flags([uid], [DELETED])
                 result.processed += 1

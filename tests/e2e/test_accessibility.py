@@ -66,6 +66,7 @@ import json
 from blog.models import Article
 from mailings.models import Attempt, Mailing, Message, Recipient
 from audience.models import List
+from bounces.models import Bounce, BounceMailbox
 from senders.models import SmtpAccount
 from users.models import User
 
@@ -75,6 +76,17 @@ sender, _ = SmtpAccount.objects.get_or_create(
 )
 mailing = Mailing.objects.filter(owner=demo).order_by("pk").first()
 attempt = Attempt.objects.filter(mailing__owner=demo, total_count__gt=0).order_by("-failed_count", "pk").first()
+mailbox, _ = BounceMailbox.objects.get_or_create(
+    owner=demo, defaults={{"host": "imap.example.com", "login": "shop@example.com", "check_status": "failed",
+                          "last_error": "LoginError: [AUTHENTICATIONFAILED] Authentication failed."}}
+)
+delivery = attempt.deliveries.order_by("pk").first()
+Bounce.objects.get_or_create(
+    report_digest="a11y", email=delivery.email,
+    defaults={{"owner": demo, "delivery": delivery, "kind": "hard", "status": "5.1.1", "source": "imap",
+              "diagnostic": "550 5.1.1 <" + delivery.email + ">: Recipient address rejected: User unknown"}},
+)
+type(delivery).objects.filter(pk=delivery.pk).update(bounce="hard")
 print(json.dumps({{
     "user": demo.pk,
     "mailing": mailing.pk,
@@ -83,6 +95,7 @@ print(json.dumps({{
     "attempt": attempt.pk,
     "article": Article.objects.filter(is_published=True).order_by("pk").first().pk,
     "sender": sender.pk,
+    "bounce_mailbox": mailbox.pk,
     "list": List.objects.get_or_create(owner=demo, name="Постоянные клиенты")[0].pk,
 }}))
 """
@@ -348,6 +361,8 @@ def test_a_users_pages_have_no_accessibility_violations(
             reverse("audience:list_delete", args=[world["list"]]),
             reverse("audience:import_list"),
             reverse("audience:import_create"),
+            reverse("bounces:mailbox"),
+            reverse("bounces:mailbox_edit"),
         ]:
             await audit.visit(path)
         await audit.visit("/blog/manage/", status=403)
@@ -357,6 +372,7 @@ def test_a_users_pages_have_no_accessibility_violations(
         await audit.submit_empty("/mailings/new/")
         await audit.submit_empty("/messages/new/")
         await audit.submit_empty("/accounts/password/change/")
+        await audit.submit_empty(reverse("bounces:mailbox_edit"))
         await audit.flash("/accounts/profile/edit/")
 
     audit_in_both_languages(loop, axe_browser, site, USER_EMAIL, pages)
@@ -393,6 +409,8 @@ def test_a_managers_pages_have_no_accessibility_violations(
             reverse("audience:list_index"),
             reverse("audience:list_detail", args=[world["list"]]),
             reverse("audience:import_list"),
+            reverse("bounces:mailbox_list"),
+            reverse("bounces:mailbox_detail", args=[world["bounce_mailbox"]]),
         ]:
             await audit.visit(path)
         await audit.menu("/", "nav .nav-account")

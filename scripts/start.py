@@ -161,6 +161,9 @@ def main() -> int:
     # The Procfile says `python`: make it this virtual environment's.
     os.environ["PATH"] = f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"
     os.environ["PORT"] = str(port)
+    if not setting("SITE_URL"):
+        # Unsubscribe links in the mailings point at this very site (`make run PORT=9000` too).
+        os.environ["SITE_URL"] = f"http://127.0.0.1:{port}"
     honcho = bindir / "honcho"
     processes = [line.split(":", 1)[0] for line in (ROOT / procfile).read_text().splitlines() if ":" in line]
     if real_server:

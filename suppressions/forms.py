@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.email_addresses import InternationalEmailFormField
 from core.forms import BootstrapFormMixin
 
 
@@ -24,4 +25,14 @@ class SuppressionRemoveForm(BootstrapFormMixin, forms.Form):
     confirm = forms.BooleanField(
         label=_("Подтверждаю: получатель снова дал согласие на рассылку, и я могу это доказать."),
         required=True,
+    )
+
+
+class SuppressionAddForm(BootstrapFormMixin, forms.Form):
+    email = InternationalEmailFormField(label=_("Адрес"), max_length=320)
+    reason = forms.CharField(
+        label=_("Причина (необязательно)"),
+        help_text=_("Например: «Попросил не писать по телефону»."),
+        max_length=500,
+        required=False,
     )

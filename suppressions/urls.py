@@ -8,5 +8,6 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("unsubscribe/<str:token>/one-click/", views.one_click, name="one_click"),
     path("suppressions/", views.suppression_index, name="suppression_list"),
+    path("suppressions/new/", views.suppression_create, name="suppression_create"),
     path("suppressions/<int:pk>/remove/", views.suppression_remove, name="suppression_remove"),
 ]

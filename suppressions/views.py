@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from core.http import AuthenticatedHttpRequest
 from core.page_cache import private_page
 from mailings.views.common import owned_or_refused, owner_filter, paginate, search_query
-from suppressions.forms import SuppressionRemoveForm, UnsubscribeForm
+from suppressions.forms import SuppressionAddForm, SuppressionRemoveForm, UnsubscribeForm
 from suppressions.links import ONE_CLICK_BODY
 from suppressions.models import Suppression, SuppressionLift, suppression_key
 from suppressions.selectors import (
@@ -25,7 +25,7 @@ from suppressions.selectors import (
     suppressions_for,
     suppressions_visible_to,
 )
-from suppressions.services import suppression_add, suppression_lift
+from suppressions.services import is_suppressed, suppression_add, suppression_lift
 from suppressions.tokens import UnsubscribeToken, token_read
 from users.models import User
 
@@ -147,3 +147,24 @@ def suppression_remove(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
         messages.success(request, _("Адрес %(email)s убран из отписок.") % {"email": entry.email})
         return redirect("suppressions:suppression_list")
     return render(request, "suppressions/suppression_remove.html", {"entry": entry, "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def suppression_create(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The owner adds an address (a request by phone, in person): source «добавлен владельцем»."""
+    form = SuppressionAddForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        if is_suppressed(request.user.pk, email):
+            messages.info(request, _("Адрес %(email)s уже в отписках.") % {"email": email})
+        else:
+            suppression_add(
+                owner_id=request.user.pk,
+                email=email,
+                source=Suppression.Source.OWNER,
+                reason=form.cleaned_data["reason"],
+            )
+            messages.success(request, _("Адрес %(email)s добавлен в отписки.") % {"email": email})
+        return redirect("suppressions:suppression_list")
+    return render(request, "suppressions/suppression_form.html", {"form": form})

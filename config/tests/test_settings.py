@@ -40,6 +40,7 @@ def test_production_settings_pass_the_deployment_checklist() -> None:
         ALLOWED_HOSTS="vestnik.example.com",
         SMTP_PASSWORD_KEY="dmVzdG5pay10ZXN0cy1vbmx5LW5vdC1hLXNlY3JldCE=",
         DEFAULT_FROM_EMAIL="Vestnik <noreply@vestnik.example.com>",
+        SITE_URL="https://vestnik.example.com",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

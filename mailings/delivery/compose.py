@@ -234,20 +234,47 @@ def _ascii(text: str) -> bytes:
 def mime_body(*, text: str, html: str | None, boundary: str) -> bytes:
     """Content-Type and body: one text/plain part, or multipart/alternative of text and HTML (RFC 2046:
     the preferred part last), all quoted-printable."""
+    return mime_body_encoded(
+        text=quoted_printable(text), html=quoted_printable(html) if html is not None else None, boundary=boundary
+    )
+
+
+def mime_body_encoded(*, text: bytes, html: bytes | None, boundary: str) -> bytes:
+    """`mime_body` of parts already quoted-printable."""
     qp_head = b'; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
     if html is None:
-        return b"Content-Type: text/plain" + qp_head + quoted_printable(text)
+        return b"Content-Type: text/plain" + qp_head + text
     b = _ascii(boundary)
     return b"".join(
         [
             b'Content-Type: multipart/alternative;\r\n boundary="' + b + b'"\r\n\r\n',
             b"--" + b + b"\r\nContent-Type: text/plain" + qp_head,
-            quoted_printable(text),
+            text,
             b"\r\n--" + b + b"\r\nContent-Type: text/html" + qp_head,
-            quoted_printable(html),
+            html,
             b"\r\n--" + b + b"--\r\n",
         ]
     )
+
+
+def _encoded_head(template: Template) -> tuple[bytes, Template]:
+    """(the template's static lines before its first placeholder, quoted-printable; the rest as a template).
+
+    Quoted-printable encodes line by line, so a body is its encoded head followed by its encoded rest when the
+    head ends with a line break. A footer that carries the unsubscribe link (the only per-recipient value of most
+    bodies) then costs one line's encoding per message, not the whole body's.
+    """
+    static: list[str] = []
+    for part in template.parts:
+        if not isinstance(part, str):
+            break
+        static.append(part)
+    head = "".join(static)
+    cut = head.rfind("\n") + 1
+    rest = template.parts[len(static) :]
+    if head[cut:]:
+        rest = (head[cut:], *rest)
+    return quoted_printable(head[:cut]), Template(parts=tuple(rest))
 
 
 def new_boundary() -> str:
@@ -350,6 +377,11 @@ class MessageComposer:
             self._dkim = dkim_key()
         except DkimConfigError as exc:
             self._error = reason("message_unbuildable", error=str(exc))
+        self._text_head, self._text_rest = _encoded_head(self.text)
+        self._html_head: bytes = b""
+        self._html_rest: Template | None = None
+        if self.html is not None:
+            self._html_head, self._html_rest = _encoded_head(self.html)
         self._static_body = None if self.text.fields or (self.html and self.html.fields) else self._body({})
 
     def _now_date(self) -> str:
@@ -372,8 +404,13 @@ class MessageComposer:
         return clean_header_text(self.subject.render(values)), self.text.render(values), html_part
 
     def _body(self, values: Mapping[str, str]) -> bytes:
-        _subject, text, html_part = self.render(values)
-        return mime_body(text=text, html=html_part, boundary=self._boundary)
+        """`mime_body` of the rendered parts; the static head of each part is encoded once (`_encoded_head`)."""
+        text = self._text_head + quoted_printable(self._text_rest.render(values))
+        html_part = None
+        if self._html_rest is not None:
+            escaped = {k: html.escape(v) for k, v in values.items()}
+            html_part = self._html_head + quoted_printable(self._html_rest.render(escaped))
+        return mime_body_encoded(text=text, html=html_part, boundary=self._boundary)
 
     def build(
         self,

@@ -20,6 +20,7 @@ from mailings.services.recipients import recipient_delete as delete
 from mailings.services.recipients import recipient_update as update
 from mailings.views.common import owned_or_refused, owner_filter, paginate, search_query
 from suppressions.models import Suppression, suppression_key
+from suppressions.selectors import suppressed_flag
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,11 @@ logger = logging.getLogger(__name__)
 def recipient_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     query, show_owner = search_query(request), can_view_all_recipients(request.user)
     owner = owner_filter(request, can_view_all=show_owner)
-    page = paginate(request, select_recipients(user=request.user, query=query, owner=owner))
+    # The «отписался» badge: one EXISTS per row of the page, on the suppressions' (owner, address) index.
+    recipients = select_recipients(user=request.user, query=query, owner=owner).annotate(
+        is_suppressed=suppressed_flag()
+    )
+    page = paginate(request, recipients)
     context = {"page": page, "query": query, "show_owner": show_owner, "owner_filter": owner}
     if owner is None and lists_for(request.user).exists():
         # Only the user's own recipients go into the user's lists (the service filters by the list's owner).

@@ -1,5 +1,7 @@
 """The suppression list: adding is idempotent per (owner, address), matching ignores case, runs leave it out."""
 
+from typing import Any
+
 import pytest
 
 from mailings.delivery.engine import StopReason, attempt_deliver
@@ -103,3 +105,13 @@ def test_lifting_keeps_the_record_and_the_statement(owner: User) -> None:
     assert (lift.email, lift.suppressed_source, lift.suppressed_reason) == ("a@example.com", "link", "много")
     assert lift.statement == "Подписался на выставке"
     assert not is_suppressed(owner.pk, "a@example.com")
+
+
+def test_check_deploy_warns_about_a_local_or_plain_http_site_url(settings: Any) -> None:
+    from suppressions.checks import site_url_check
+
+    for local in ["http://127.0.0.1:8000", "http://mail.example.com", "https://localhost"]:
+        settings.SITE_URL = local
+        assert [w.id for w in site_url_check()] == ["suppressions.W001"]
+    settings.SITE_URL = "https://mail.example.com"
+    assert site_url_check() == []

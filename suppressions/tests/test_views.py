@@ -194,3 +194,15 @@ def test_the_recipient_pages_show_the_badge(client: Client, owner: User) -> None
     assert page.count("отписался") == 1
     anna = mailing.recipients.get(email="anna@example.com")
     assert "отписался" in client.get(reverse("mailings:recipient_detail", args=[anna.pk])).content.decode()
+
+
+def test_the_owner_adds_an_address_by_hand(client: Client, owner: User) -> None:
+    client.force_login(owner)
+    url = reverse("suppressions:suppression_create")
+    assert client.post(url, {"email": "not-an-address"}).status_code == 200
+    response = client.post(url, {"email": "Asked@Example.com", "reason": "попросил по телефону"})
+    assert response.status_code == 302
+    entry = Suppression.objects.get()
+    assert (entry.owner_id, entry.source, entry.reason) == (owner.pk, "owner", "попросил по телефону")
+    again = client.post(url, {"email": "asked@example.com"}, follow=True)
+    assert "уже в отписках" in again.content.decode() and Suppression.objects.count() == 1

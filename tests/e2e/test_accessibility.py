@@ -68,6 +68,8 @@ from mailings.models import Attempt, Mailing, Message, Recipient
 from audience.models import List
 from bounces.models import Bounce, BounceMailbox
 from senders.models import SmtpAccount
+from suppressions.services import suppression_add, suppression_lift
+from suppressions.tokens import token_make
 from users.models import User
 
 demo = User.objects.get(email="{USER_EMAIL}")
@@ -87,7 +89,13 @@ Bounce.objects.get_or_create(
               "diagnostic": "550 5.1.1 <" + delivery.email + ">: Recipient address rejected: User unknown"}},
 )
 type(delivery).objects.filter(pk=delivery.pk).update(bounce="hard")
+lifted = suppression_add(owner_id=demo.pk, email="lifted@example.com", source="one_click")
+suppression_lift(suppression=lifted, how="owner_consent", statement="Подписался снова на выставке")
+suppression = suppression_add(owner_id=demo.pk, email="gone@example.com", source="link", reason="Слишком часто")
 print(json.dumps({{
+    "suppression": suppression.pk,
+    "token": token_make(owner_id=demo.pk, email="gone@example.com"),
+    "fresh_token": token_make(owner_id=demo.pk, email="stays@example.com"),
     "user": demo.pk,
     "mailing": mailing.pk,
     "recipient": Recipient.objects.filter(owner=demo).order_by("pk").first().pk,
@@ -115,7 +123,7 @@ def axe_installed() -> None:
 
 
 @pytest.fixture(scope="module")
-def world(site: LiveSite) -> dict[str, int]:
+def world(site: LiveSite) -> dict[str, Any]:
     site.manage("seed_demo", "--with-mailings")
     return json.loads(site.manage("shell", "-c", WORLD).strip().splitlines()[-1])
 
@@ -287,7 +295,7 @@ def report(*auditors: Auditor) -> None:
 
 
 def test_a_visitors_pages_have_no_accessibility_violations(
-    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, int]
+    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, Any]
 ) -> None:
     async def pages(audit: Auditor) -> None:
         for path in [
@@ -302,8 +310,11 @@ def test_a_visitors_pages_have_no_accessibility_violations(
             "/accounts/password/reset/MQ/bad-token/",
             "/blog/",
             f"/blog/{world['article']}/",
+            reverse("suppressions:unsubscribe", args=[world["token"]]),
+            reverse("suppressions:unsubscribe", args=[world["fresh_token"]]),
         ]:
             await audit.visit(path)
+        await audit.visit("/unsubscribe/forged-token/", status=404)
         await audit.visit("/accounts/confirm/bad-token/", status=400)
         await audit.visit("/no-such-page/", status=404)
         await audit.submit_empty("/accounts/login/")
@@ -315,7 +326,7 @@ def test_a_visitors_pages_have_no_accessibility_violations(
 
 
 def test_a_users_pages_have_no_accessibility_violations(
-    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, int]
+    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, Any]
 ) -> None:
     mailing, recipient, message = world["mailing"], world["recipient"], world["message"]
 
@@ -363,8 +374,11 @@ def test_a_users_pages_have_no_accessibility_violations(
             reverse("audience:import_create"),
             reverse("bounces:mailbox"),
             reverse("bounces:mailbox_edit"),
+            reverse("suppressions:suppression_list"),
+            reverse("suppressions:suppression_remove", args=[world["suppression"]]),
         ]:
             await audit.visit(path)
+        await audit.submit_empty(reverse("suppressions:suppression_remove", args=[world["suppression"]]))
         await audit.visit("/blog/manage/", status=403)
         await audit.visit("/mailings/999999/", status=404)
         await audit.menu("/", "nav .nav-account")
@@ -379,7 +393,7 @@ def test_a_users_pages_have_no_accessibility_violations(
 
 
 def test_a_managers_pages_have_no_accessibility_violations(
-    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, int]
+    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, Any]
 ) -> None:
     mailing, user = world["mailing"], world["user"]
 
@@ -411,6 +425,7 @@ def test_a_managers_pages_have_no_accessibility_violations(
             reverse("audience:import_list"),
             reverse("bounces:mailbox_list"),
             reverse("bounces:mailbox_detail", args=[world["bounce_mailbox"]]),
+            reverse("suppressions:suppression_list"),
         ]:
             await audit.visit(path)
         await audit.menu("/", "nav .nav-account")
@@ -421,7 +436,7 @@ def test_a_managers_pages_have_no_accessibility_violations(
 
 
 def test_a_content_managers_pages_have_no_accessibility_violations(
-    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, int]
+    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, Any]
 ) -> None:
     article = world["article"]
 

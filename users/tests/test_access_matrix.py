@@ -283,6 +283,11 @@ ROUTES: dict[str, Route] = {
         data=lambda w: {"List-Unsubscribe": "One-Click"},
     ),
     "suppressions:suppression_list": PRIVATE_READ,
+    "suppressions:suppression_create": Route(
+        get=_signed_in(OK),
+        post=_signed_in(FOUND),
+        data=lambda w: {"email": "asked@example.com", "reason": "по телефону"},
+    ),
     "suppressions:suppression_remove": Route(
         get=OBJECT_WRITE_PAGE,
         post=OBJECT_WRITE,

@@ -1,5 +1,6 @@
 """A real Dovecot IMAP server shared by the bounce tests (skipped with a message where it is not installed)."""
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ def dovecot() -> Iterator[Dovecot]:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "suppressions",
     "blog",
     "webhooks",
+    "bounces",
 ]
 
 MIDDLEWARE = [
@@ -293,6 +294,26 @@ SMTP_PASSWORD_KEY_DERIVED = not SMTP_PASSWORD_KEYS and DEBUG
 # May a mailing without an account of its owner send through the service account (EMAIL_*)? Default yes, so
 # the mailings created before owners had accounts keep sending.
 ALLOW_SERVICE_ACCOUNT_FOR_MAILINGS = env.bool("ALLOW_SERVICE_ACCOUNT_FOR_MAILINGS", default=True)
+
+# Bounce and complaint processing (bounces/): owners' IMAP mailboxes are polled every BOUNCE_POLL_SECONDS;
+# a hard bounce or a complaint suppresses the address at once, soft bounces after BOUNCE_SOFT_LIMIT of them;
+# a sent delivery reads «принято сервером» for BOUNCE_LATE_DAYS (a relay may still bounce it). Processed
+# reports are flagged \Seen and $VestnikProcessed, and deleted only with BOUNCE_DELETE_PROCESSED.
+BOUNCE_POLL_SECONDS = env.int("BOUNCE_POLL_SECONDS", default=300)
+BOUNCE_SOFT_LIMIT = env.int("BOUNCE_SOFT_LIMIT", default=3)
+BOUNCE_LATE_DAYS = env.int("BOUNCE_LATE_DAYS", default=5)
+BOUNCE_DELETE_PROCESSED = env.bool("BOUNCE_DELETE_PROCESSED", default=False)
+BOUNCE_IMAP_TIMEOUT = env.float("BOUNCE_IMAP_TIMEOUT", default=30.0)
+# How far back a report without our Message-ID is matched by its recipient's address to a sent delivery.
+BOUNCE_MATCH_DAYS = env.int("BOUNCE_MATCH_DAYS", default=14)
+# The service's shared bounce mailbox (the service SMTP account's, EMAIL_*): read like an owner's, each report
+# credited to the owner its Message-ID names. Off while BOUNCE_SERVICE_IMAP_HOST is empty.
+BOUNCE_SERVICE_IMAP_HOST = env.str("BOUNCE_SERVICE_IMAP_HOST", default="")
+BOUNCE_SERVICE_IMAP_PORT = env.int("BOUNCE_SERVICE_IMAP_PORT", default=993)
+BOUNCE_SERVICE_IMAP_SECURITY = env.str("BOUNCE_SERVICE_IMAP_SECURITY", default="ssl")  # ssl, starttls or none
+BOUNCE_SERVICE_IMAP_LOGIN = env.str("BOUNCE_SERVICE_IMAP_LOGIN", default="")
+BOUNCE_SERVICE_IMAP_PASSWORD = env.str("BOUNCE_SERVICE_IMAP_PASSWORD", default="")
+BOUNCE_SERVICE_IMAP_FOLDER = env.str("BOUNCE_SERVICE_IMAP_FOLDER", default="INBOX")
 
 # Sending limits of the service account (EMAIL_*; 0 = no limit). Yandex allows 500 a day. Owners' accounts
 # carry their own limits (senders.SmtpAccount).

@@ -17,6 +17,7 @@ urlpatterns = [
     path("blog/", include("blog.urls")),
     path("senders/", include("senders.urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("bounces/", include("bounces.urls")),
     path("", include("audience.urls")),
     path("", include("consents.urls")),
     path("", include("suppressions.urls")),

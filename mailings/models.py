@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -10,6 +10,14 @@ from django.utils.translation import gettext_lazy as _
 
 from core.email_addresses import InternationalEmailField
 from mailings.delivery.reasons import Reason, reason, reason_text
+
+
+def bounce_window_open(sent_at: datetime | None) -> bool:
+    """May a bounce still come back for a message sent at `sent_at`?
+
+    Relays give up on a message after a few days (Postfix: maximal_queue_lifetime 5d) and then bounce it.
+    """
+    return sent_at is None or timezone.now() - sent_at < timedelta(days=int(settings.BOUNCE_LATE_DAYS))
 
 
 class Recipient(models.Model):
@@ -287,6 +295,9 @@ class Attempt(models.Model):
     failed_count = models.PositiveIntegerField(_("не доставлено"), default=0)
     unknown_count = models.PositiveIntegerField(_("неизвестно"), default=0)
     skipped_count = models.PositiveIntegerField(_("пропущено"), default=0)
+    # Sent deliveries that came back later as bounce reports, and complaints (bounces/services.py: bounce_record).
+    bounced_count = models.PositiveIntegerField(_("возвратов"), default=0)
+    complaint_count = models.PositiveIntegerField(_("жалоб"), default=0)
     wake_at = models.DateTimeField(
         _("разбудить не раньше"),
         null=True,
@@ -331,6 +342,16 @@ class Attempt(models.Model):
     def note_text(self) -> str:
         return reason_text(self.note, self.note_params)
 
+    @property
+    def bounce_still_possible(self) -> bool:
+        """A 250 is «принято сервером» until BOUNCE_LATE_DAYS after the run: a relay may still bounce it."""
+        return bounce_window_open(self.finished_at)
+
+    @property
+    def delivered_count(self) -> int:
+        """Sent and not returned later as a bounce (a complaint was delivered)."""
+        return max(0, self.sent_count - self.bounced_count)
+
 
 class Delivery(models.Model):
     """One message to one recipient within one attempt: the per-recipient ledger."""
@@ -343,6 +364,12 @@ class Delivery(models.Model):
         FAILED = "failed", _("Не доставлено")
         UNKNOWN = "unknown", _("Неизвестно")
         SKIPPED = "skipped", _("Пропущено")
+
+    class Bounce(models.TextChoices):
+        NONE = "", _("нет")
+        HARD = "hard", _("Возврат: адрес недоступен")
+        SOFT = "soft", _("Возврат: временная ошибка")
+        COMPLAINT = "complaint", _("Жалоба на спам")
 
     FINAL_STATES = (State.SENT, State.FAILED, State.UNKNOWN, State.SKIPPED)
 
@@ -374,6 +401,9 @@ class Delivery(models.Model):
     reason_params = models.JSONField(_("параметры причины"), null=True, blank=True)
     message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
     finished_at = models.DateTimeField(_("завершено"), null=True, blank=True)
+    # What came back after a 250 (bounces/services.py: bounce_record); the details are bounces.Bounce rows.
+    bounce = models.CharField(_("возврат"), max_length=16, choices=Bounce.choices, default=Bounce.NONE, blank=True)
+    bounced_at = models.DateTimeField(_("возврат получен"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("доставка")
@@ -401,6 +431,25 @@ class Delivery(models.Model):
     @property
     def reason_text(self) -> str:
         return reason_text(self.reason, self.reason_params)
+
+    @property
+    def is_bounced(self) -> bool:
+        """Sent, then returned as undeliverable: not delivered (a complaint means it was delivered)."""
+        return self.bounce in (self.Bounce.HARD, self.Bounce.SOFT)
+
+    @property
+    def state_label(self) -> str:
+        """The state as a page shows it: a 250 is «принято сервером» while a bounce may still come back."""
+        if self.state == self.State.SENT:
+            if self.is_bounced or self.bounce == self.Bounce.COMPLAINT:
+                return str(self.Bounce(self.bounce).label)
+            if self.bounce_still_possible:
+                return str(_("Принято сервером"))
+        return str(self.get_state_display())
+
+    @property
+    def bounce_still_possible(self) -> bool:
+        return bounce_window_open(self.finished_at)
 
     def set_reason(self, why: Reason | None) -> None:
         self.reason = why.code if why is not None else ""

@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Lower
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from core.params import parse_id
 from mailings.delivery.counts import attempt_state_counts
@@ -151,10 +152,26 @@ def attempt_deliveries(*, attempt: Attempt) -> QuerySet[Delivery]:
 def delivery_state_counts(*, attempt: Attempt) -> list[tuple[str, str | Promise, int]]:
     """(state, label, count) for each state the attempt's deliveries are in, in the states' order.
 
-    From the attempt's counters (mailings/delivery/counts.py): the same row as its summary, so they agree.
+    From the attempt's counters (mailings/delivery/counts.py): the same row as its summary, so they agree. Sent
+    deliveries that bounced since are shown apart (`bounced_count`, kept by bounces/services.py), and «sent» reads
+    «Принято сервером» while a bounce may still come.
     """
     counts = attempt_state_counts(attempt)
-    return [(state, label, counts[state]) for state, label in Delivery.State.choices if state in counts]
+    bounced = min(attempt.bounced_count, counts.get(Delivery.State.SENT, 0))
+    result: list[tuple[str, str | Promise, int]] = []
+    for state, label in Delivery.State.choices:
+        if state not in counts:
+            continue
+        if state == Delivery.State.SENT:
+            if attempt.bounce_still_possible:
+                label = _("Принято сервером")
+            if counts[state] - bounced or not bounced:
+                result.append((state, label, counts[state] - bounced))
+            if bounced:
+                result.append(("bounced", _("Возврат"), bounced))
+            continue
+        result.append((state, label, counts[state]))
+    return result
 
 
 def _attempt_counts(attempt: str, status: str, *, distinct: bool) -> dict[str, Count]:
@@ -176,11 +193,15 @@ def stats_totals(*, user: User, owner: User | None = None) -> dict[str, int]:
         # The rest of the total, so the cards add up.
         attempts_in_progress=Count("pk", filter=Q(status=Attempt.Status.IN_PROGRESS)),
         attempts_skipped=Count("pk", filter=Q(status=Attempt.Status.SKIPPED)),
-        # The attempts' counters (mailings/delivery/counts.py): the deliveries table is not read.
-        delivered=Sum("sent_count"),
+        # The attempts' counters (mailings/delivery/counts.py): the deliveries table is not read. Delivered is
+        # sent less what bounced since (bounces/services.py keeps `bounced_count`).
+        sent=Sum("sent_count"),
+        bounced=Sum("bounced_count"),
         undelivered=Sum("failed_count"),
     )
-    return {key: value or 0 for key, value in totals.items()}
+    result = {key: value or 0 for key, value in totals.items()}
+    result["delivered"] = max(0, result.pop("sent") - result["bounced"])
+    return result
 
 
 def stats_per_mailing(*, user: User, owner: User | None = None) -> QuerySet[Mailing]:
@@ -193,7 +214,8 @@ def stats_per_mailing(*, user: User, owner: User | None = None) -> QuerySet[Mail
         .annotate(
             # From the attempts' counters: the deliveries table is not read.
             **_attempt_counts("attempts", "attempts__status", distinct=False),
-            delivered=Coalesce(Sum("attempts__sent_count"), 0),
+            delivered=Coalesce(Sum("attempts__sent_count"), 0) - Coalesce(Sum("attempts__bounced_count"), 0),
+            bounced=Coalesce(Sum("attempts__bounced_count"), 0),
             undelivered=Coalesce(Sum("attempts__failed_count"), 0),
         )
         .order_by("-created_at", "-pk")
@@ -219,12 +241,13 @@ def stats_mailings_fill(mailings: list[Mailing]) -> list[Mailing]:
         .values("mailing_id")
         .annotate(
             **_attempt_counts("pk", "status", distinct=False),
-            delivered=Coalesce(Sum("sent_count"), 0),
+            delivered=Coalesce(Sum("sent_count"), 0) - Coalesce(Sum("bounced_count"), 0),
+            bounced=Coalesce(Sum("bounced_count"), 0),
             undelivered=Coalesce(Sum("failed_count"), 0),
         )
         .order_by()
     )
-    names = ("attempts_total", "attempts_success", "attempts_failure", "delivered", "undelivered")
+    names = ("attempts_total", "attempts_success", "attempts_failure", "delivered", "bounced", "undelivered")
     figures: dict[int, dict[str, Any]] = {row["mailing_id"]: dict(row) for row in rows}
     empty = dict.fromkeys(names, 0)
     for mailing in mailings:

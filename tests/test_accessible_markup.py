@@ -111,7 +111,7 @@ def test_the_counts_of_an_attempt_are_told_in_words_not_only_by_colour(client: C
     )
     client.force_login(owner)
     html = client.get(reverse("mailings:attempt_list")).content.decode()
-    for word in ("доставлено", "не доставлено", "неизвестно", "пропущено"):
+    for word in ("принято сервером", "возвратов", "не доставлено", "неизвестно", "пропущено"):
         # Each count with its word, visible on every screen (issue 20) and so read out too.
         assert f"</span> {word}</span>" in html
     # The yellow of Bootstrap's text-warning is 1.6:1 on white.

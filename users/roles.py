@@ -22,6 +22,7 @@ MANAGER_PERMISSIONS = [
     ("senders", "disable_smtp_account"),
     ("audience", "view_all_lists"),
     ("webhooks", "view_all_webhook_endpoints"),
+    ("bounces", "view_all_bounce_mailboxes"),
     ("suppressions", "view_all_suppressions"),
 ]
 

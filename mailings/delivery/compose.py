@@ -15,6 +15,7 @@ docs/delivery-engine.md, Throughput) and because its output broke the limits bel
 
 import base64
 import binascii
+import hmac
 import html
 import re
 import secrets
@@ -29,6 +30,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import translation
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext
 
 from mailings.content.placeholders import Template, parse_or_literal
@@ -126,6 +128,32 @@ def helo_domain() -> str:
     score as spam (HELO_LOCALHOST, FSL_HELO_NON_FQDN_1). `core.checks` warns about `.local` names.
     """
     return str(settings.EMAIL_HELO_DOMAIN or _domain_of(settings.DEFAULT_FROM_EMAIL))
+
+
+def _delivery_signature(delivery_id: int) -> str:
+    return salted_hmac("vestnik:delivery-message-id", str(delivery_id), algorithm="sha256").hexdigest()[:16]
+
+
+def delivery_message_id(*, delivery_id: int, domain: str) -> str:
+    """A Message-ID that names its delivery: `<v1.d<id>.<signature>.<random>@domain>`.
+
+    The signature (HMAC of the id with SECRET_KEY) makes a forged report unable to name someone else's
+    delivery; the random part keeps every retry's Message-ID unique.
+    """
+    return f"<v1.d{delivery_id}.{_delivery_signature(delivery_id)}.{secrets.token_hex(6)}@{domain}>"
+
+
+_DELIVERY_MESSAGE_ID = re.compile(rb"<v1\.d(\d{1,18})\.([0-9a-f]{16})\.[0-9a-f]+@[^>\s]+>")
+
+
+def delivery_ids_in(data: bytes) -> list[int]:
+    """The delivery ids named by genuine (correctly signed) Message-IDs of ours anywhere in `data`, in order."""
+    found: list[int] = []
+    for match in _DELIVERY_MESSAGE_ID.finditer(data):
+        delivery_id = int(match.group(1))
+        if hmac.compare_digest(match.group(2).decode(), _delivery_signature(delivery_id)) and delivery_id not in found:
+            found.append(delivery_id)
+    return found
 
 
 def message_id_domain() -> str:
@@ -415,15 +443,23 @@ class MessageComposer:
         unsubscribe_url: str = "",
         extra_headers: Sequence[tuple[str, str]] = (),
         smtputf8: bool = False,
+        delivery_id: int | None = None,
     ) -> tuple[str, bytes, str]:
         """Returns (envelope address, message bytes with CRLF line ends, Message-ID); BuildError if impossible.
 
         With `smtputf8` a recipient with a non-ASCII local part is built too: its To header carries the address
-        in UTF-8 (RFC 6532), so the message may go only with SMTPUTF8 (`needs_smtputf8` of the address)."""
+        in UTF-8 (RFC 6532), so the message may go only with SMTPUTF8 (`needs_smtputf8` of the address).
+        With `delivery_id` the Message-ID names the delivery, signed (`delivery_message_id`), so that a bounce
+        report quoting it finds its delivery without a lookup by Message-ID (bounces/matching.py).
+        """
         if self._error is not None:
             raise BuildError(self._error)
         to_addr = smtp_address(email, utf8=smtputf8)
-        message_id = make_msgid(domain=self.msgid_domain)
+        message_id = (
+            delivery_message_id(delivery_id=delivery_id, domain=self.msgid_domain)
+            if delivery_id is not None
+            else make_msgid(domain=self.msgid_domain)
+        )
         values = self.values(email=to_addr, full_name=full_name, comment=comment, unsubscribe_url=unsubscribe_url)
         try:
             head = [

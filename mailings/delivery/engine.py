@@ -452,7 +452,12 @@ class _Engine:
             # A non-ASCII local part is built too; whether it can go is known once connected (SMTPUTF8 offered).
             page, headers = unsubscribe_links(owner_id=self.mailing.owner_id, email=d.email, mailing_id=self.mailing.pk)
             to_addr, data, message_id = self.composer.build(
-                email=d.email, full_name=d.full_name, unsubscribe_url=page, extra_headers=headers, smtputf8=True
+                email=d.email,
+                full_name=d.full_name,
+                unsubscribe_url=page,
+                extra_headers=headers,
+                smtputf8=True,
+                delivery_id=d.pk,
             )
         except BuildError as exc:
             self.ledger.finish(d, State.FAILED, now=now)

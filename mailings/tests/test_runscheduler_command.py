@@ -157,6 +157,7 @@ def test_the_scheduler_keeps_its_jobs_and_each_ticks_record_in_the_database(
     assert set(DjangoJob.objects.values_list("id", flat=True)) == {
         runscheduler.TICK_JOB_ID,
         runscheduler.TASK_ROWS_JOB_ID,
+        runscheduler.BOUNCE_POLLS_JOB_ID,
         runscheduler.PRUNE_JOB_ID,
     }
     # The ticks did their work: the due mailing's run started.

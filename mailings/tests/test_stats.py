@@ -38,6 +38,7 @@ def test_it_counts_the_owners_attempts_and_deliveries(client: Client, owner: Use
         "attempts_in_progress": 1,
         "attempts_skipped": 1,
         "delivered": 7,
+        "bounced": 0,
         "undelivered": 3,
     }
     totals = response.context["totals"]
@@ -76,3 +77,19 @@ def test_it_requires_login(client: Client) -> None:
     response = client.get(reverse("mailings:stats"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("users:login"))
+
+
+def test_a_sent_then_bounced_delivery_is_not_delivered(client: Client, owner: User) -> None:
+    mailing = make_mailing(owner)
+    attempt = make_attempt(mailing, states=[Delivery.State.SENT] * 3)
+    Delivery.objects.filter(pk=attempt.deliveries.order_by("pk")[0].pk).update(bounce=Delivery.Bounce.HARD)
+    Delivery.objects.filter(pk=attempt.deliveries.order_by("pk")[1].pk).update(bounce=Delivery.Bounce.COMPLAINT)
+    # What bounces/services.py keeps with each mark: the pages read the attempts' counters, not the deliveries.
+    Attempt.objects.filter(pk=attempt.pk).update(bounced_count=1, complaint_count=1)
+    client.force_login(owner)
+    response = client.get(reverse("mailings:stats"))
+    totals = response.context["totals"]
+    assert (totals["delivered"], totals["bounced"]) == (2, 1)
+    [row] = response.context["page"].object_list
+    assert (row.delivered, row.bounced) == (2, 1)
+    assert "возвратов: 1" in response.content.decode()

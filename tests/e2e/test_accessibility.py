@@ -66,6 +66,7 @@ import json
 from blog.models import Article
 from mailings.models import Attempt, Mailing, Message, Recipient
 from audience.models import List
+from bounces.models import Bounce, BounceMailbox
 from senders.models import SmtpAccount
 from suppressions.services import suppression_add, suppression_lift
 from suppressions.tokens import token_make
@@ -88,6 +89,17 @@ sender, _ = SmtpAccount.objects.get_or_create(
 )
 mailing = Mailing.objects.filter(owner=demo).order_by("pk").first()
 attempt = Attempt.objects.filter(mailing__owner=demo, total_count__gt=0).order_by("-failed_count", "pk").first()
+mailbox, _ = BounceMailbox.objects.get_or_create(
+    owner=demo, defaults={{"host": "imap.example.com", "login": "shop@example.com", "check_status": "failed",
+                          "last_error": "LoginError: [AUTHENTICATIONFAILED] Authentication failed."}}
+)
+delivery = attempt.deliveries.order_by("pk").first()
+Bounce.objects.get_or_create(
+    report_digest="a11y", email=delivery.email,
+    defaults={{"owner": demo, "delivery": delivery, "kind": "hard", "status": "5.1.1", "source": "imap",
+              "diagnostic": "550 5.1.1 <" + delivery.email + ">: Recipient address rejected: User unknown"}},
+)
+type(delivery).objects.filter(pk=delivery.pk).update(bounce="hard")
 lifted = suppression_add(owner_id=demo.pk, email="lifted@example.com", source="one_click")
 suppression_lift(suppression=lifted, how="owner_consent", statement="Подписался снова на выставке")
 suppression = suppression_add(owner_id=demo.pk, email="gone@example.com", source="link", reason="Слишком часто")
@@ -102,6 +114,7 @@ print(json.dumps({{
     "attempt": attempt.pk,
     "article": Article.objects.filter(is_published=True).order_by("pk").first().pk,
     "sender": sender.pk,
+    "bounce_mailbox": mailbox.pk,
     "list": List.objects.get_or_create(owner=demo, name="Постоянные клиенты")[0].pk,
     "webhook": endpoint.pk,
 }}))
@@ -376,6 +389,8 @@ def test_a_users_pages_have_no_accessibility_violations(
             reverse("webhooks:endpoint_detail", args=[world["webhook"]]),
             reverse("webhooks:endpoint_update", args=[world["webhook"]]),
             reverse("webhooks:endpoint_delete", args=[world["webhook"]]),
+            reverse("bounces:mailbox"),
+            reverse("bounces:mailbox_edit"),
             reverse("suppressions:suppression_list"),
             reverse("suppressions:suppression_remove", args=[world["suppression"]]),
         ]:
@@ -389,6 +404,7 @@ def test_a_users_pages_have_no_accessibility_violations(
         await audit.submit_empty("/mailings/new/")
         await audit.submit_empty("/messages/new/")
         await audit.submit_empty("/accounts/password/change/")
+        await audit.submit_empty(reverse("bounces:mailbox_edit"))
         await audit.flash("/accounts/profile/edit/")
 
     audit_in_both_languages(loop, axe_browser, site, USER_EMAIL, pages)
@@ -425,6 +441,8 @@ def test_a_managers_pages_have_no_accessibility_violations(
             reverse("audience:list_index"),
             reverse("audience:list_detail", args=[world["list"]]),
             reverse("audience:import_list"),
+            reverse("bounces:mailbox_list"),
+            reverse("bounces:mailbox_detail", args=[world["bounce_mailbox"]]),
             reverse("suppressions:suppression_list"),
         ]:
             await audit.visit(path)

@@ -302,7 +302,9 @@ class Journey:
 
         page.get_by_role("link", name="Подробно").click()
         expect(page.get_by_role("heading", name=re.compile("Попытка рассылки"))).to_be_visible()
-        expect(page.get_by_text("доставлено 2, не доставлено 1, неизвестно 0, пропущено 0 из 3")).to_be_visible()
+        expect(
+            page.get_by_text("принято сервером 2 (возвратов 0), не доставлено 1, неизвестно 0, пропущено 0 из 3")
+        ).to_be_visible()
         refused = page.locator("table tbody tr").filter(has_text="nobody@example.com")
         expect(refused).to_contain_text("550")
         expect(refused).to_contain_text("User unknown")
@@ -313,7 +315,10 @@ class Journey:
         expect(rows).to_have_count(1)
         expect(rows.first).to_contain_text(SUBJECT)
         # What is on the screen and what a screen reader reads: each count with its word, on a desktop too.
-        counts = r"2\s+доставлено\s*/\s*1\s+не доставлено\s*/\s*0\s+неизвестно\s*/\s*0\s+пропущено\s*из 3"
+        counts = (
+            r"2\s+принято сервером\s*/\s*0\s+возвратов\s*/\s*1\s+не доставлено\s*/\s*0\s+неизвестно"
+            r"\s*/\s*0\s+пропущено\s*из 3"
+        )
         expect(rows.first).to_contain_text(re.compile(counts), use_inner_text=True)
 
         page.locator("#mainnav").get_by_role("link", name="Статистика").click()
@@ -352,7 +357,7 @@ class Journey:
         finally:
             self.smtp.handler.on_mail = None
         # The breaker's probe succeeds: the run goes on and ends, and the page shows its result unasked.
-        summary = page.get_by_text("доставлено 2, не доставлено 1, неизвестно 0, пропущено 0 из 3")
+        summary = page.get_by_text("принято сервером 2 (возвратов 0), не доставлено 1, неизвестно 0, пропущено 0 из 3")
         expect(summary).to_be_visible(timeout=SEND_TIMEOUT * 1000)
         expect(page.locator("#sending-status")).to_have_count(0)
 

@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from audience.models import Import, ImportRow, List
 from blog.models import Article
+from bounces.mailboxes import MailboxSettings, bounce_mailbox_save
+from bounces.models import Bounce, BounceMailbox
 from consents.models import ConsentWording, Kind, Method, SubscribeForm
 from consents.services import consent_record_add, subscribe_form_enable
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
@@ -34,6 +36,7 @@ _SNAPSHOT_APPS = [
     "suppressions",
     "blog",
     "webhooks",
+    "bounces",
     "django_tasks_db",
 ]
 # The password of the world's SMTP accounts: no page may ever show it.
@@ -58,6 +61,7 @@ class World:
     subscribe_form: SubscribeForm
     wording: ConsentWording
 
+    bounce_mailbox: BounceMailbox
     suppression: Suppression
     # A recipient's personal unsubscribe link for an address of `owner` that is not suppressed yet.
     unsubscribe_token: str
@@ -108,7 +112,7 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         total_count=1,
         failed_count=1,
     )
-    Delivery.objects.create(
+    delivery = Delivery.objects.create(
         attempt=attempt,
         recipient=recipient,
         email=recipient.email,
@@ -117,6 +121,21 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         smtp_code=550,
         smtp_reply="550 5.1.1 User unknown",
         reason=text,
+    )
+    bounce_mailbox = bounce_mailbox_save(
+        owner=owner,
+        values=MailboxSettings(host="imap.example.com", port=993, security="ssl", login=text),
+        password=SMTP_PASSWORD,
+    )
+    Bounce.objects.create(
+        owner=owner,
+        delivery=delivery,
+        email=recipient.email,
+        kind=Bounce.Kind.HARD,
+        status="5.1.1",
+        diagnostic=text,
+        source=Bounce.Source.IMAP,
+        report_digest="world",
     )
     recipient_list = List.objects.create(owner=owner, name=text)
     recipient_list.members.add(recipient)
@@ -185,6 +204,7 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         webhook_endpoint=webhook_endpoint,
         subscribe_form=subscribe_form,
         wording=wording,
+        bounce_mailbox=bounce_mailbox,
         suppression=suppression,
         unsubscribe_token=token_make(owner_id=owner.pk, email="client@example.com", mailing_id=mailing.pk),
     )

@@ -121,6 +121,18 @@ def _webhook_endpoint_data(w: World) -> dict[str, Any]:
     }
 
 
+def _bounce_mailbox_data(w: World) -> dict[str, Any]:
+    return {
+        "host": "imap.yandex.ru",
+        "port": "993",
+        "security": "ssl",
+        "login": "shop@yandex.ru",
+        "password": "another-app-password",
+        "folder": "INBOX",
+        "is_enabled": "on",
+    }
+
+
 ROUTES: dict[str, Route] = {
     # --- public and account pages -----------------------------------------------------------------
     "home": PUBLIC_READ,
@@ -352,6 +364,13 @@ ROUTES: dict[str, Route] = {
         get=_all(OK), post=_all(NOT_ALLOWED), kwargs=lambda w: {"token": w.subscribe_form.token}
     ),
     "consents:subscribe_confirm": Route(get=_all(BAD), post=_all(BAD), kwargs=lambda w: {"token": "not-a-token"}),
+    # --- bounce processing (bounces/): each user's own mailbox; managers read everyone's -------------------
+    "bounces:mailbox": PRIVATE_READ,
+    "bounces:mailbox_edit": Route(get=_signed_in(OK), post=_signed_in(FOUND), data=_bounce_mailbox_data),
+    # Only the world's owner has a mailbox to check; everyone else has none (404), managers included.
+    "bounces:mailbox_check": Route(get=_signed_in(NOT_ALLOWED), post=(LOGIN, FOUND, MISSING, MISSING, MISSING)),
+    "bounces:mailbox_list": Route(get=MANAGER_PAGE, post=_signed_in(NOT_ALLOWED)),
+    "bounces:mailbox_detail": Route(get=OBJECT_READ, post=_signed_in(NOT_ALLOWED), kwargs=_pk("bounce_mailbox")),
 }
 
 # POSTs that take no CSRF token, each with the reason it is safe.
@@ -538,6 +557,8 @@ SHOWS_THE_TEXT = {
     "webhooks:endpoint_detail",
     "consents:wording_detail",
     "consents:subscribe_settings",
+    "bounces:mailbox_list",
+    "bounces:mailbox_detail",
     "suppressions:suppression_list",
 }
 

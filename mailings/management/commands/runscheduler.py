@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 TICK_JOB_ID = "vestnik-scheduler-tick"
 PRUNE_JOB_ID = "vestnik-scheduler-prune-history"
 TASK_ROWS_JOB_ID = "vestnik-task-rows-sweep"
+BOUNCE_POLLS_JOB_ID = "vestnik-bounce-polls"
+# Polls are due every BOUNCE_POLL_SECONDS per mailbox; looking once a minute which are due is enough.
+BOUNCE_POLLS_SECONDS = 60
 # Dead workers' task rows are rare and no one waits on them: once a minute is plenty, and keeps the tick cheap.
 TASK_ROWS_SWEEP_SECONDS = 60
 
@@ -82,6 +85,20 @@ def run_task_rows_sweep() -> int | None:
         return task_rows_fail_stale(now=timezone.now())
     except Exception:
         logger.exception("task rows sweep failed")
+        return None
+    finally:
+        close_old_connections()
+
+
+def run_bounce_polls() -> int | None:
+    """Enqueue the due bounce-mailbox polls (bounces/tasks.py); never raises."""
+    from bounces.tasks import bounce_polls_enqueue
+
+    close_old_connections()
+    try:
+        return bounce_polls_enqueue()
+    except Exception:
+        logger.exception("bounce polls not enqueued")
         return None
     finally:
         close_old_connections()
@@ -150,6 +167,16 @@ def build_scheduler(*, interval: float) -> BlockingScheduler:
         trigger=IntervalTrigger(seconds=TASK_ROWS_SWEEP_SECONDS, start_date=first_tick, timezone=UTC),
         id=TASK_ROWS_JOB_ID,
         name="Vestnik: fail the task rows of killed workers",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        run_bounce_polls,
+        trigger=IntervalTrigger(seconds=BOUNCE_POLLS_SECONDS, start_date=first_tick, timezone=UTC),
+        id=BOUNCE_POLLS_JOB_ID,
+        name="Vestnik: poll the bounce mailboxes",
         max_instances=1,
         coalesce=True,
         misfire_grace_time=None,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -21,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from api.auth import ApiProblem, token_find
 from api.models import IdempotentRequest
-from api.problems import problem_response
+from api.problems import problem_response, too_big
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,10 @@ def idempotency_middleware(get_response: Callable[[HttpRequest], HttpResponse]) 
         token = token_find(request.headers.get("Authorization", ""))
         if token is None:
             return get_response(request)  # the API answers 401 itself
-        claimed = _claim(request, token.owner_id, key)
+        try:
+            claimed = _claim(request, token.owner_id, key)
+        except RequestDataTooBig:
+            return problem_response(too_big())
         if isinstance(claimed, HttpResponse):
             return claimed
         try:

@@ -8,8 +8,9 @@ import logging
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core import validators
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Schema
@@ -126,6 +127,19 @@ def _on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpRe
     return problem_response(forbidden())
 
 
+def too_big() -> ApiProblem:
+    return ApiProblem(
+        413,
+        _("Запрос слишком велик"),
+        _("Тело запроса больше %(mb)s МБ: разделите его на части (например, по 1000 получателей).")
+        % {"mb": round(settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1024 / 1024, 1)},
+    )
+
+
+def _on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return problem_response(too_big())
+
+
 HANDLERS: list[tuple[type[Exception], Any]] = [
     (ApiProblem, _on_api_problem),
     (ValidationError, _on_validation),
@@ -133,4 +147,5 @@ HANDLERS: list[tuple[type[Exception], Any]] = [
     (HttpError, _on_http_error),
     (Http404, _on_not_found),
     (PermissionDenied, _on_permission_denied),
+    (RequestDataTooBig, _on_too_big),
 ]

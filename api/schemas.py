@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from ninja import Field, Schema
+from pydantic import BaseModel
 
 from api.pagination import MAX_ID
 
@@ -19,7 +20,12 @@ class RecipientIn(Schema):
     comment: Annotated[str, Field(max_length=10_000)] = ""
 
 
-class RecipientPatch(Schema):
+class PatchSchema(BaseModel):
+    """A body whose fields are all optional. Plain pydantic: ninja's Schema reads any value by attributes, so a JSON
+    array would pass as an empty change; a model refuses everything but an object."""
+
+
+class RecipientPatch(PatchSchema):
     email: Annotated[str, Field(max_length=320)] | None = None
     full_name: Annotated[str, Field(max_length=1000)] | None = None
     comment: Annotated[str, Field(max_length=10_000)] | None = None
@@ -37,9 +43,9 @@ class RecipientOut(Schema):
 
 class UpsertRow(Schema):
     email: Annotated[str, Field(max_length=320)]
-    full_name: Annotated[str, Field(max_length=1000)]
+    full_name: Annotated[str, Field(max_length=255)]
     # Omitted: an existing recipient keeps their comment.
-    comment: Annotated[str, Field(max_length=10_000)] | None = None
+    comment: Annotated[str, Field(max_length=1000)] | None = None
 
 
 class UpsertIn(Schema):
@@ -87,7 +93,7 @@ class MessageIn(Schema):
     format: str = Field("plain", description="plain or markdown")
 
 
-class MessagePatch(Schema):
+class MessagePatch(PatchSchema):
     subject: Annotated[str, Field(max_length=1000)] | None = None
     body: Annotated[str, Field(max_length=200_000)] | None = None
     format: str | None = None
@@ -114,7 +120,7 @@ class MailingIn(Schema):
     recipient_ids: Annotated[list[Id], Field(max_length=1000)] = []
 
 
-class MailingPatch(Schema):
+class MailingPatch(PatchSchema):
     message_id: Id | None = None
     smtp_account_id: Id | None = None
     start_at: DateTimeText | None = None
@@ -152,7 +158,7 @@ class MailingOut(Schema):
         return len(obj.recipients.all())
 
 
-class ReasonIn(Schema):
+class ReasonIn(PatchSchema):
     reason: Annotated[str, Field(max_length=2000)] = ""
 
 

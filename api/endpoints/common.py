@@ -16,7 +16,7 @@ from users.models import User
 M = TypeVar("M", bound=Model)
 
 # Every error an operation may answer (the idempotency layer adds 409 and 422 to POSTs; 429 is the rate limit).
-ERROR_CODES = frozenset({400, 401, 403, 404, 409, 422, 429})
+ERROR_CODES = frozenset({400, 401, 403, 404, 409, 413, 422, 429})
 # Every object id in a path: bounded, so no value overflows a database integer.
 PK: Any = Path(..., ge=1, le=MAX_ID)
 

@@ -28,7 +28,7 @@ def lists_index(
 @router.post("", response=answers({201: ListOut}), summary="Создать список")
 def lists_create(request: Any, payload: ListIn) -> Status[Any]:
     user = user_of(request)
-    form = ListForm(data=payload.dict(), owner=user)
+    form = ListForm(data=payload.model_dump(), owner=user)
     form_check(form)
     return Status(201, list_create(owner=user, name=form.cleaned_data["name"]))
 
@@ -42,7 +42,7 @@ def lists_get(request: Any, pk: int = PK) -> Any:
 def lists_update(request: Any, payload: ListIn, pk: int = PK) -> Any:
     user = user_of(request)
     recipient_list = owned(request, owned=lists_for(user), visible=lists_visible_to(user), pk=pk)
-    form = ListForm(data=payload.dict(), instance=lists_for(user).get(pk=pk), owner=user)
+    form = ListForm(data=payload.model_dump(), instance=lists_for(user).get(pk=pk), owner=user)
     form_check(form)
     return list_rename(recipient_list=recipient_list, name=form.cleaned_data["name"])
 

@@ -71,7 +71,7 @@ def _schedule_data(values: dict[str, Any]) -> dict[str, Any]:
 @router.post("", response=answers({201: MailingOut}), summary="Создать рассылку")
 def mailings_create(request: Any, payload: MailingIn) -> Status[Any]:
     user = user_of(request)
-    values = payload.dict()
+    values = payload.model_dump()
     form = MailingForm(data=_schedule_data(values), owner=user)
     audience = AudienceForm(
         data={
@@ -102,7 +102,7 @@ def mailings_update(request: Any, payload: MailingPatch, pk: int = PK) -> Any:
         "end_at": timezone.localtime(mailing.end_at).isoformat(),
         "periodicity": mailing.periodicity,
     }
-    changes = payload.dict(exclude_unset=True)
+    changes = payload.model_dump(exclude_unset=True)
     values = {**now, **{k: v for k, v in changes.items() if k in now and (v is not None or k == "smtp_account_id")}}
     form = MailingForm(data=_schedule_data(values), instance=mailings_for(user).get(pk=pk), owner=user)
     audience_data: dict[str, Any] = {
@@ -145,7 +145,7 @@ def _moderate(request: Any, pk: int, payload: ReasonIn, *, disabling: bool) -> M
         raise ApiProblem(
             409, _("Действие невозможно"), _("Рассылка уже отключена.") if disabling else _("Рассылка уже включена.")
         )
-    form = ModerationReasonForm(data=payload.dict(), required=disabling)
+    form = ModerationReasonForm(data=payload.model_dump(), required=disabling)
     form_check(form)
     service = mailing_disable if disabling else mailing_enable
     try:

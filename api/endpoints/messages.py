@@ -32,7 +32,7 @@ def messages_index(
 @router.post("", response=answers({201: MessageOut}), summary="Создать сообщение")
 def messages_create(request: Any, payload: MessageIn) -> Status[Any]:
     user = user_of(request)
-    form = MessageForm(data=payload.dict())
+    form = MessageForm(data=payload.model_dump())
     form_check(form)
     return Status(201, message_create(owner=user, **form.cleaned_data))
 
@@ -47,7 +47,7 @@ def messages_update(request: Any, payload: MessagePatch, pk: int = PK) -> Any:
     user = user_of(request)
     message = owned(request, owned=messages_for(user), visible=messages_visible_to(user), pk=pk)
     data = {"subject": message.subject, "body": message.body, "format": message.format}
-    data.update(payload.dict(exclude_none=True))
+    data.update(payload.model_dump(exclude_none=True))
     form = MessageForm(data=data, instance=messages_for(user).get(pk=pk))
     form_check(form)
     return message_update(message=message, **form.cleaned_data)

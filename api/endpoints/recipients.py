@@ -30,14 +30,14 @@ def recipients_list(
 @router.post("", response=answers({201: RecipientOut}), summary="Добавить получателя")
 def recipients_create(request: Any, payload: RecipientIn) -> Status[Any]:
     user = user_of(request)
-    form = RecipientForm(data=payload.dict(), owner=user)
+    form = RecipientForm(data=payload.model_dump(), owner=user)
     form_check(form)
     return Status(201, recipient_create(owner=user, **form.cleaned_data))
 
 
 @router.post("/upsert", response=answers({200: UpsertOut}), summary="Добавить или обновить до 10 000 получателей")
 def recipients_bulk_upsert(request: Any, payload: UpsertIn) -> dict[str, Any]:
-    result = recipients_upsert(owner=user_of(request), rows=[row.dict() for row in payload.recipients])
+    result = recipients_upsert(owner=user_of(request), rows=[row.model_dump() for row in payload.recipients])
     return {**result.counts, "results": result.rows}
 
 
@@ -51,7 +51,7 @@ def recipients_update(request: Any, payload: RecipientPatch, pk: int = PK) -> An
     user = user_of(request)
     recipient = owned(request, owned=recipients_for(user), visible=recipients_visible_to(user), pk=pk)
     data = {"email": recipient.email, "full_name": recipient.full_name, "comment": recipient.comment}
-    data.update(payload.dict(exclude_none=True))
+    data.update(payload.model_dump(exclude_none=True))
     form = RecipientForm(data=data, instance=recipients_for(user).get(pk=recipient.pk), owner=user)
     form_check(form)
     return recipient_update(recipient=recipient, **form.cleaned_data)

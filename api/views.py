@@ -16,6 +16,8 @@ from core.http import AuthenticatedHttpRequest
 
 logger = logging.getLogger(__name__)
 
+_SECRET_KEY = "api_token_secret"
+
 
 def _tokens_for(request: AuthenticatedHttpRequest) -> "list[ApiToken]":
     return list(ApiToken.objects.filter(owner=request.user).order_by("-created_at", "-pk"))
@@ -25,14 +27,16 @@ def _tokens_for(request: AuthenticatedHttpRequest) -> "list[ApiToken]":
 @require_http_methods(["GET", "POST"])
 def token_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
-    secret = None
     if request.method == "POST" and form.is_valid():
         token, secret = api_token_create(owner=request.user, **form.cleaned_data)
         messages.success(
             request,
             _("Токен «%(name)s» создан. Скопируйте его сейчас: больше он показан не будет.") % {"name": token.name},
         )
-        form = ApiTokenForm()
+        # Shown by the page the redirect leads to, once: a reload or the back button never shows it again.
+        request.session[_SECRET_KEY] = secret
+        return redirect("api_tokens:token_list")
+    secret = request.session.pop(_SECRET_KEY, None)
     response = render(request, "api/token_list.html", {"form": form, "tokens": _tokens_for(request), "secret": secret})
     # The page may carry a secret: never kept by any cache.
     response["Cache-Control"] = "no-store"

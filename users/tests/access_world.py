@@ -7,6 +7,8 @@ from typing import Any
 from django.apps import apps
 from django.utils import timezone
 
+from api.models import ApiToken
+from api.services import api_token_create
 from audience.models import Import, ImportRow, List
 from blog.models import Article
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
@@ -18,8 +20,9 @@ from users.models import User
 ACTORS = ["anonymous", "owner", "other", "manager", "blocked", "superuser"]
 
 # Fields that a request may change without writing anything that matters.
-_VOLATILE_FIELDS = {"blog.article": {"views_count"}}
-_SNAPSHOT_APPS = ["auth", "users", "mailings", "senders", "audience", "blog", "django_tasks_db"]
+# A token records when it was last used (api/auth.py) on every kind of request.
+_VOLATILE_FIELDS = {"blog.article": {"views_count"}, "api.apitoken": {"last_used_at"}}
+_SNAPSHOT_APPS = ["auth", "users", "mailings", "senders", "audience", "blog", "api", "django_tasks_db"]
 # The password of the world's SMTP accounts: no page may ever show it.
 SMTP_PASSWORD = "world-smtp-app-password-5q7z"
 
@@ -37,6 +40,7 @@ class World:
     import_job: Import
     smtp_account: SmtpAccount
     disabled_smtp_account: SmtpAccount
+    api_token: ApiToken
 
 
 def world_build(*, owner: User, other: User, manager: User, blocked: User, text: str = "Новости недели") -> World:
@@ -115,6 +119,7 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         full_name=text,
         outcome=ImportRow.Outcome.INVALID,
     )
+    api_token, _secret = api_token_create(owner=owner, name=text, scope=ApiToken.Scope.WRITE)
     article = Article.objects.create(title="Статья", body="Текст статьи", is_published=True, published_at=now)
     users: dict[str, User | None] = {
         "anonymous": None,
@@ -136,6 +141,7 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         import_job=import_job,
         smtp_account=smtp_account,
         disabled_smtp_account=disabled_smtp_account,
+        api_token=api_token,
     )
 
 

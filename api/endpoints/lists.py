@@ -7,6 +7,7 @@ from ninja import Query, Router, Status
 
 from api.endpoints.common import PK, answers, form_check, owned, user_of
 from api.pagination import MAX_LIMIT, page
+from api.endpoints.recipients import RECIPIENT_COLUMNS
 from api.schemas import ListIn, ListOut, MembersIn, MembersOut, RecipientOut, page_of
 from audience.forms import ListForm
 from audience.selectors import list_list, list_members, lists_for, lists_visible_to
@@ -62,7 +63,7 @@ def lists_members(
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
 ) -> dict[str, Any]:
     recipient_list = get_object_or_404(lists_visible_to(user_of(request)), pk=pk)
-    return page(list_members(recipient_list=recipient_list), cursor=cursor, limit=limit)
+    return page(list_members(recipient_list=recipient_list), cursor=cursor, limit=limit, columns=RECIPIENT_COLUMNS)
 
 
 @router.post("/{pk}/members", response=answers({200: MembersOut}), summary="Добавить получателей в список")

@@ -15,6 +15,7 @@ from mailings.services.recipients import recipient_create, recipient_delete, rec
 
 router = Router(tags=["recipients"])
 RecipientPage = page_of(RecipientOut, "RecipientPage")
+RECIPIENT_COLUMNS = tuple(RecipientOut.model_fields)
 
 
 @router.get("", response=answers({200: RecipientPage}), summary="Получатели (поиск: q)")
@@ -24,7 +25,9 @@ def recipients_list(
     cursor: str | None = Query(None, max_length=100),
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
 ) -> dict[str, Any]:
-    return page(recipient_list(user=user_of(request), query=query_text(q)), cursor=cursor, limit=limit)
+    # No join of the owner (the API answers owner_id only), and rows as dicts: see api/pagination.py.
+    qs = recipient_list(user=user_of(request), query=query_text(q)).select_related(None)
+    return page(qs, cursor=cursor, limit=limit, columns=RECIPIENT_COLUMNS)
 
 
 @router.post("", response=answers({201: RecipientOut}), summary="Добавить получателя")

@@ -227,7 +227,7 @@ class MailingStatsOut(Schema):
     undelivered: int
 
 
-def page_of(item: type[Schema], name: str) -> type[Schema]:
+def page_of(item: type[BaseModel], name: str) -> type[Schema]:
     """A page of `item`s: the items and the cursor of the next page (null on the last)."""
     fields = {"items": list[item], "next_cursor": str | None}  # type: ignore[valid-type]
     return type(name, (Schema,), {"__annotations__": fields})

@@ -6,8 +6,8 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Status
 
 from api.endpoints.common import PK, answers, form_check, owned, user_of
-from api.pagination import MAX_LIMIT, page
 from api.endpoints.recipients import RECIPIENT_COLUMNS
+from api.pagination import MAX_LIMIT, page
 from api.schemas import ListIn, ListOut, MembersIn, MembersOut, RecipientOut, page_of
 from audience.forms import ListForm
 from audience.selectors import list_list, list_members, lists_for, lists_visible_to

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "senders",
     "moderation",
     "audience",
+    "suppressions",
     "blog",
     "api",
     # django-ninja's templates and static files: the API docs page with its own Swagger UI (no CDN).
@@ -272,6 +273,11 @@ MESSAGE_ID_DOMAIN = env.str("MESSAGE_ID_DOMAIN", default="")
 DKIM_SELECTOR = env.str("DKIM_SELECTOR", default="")
 DKIM_DOMAIN = env.str("DKIM_DOMAIN", default="")
 DKIM_PRIVATE_KEY_FILE = env.str("DKIM_PRIVATE_KEY_FILE", default="")
+# Unsubscribe links in mailing messages (suppressions/links.py) are absolute: the worker has no request to
+# take the host from. In production the site's public https address.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The mailto: part of List-Unsubscribe (RFC 2369); empty: only the https one-click link is offered.
+UNSUBSCRIBE_MAILTO = env.str("UNSUBSCRIBE_MAILTO", default="")
 # Test sends («Отправить тестовое письмо») per user within TEST_SEND_WINDOW seconds.
 TEST_SEND_LIMIT = env.int("TEST_SEND_LIMIT", default=5)
 TEST_SEND_WINDOW = env.int("TEST_SEND_WINDOW", default=600)

@@ -20,6 +20,7 @@ urlpatterns = [
     path("accounts/api-tokens/", include("api.urls")),
     path("senders/", include("senders.urls")),
     path("", include("audience.urls")),
+    path("", include("suppressions.urls")),
     path("", include("mailings.urls")),
 ]
 

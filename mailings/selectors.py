@@ -87,7 +87,9 @@ def _text_search(query: str, *fields: str) -> Q:
 
 
 def recipient_list(*, user: User, query: str = "", owner: User | None = None) -> QuerySet[Recipient]:
-    qs = recipients_visible_to(user).select_related("owner")
+    from suppressions.selectors import suppressed_flag  # suppressions reads this module: imported on use
+
+    qs = recipients_visible_to(user).select_related("owner").annotate(is_suppressed=suppressed_flag())
     if owner is not None:
         qs = qs.filter(owner=owner)
     if query:

@@ -21,6 +21,7 @@ MANAGER_PERMISSIONS = [
     ("senders", "view_all_smtp_accounts"),
     ("senders", "disable_smtp_account"),
     ("audience", "view_all_lists"),
+    ("suppressions", "view_all_suppressions"),
 ]
 
 CONTENT_MANAGERS_GROUP = "Контент-менеджеры"

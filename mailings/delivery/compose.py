@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import translation
 from django.utils.translation import gettext
 
 from mailings.content.placeholders import Template, parse_or_literal
-from mailings.content.render import FORMAT_PLAIN, render_body
+from mailings.content.render import FORMAT_MARKDOWN, FORMAT_PLAIN, render_body
 from mailings.delivery.reasons import Reason, reason
 from mailings.delivery.signing import DkimConfigError, DkimKey, dkim_key
 
@@ -142,11 +143,16 @@ def _encoded_words(text: str, first_bytes: int) -> list[str]:
 
 
 def _fold(name: str, tokens: Sequence[str]) -> str:
-    """`Name: tokens` folded before a token whenever the line would pass 78 characters; CRLF-ended."""
+    """`Name: tokens` folded before a token whenever the line would pass 78 characters; CRLF-ended.
+
+    A token too long for any line (a List-Unsubscribe URL with its token) gets a continuation line of its
+    own, right after the name if need be: RFC 5322 allows up to 998 characters where no fold is possible.
+    """
     lines: list[str] = []
     line = f"{name}:"
     for token in tokens:
-        if len(line) + 1 + len(token) > HEADER_LINE and line != f"{name}:":
+        alone = len(token) + 1 > HEADER_LINE - len(name) - 1
+        if len(line) + 1 + len(token) > HEADER_LINE and (line != f"{name}:" or alone):
             lines.append(line)
             line = ""
         line += " " + token
@@ -200,20 +206,47 @@ def _ascii(text: str) -> bytes:
 def mime_body(*, text: str, html: str | None, boundary: str) -> bytes:
     """Content-Type and body: one text/plain part, or multipart/alternative of text and HTML (RFC 2046:
     the preferred part last), all quoted-printable."""
+    return mime_body_encoded(
+        text=quoted_printable(text), html=quoted_printable(html) if html is not None else None, boundary=boundary
+    )
+
+
+def mime_body_encoded(*, text: bytes, html: bytes | None, boundary: str) -> bytes:
+    """`mime_body` of parts already quoted-printable."""
     qp_head = b'; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
     if html is None:
-        return b"Content-Type: text/plain" + qp_head + quoted_printable(text)
+        return b"Content-Type: text/plain" + qp_head + text
     b = _ascii(boundary)
     return b"".join(
         [
             b'Content-Type: multipart/alternative;\r\n boundary="' + b + b'"\r\n\r\n',
             b"--" + b + b"\r\nContent-Type: text/plain" + qp_head,
-            quoted_printable(text),
+            text,
             b"\r\n--" + b + b"\r\nContent-Type: text/html" + qp_head,
-            quoted_printable(html),
+            html,
             b"\r\n--" + b + b"--\r\n",
         ]
     )
+
+
+def _encoded_head(template: Template) -> tuple[bytes, Template]:
+    """(the template's static lines before its first placeholder, quoted-printable; the rest as a template).
+
+    Quoted-printable encodes line by line, so a body is its encoded head followed by its encoded rest when the
+    head ends with a line break. A footer that carries the unsubscribe link (the only per-recipient value of most
+    bodies) then costs one line's encoding per message, not the whole body's.
+    """
+    static: list[str] = []
+    for part in template.parts:
+        if not isinstance(part, str):
+            break
+        static.append(part)
+    head = "".join(static)
+    cut = head.rfind("\n") + 1
+    rest = template.parts[len(static) :]
+    if head[cut:]:
+        rest = (head[cut:], *rest)
+    return quoted_printable(head[:cut]), Template(parts=tuple(rest))
 
 
 def new_boundary() -> str:
@@ -257,9 +290,8 @@ def standalone_message(
 class MessageComposer:
     """One run's messages: prepared once, `build` per recipient (fast: no email package on the path).
 
-    Per-recipient values: `email`, `full_name`, `comment`, and `unsubscribe_url` with `extra_headers`,
-    which the consent feature will supply; until it exists `{{ unsubscribe_url }}` renders empty and
-    no unsubscribe header is added (README, «Персонализация»).
+    Per-recipient values: `email`, `full_name`, `comment`, and `unsubscribe_url` with `extra_headers`
+    (the List-Unsubscribe headers), which the engine builds per message (suppressions/links.py).
     """
 
     def __init__(
@@ -317,6 +349,11 @@ class MessageComposer:
             self._dkim = dkim_key()
         except DkimConfigError as exc:
             self._error = reason("message_unbuildable", error=str(exc))
+        self._text_head, self._text_rest = _encoded_head(self.text)
+        self._html_head: bytes = b""
+        self._html_rest: Template | None = None
+        if self.html is not None:
+            self._html_head, self._html_rest = _encoded_head(self.html)
         self._static_body = None if self.text.fields or (self.html and self.html.fields) else self._body({})
 
     def _now_date(self) -> str:
@@ -339,8 +376,13 @@ class MessageComposer:
         return clean_header_text(self.subject.render(values)), self.text.render(values), html_part
 
     def _body(self, values: Mapping[str, str]) -> bytes:
-        _subject, text, html_part = self.render(values)
-        return mime_body(text=text, html=html_part, boundary=self._boundary)
+        """`mime_body` of the rendered parts; the static head of each part is encoded once (`_encoded_head`)."""
+        text = self._text_head + quoted_printable(self._text_rest.render(values))
+        html_part = None
+        if self._html_rest is not None:
+            escaped = {k: html.escape(v) for k, v in values.items()}
+            html_part = self._html_head + quoted_printable(self._html_rest.render(escaped))
+        return mime_body_encoded(text=text, html=html_part, boundary=self._boundary)
 
     def build(
         self,
@@ -384,6 +426,20 @@ def mailing_headers(*, mailing_id: int, owner_id: int) -> list[tuple[str, str]]:
     ]
 
 
+def body_with_unsubscribe_footer(*, body: str, body_format: str) -> str:
+    """The owner's body, with a footer carrying `{{ ссылка_отписки }}` unless the body places the link itself.
+
+    The footer is in the service's language (LANGUAGE_CODE): a mailing has no language of its own yet.
+    """
+    if "unsubscribe_url" in parse_or_literal(body).fields:
+        return body
+    with translation.override(settings.LANGUAGE_CODE):
+        label = gettext("Отписаться от рассылки")
+    if body_format == FORMAT_MARKDOWN:
+        return f"{body.rstrip()}\n\n---\n\n[{label}]({{{{ ссылка_отписки }}}})\n"
+    return f"{body.rstrip()}\n\n-- \n{label}: {{{{ ссылка_отписки }}}}\n"
+
+
 def composer_for_message(
     *,
     message: "Message",
@@ -391,19 +447,24 @@ def composer_for_message(
     test: bool = False,
     from_email: str = "",
     reply_to: str = "",
+    unsubscribe_footer: bool = False,
 ) -> MessageComposer:
     """The composer of a message as its owner sends it: the owner's sender name and Reply-To.
 
     `from_email` and `reply_to` are the sending account's (mailings/delivery/accounts.py; the service's
     DEFAULT_FROM_EMAIL by default): the address stays the account's, the owner's name and Reply-To win.
+    `unsubscribe_footer`: the body gets the unsubscribe link unless it places `{{ ссылка_отписки }}` itself.
     """
     owner = message.owner
+    body = message.body
+    if unsubscribe_footer:
+        body = body_with_unsubscribe_footer(body=body, body_format=message.format)
     return MessageComposer(
         from_email=from_email or settings.DEFAULT_FROM_EMAIL,
         from_name=owner.sender_name,
         reply_to=owner.reply_to or reply_to,
         subject=message.subject,
-        body=message.body,
+        body=body,
         body_format=message.format,
         msgid_domain=message_id_domain(),
         headers=headers,
@@ -420,6 +481,7 @@ def composer_for_mailing(*, mailing: "Mailing", from_email: str = "", reply_to: 
         headers=mailing_headers(mailing_id=mailing.pk, owner_id=mailing.owner_id),
         from_email=from_email,
         reply_to=reply_to,
+        unsubscribe_footer=True,
     )
     if "comment" in composer.uses:
         # One query per run, only when the message uses comments (Delivery rows snapshot name and email only).

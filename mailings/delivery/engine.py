@@ -43,6 +43,8 @@ from mailings.delivery.run_finish import attempt_finish_if_done
 from mailings.delivery.smtp import Outcome, SmtpSession, SystemicError
 from mailings.delivery.stopping import Stop
 from mailings.models import Attempt, Delivery, send_block
+from suppressions.links import unsubscribe_links
+from suppressions.services import suppressed_emails
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +175,9 @@ class _Engine:
         self.connection_failures = 0
         self.started = time.monotonic()
         self.last_check = 0.0
+        # Deliveries in hand whose address the owner has suppressed, looked up per batch and once a second.
+        self.suppressed: set[int] = set()
+        self.last_suppression_check = 0.0
         self.last_heartbeat = 0.0
         self.last_bump = 0.0
         # Outcomes were written since the last bump, which was too recent to bump again then.
@@ -197,6 +202,18 @@ class _Engine:
             return None
         self.last_check = time.monotonic()
         return run_block_reason(attempt_id=self.attempt.pk, now=now)
+
+    def _check_suppressed(self, rest: list[Delivery], *, force: bool) -> None:
+        """Look up which of the deliveries in hand were unsubscribed: at a batch's start and once a second.
+
+        `suppression_add` skips waiting deliveries itself; this catches the ones a worker had already claimed
+        (one query per batch, so throughput is kept), and non-ASCII addresses whose case SQLite cannot fold.
+        """
+        if not force and time.monotonic() - self.last_suppression_check < RECHECK_SECONDS:
+            return
+        self.last_suppression_check = time.monotonic()
+        found = suppressed_emails(self.mailing.owner_id, [d.email for d in rest])
+        self.suppressed = {d.pk for d in rest if d.email in found}
 
     def _hand_over(self, delivery: Delivery, message_id: str, rest: list[Delivery]) -> bool:
         """Write-ahead before the final dot (`DeliveryLedger.hand_over`); False: the message must not go out."""
@@ -337,6 +354,11 @@ class _Engine:
                     # Not enough lease left to finish one more message within its deadline.
                     done.extend(self.ledger.release(r, until=None) for r in rest)
                     return None
+                self._check_suppressed(rest, force=i == 0)
+                if d.pk in self.suppressed:
+                    done.append(self.ledger.finish(d, State.SKIPPED, now=now))
+                    d.set_reason(reason("unsubscribed"))
+                    continue
                 verdict = self._send_one(d, rest=rest, done=done)
                 if verdict is not None:
                     return verdict
@@ -368,7 +390,10 @@ class _Engine:
     def _send_one(self, d: Delivery, *, rest: list[Delivery], done: list[Delivery]) -> str | None:
         now = timezone.now()
         try:
-            to_addr, data, message_id = self.composer.build(email=d.email, full_name=d.full_name)
+            page, headers = unsubscribe_links(owner_id=self.mailing.owner_id, email=d.email, mailing_id=self.mailing.pk)
+            to_addr, data, message_id = self.composer.build(
+                email=d.email, full_name=d.full_name, unsubscribe_url=page, extra_headers=headers
+            )
         except BuildError as exc:
             self.ledger.finish(d, State.FAILED, now=now)
             d.set_reason(reason("not_built", error=exc.reason))

@@ -27,6 +27,8 @@ TEXTS: dict[str, str] = {
     "mailing_disabled": gettext_noop("рассылка отключена"),
     "owner_blocked": gettext_noop("владелец заблокирован"),
     "window_closed": gettext_noop("время рассылки истекло"),
+    # The address is on the owner's suppression list (suppressions/): left out of the run or stopped mid-run.
+    "unsubscribed": gettext_noop("отписался"),
     # The engine.
     "handover_not_recorded": gettext_noop("не удалось записать передачу письма"),
     "not_built": gettext_noop("письмо не собрано (build): %(error)s"),

@@ -6,12 +6,15 @@ from datetime import datetime
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.db.models import F, QuerySet, Value
+from django.db.models import Case, Exists, F, OuterRef, QuerySet, Value, When
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.data_versions import data_version_bump
+from mailings.delivery.reasons import reason
 from mailings.delivery.tasks import enqueue_attempt_delivery
 from mailings.models import Attempt, Delivery, Mailing, Recipient
+from suppressions.models import Suppression
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +67,10 @@ def mailing_mark_running(*, mailing: Mailing) -> None:
     mailing.status = Mailing.Status.RUNNING
 
 
-# Copied from the recipient into its delivery; every other column gets the field's default.
+# Copied from the recipient into its delivery; every other column gets the field's default, except the
+# columns saying that a suppressed address is skipped («отписался»).
 _FROM_RECIPIENT = {"recipient": "pk", "email": "email", "full_name": "full_name"}
+_SUPPRESSED = {"state", "reason", "finished_at"}
 
 
 def _snapshot_deliveries(*, attempt: Attempt, recipients: QuerySet[Recipient]) -> int:
@@ -76,6 +81,15 @@ def _snapshot_deliveries(*, attempt: Attempt, recipients: QuerySet[Recipient]) -
     """
     columns: list[str] = []
     select: dict[str, object] = {}
+    # The owner's suppression list, matched in the same statement over its (owner, email_key) index. SQLite's
+    # LOWER folds ASCII only: a non-ASCII address differing in case is still caught by the engine's per-batch
+    # check (which lowercases in Python) and skipped with the same reason.
+    any_suppressed = Suppression.objects.filter(owner_id=attempt.mailing.owner_id).exists()
+    suppressed = Exists(
+        Suppression.objects.filter(owner_id=attempt.mailing.owner_id, email_key=Lower(OuterRef("email")))
+    )
+    unsubscribed = reason("unsubscribed")
+    now = timezone.now()
     for field in Delivery._meta.concrete_fields:
         if field.primary_key:
             continue
@@ -86,6 +100,13 @@ def _snapshot_deliveries(*, attempt: Attempt, recipients: QuerySet[Recipient]) -
             select[alias] = Value(attempt.pk, output_field=Delivery.attempt.field.target_field)
         elif field.name in _FROM_RECIPIENT:
             select[alias] = F(_FROM_RECIPIENT[field.name])
+        elif field.name in _SUPPRESSED and any_suppressed:
+            value = {"state": Delivery.State.SKIPPED, "reason": unsubscribed.code, "finished_at": now}[field.name]
+            select[alias] = Case(
+                When(suppressed, then=Value(value, output_field=field)),
+                default=Value(field.get_default(), output_field=field),
+                output_field=field,
+            )
         elif (
             (field.has_default() and callable(field.default))
             or getattr(field, "auto_now", False)

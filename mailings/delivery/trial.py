@@ -17,6 +17,7 @@ from mailings.delivery.compose import BuildError, composer_for_message
 from mailings.delivery.engine import _envelope_sender, smtp_config
 from mailings.delivery.smtp import Outcome, SmtpSession, SystemicError
 from mailings.models import Message
+from suppressions.links import unsubscribe_page_url
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -72,9 +73,12 @@ def trial_send(*, message_id: int, user_id: int) -> TrialResult | None:
         to_email = trial_recipient(user)
     except TrialRefused:
         return None
-    composer = composer_for_message(message=message, test=True)
+    # The footer with a working link (to the owner's own address) shows the owner what recipients get; the
+    # List-Unsubscribe headers are left out: a test to oneself is not bulk mail.
+    composer = composer_for_message(message=message, test=True, unsubscribe_footer=True)
+    url = unsubscribe_page_url(owner_id=user.pk, email=to_email)
     try:
-        to_addr, data, _message_id = composer.build(email=to_email, full_name=user.get_full_name())
+        to_addr, data, _message_id = composer.build(email=to_email, full_name=user.get_full_name(), unsubscribe_url=url)
     except BuildError as exc:
         logger.warning("test send not built: message=%s reason=%s", message_id, exc.reason.code)
         return TrialResult(Outcome.FAILED, str(exc.reason))

@@ -127,3 +127,30 @@ def test_the_form_checks_the_subject_too(client: Client, owner: User) -> None:
 
     assert response.status_code == 200
     assert "Строка 1, символ 6" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Здравствуйте, {{ имя }}!\nНовости.\n",
+        "Строка с пробелом в конце \nи длинная строка "
+        + "очень " * 40
+        + "\n\n-- \nОтписаться: {{ unsubscribe_url }}\n",
+        "Без подстановок.\r\nВторая строка\r\n",
+        "{{ email }} в самом начале",
+        "Перевод\rстроки\r\n{{ имя }}\r{{ comment }}\n",
+        "**Жирный** текст, [ссылка]({{ unsubscribe_url }}), = и =3D\n\n" + "абзац " * 50,
+    ],
+)
+@pytest.mark.parametrize("body_format", ["plain", "markdown"])
+def test_the_body_encoded_in_two_pieces_equals_the_body_encoded_whole(body: str, body_format: str) -> None:
+    from mailings.delivery.compose import MessageComposer, mime_body
+
+    composer = MessageComposer(
+        from_email="a@example.com", subject="Тема", body=body, msgid_domain="example.com", body_format=body_format
+    )
+    values = composer.values(
+        email="ivan@example.com", full_name="Иван <b>", comment="VIP ", unsubscribe_url="https://x.example/u/T/"
+    )
+    _subject, text, html_part = composer.render(values)
+    assert composer._body(values) == mime_body(text=text, html=html_part, boundary=composer._boundary)

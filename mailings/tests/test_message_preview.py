@@ -36,7 +36,7 @@ def test_the_preview_shows_the_message_as_the_chosen_recipient_gets_it(client: C
     assert f'src="{reverse("mailings:message_preview_html", args=[message.pk])}?recipient={recipient.pk}"' in page
     assert 'sandbox=""' in page
     assert "/local.png" in page  # the image warning
-    assert "ссылка_отписки" in page  # the missing unsubscribe placeholder warning
+    assert "Отписаться от рассылки" in page and "/unsubscribe/" in page  # the footer a mailing appends
 
 
 def test_the_preview_ignores_another_owners_recipient(client: Client, owner: User, other_user: User) -> None:

@@ -26,6 +26,7 @@ from mailings.services.messages import message_delete as delete
 from mailings.services.messages import message_test_send as test_send
 from mailings.services.messages import message_update as update
 from mailings.views.common import owned_or_refused, owner_filter, paginate, search_query
+from suppressions.links import unsubscribe_page_url
 
 logger = logging.getLogger(__name__)
 
@@ -106,21 +107,28 @@ def _preview_for(request: AuthenticatedHttpRequest, message: Message) -> dict[st
     recipient_id = request.GET.get("recipient", "")
     if recipient_id.isdigit():
         chosen = recipients.filter(pk=int(recipient_id)).first()
-    composer = composer_for_message(message=message)
+    # As a mailing sends it: with the unsubscribe footer unless the body places the link itself.
+    composer = composer_for_message(message=message, unsubscribe_footer=True)
+    email = chosen.email if chosen is not None else request.user.email
+    link = unsubscribe_page_url(owner_id=request.user.pk, email=email)
     if chosen is not None:
-        values = composer.values(email=chosen.email, full_name=chosen.full_name, comment=chosen.comment)
+        values = composer.values(
+            email=chosen.email, full_name=chosen.full_name, comment=chosen.comment, unsubscribe_url=link
+        )
     else:
-        values = composer.values(email=request.user.email, full_name=request.user.get_full_name(), comment="")
+        values = composer.values(
+            email=request.user.email, full_name=request.user.get_full_name(), comment="", unsubscribe_url=link
+        )
     subject, text, html = composer.render(values)
     warnings = list(composer.warnings)
     try:
-        _to, data, _mid = composer.build(email=values["email"], full_name=values["name"], comment=values["comment"])
+        _to, data, _mid = composer.build(
+            email=values["email"], full_name=values["name"], comment=values["comment"], unsubscribe_url=link
+        )
         size = len(data)
     except BuildError as exc:
         warnings.append(_("Письмо этому получателю не собрать: %(reason)s") % {"reason": exc.reason})
         size = 0
-    if "unsubscribe_url" not in composer.uses:
-        warnings.append(_("В письме нет {{ ссылка_отписки }}."))
     if size > LARGE_MESSAGE_BYTES:
         warnings.append(
             _("Письмо больше %(limit)s КБ: Gmail покажет его обрезанным.") % {"limit": LARGE_MESSAGE_BYTES // 1024}

@@ -19,6 +19,7 @@ from mailings.services.recipients import recipient_create as create
 from mailings.services.recipients import recipient_delete as delete
 from mailings.services.recipients import recipient_update as update
 from mailings.views.common import owned_or_refused, owner_filter, paginate, search_query
+from suppressions.models import Suppression, suppression_key
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,11 @@ def recipient_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 def recipient_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     recipient = get_object_or_404(recipients_visible_to(request.user).select_related("owner"), pk=pk)
     mailings = recipient.mailings.select_related("message").order_by("-created_at")[:20]
-    return render(request, "mailings/recipient_detail.html", {"recipient": recipient, "mailings": mailings})
+    suppression = Suppression.objects.filter(
+        owner_id=recipient.owner_id, email_key=suppression_key(recipient.email)
+    ).first()
+    context = {"recipient": recipient, "mailings": mailings, "suppression": suppression}
+    return render(request, "mailings/recipient_detail.html", context)
 
 
 @login_required

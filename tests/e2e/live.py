@@ -83,6 +83,8 @@ class LiveSite:
             DEBUG="true",
             SECRET_KEY="e2e-only-not-a-secret",
             ALLOWED_HOSTS="127.0.0.1,localhost",
+            # Unsubscribe links in the mailing messages point at this site.
+            SITE_URL=self.url,
             TIME_ZONE="Europe/Moscow",
             EMAIL_HOST="127.0.0.1",
             EMAIL_PORT=str(smtp_port),

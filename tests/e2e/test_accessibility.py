@@ -67,6 +67,8 @@ from blog.models import Article
 from mailings.models import Attempt, Mailing, Message, Recipient
 from audience.models import List
 from senders.models import SmtpAccount
+from suppressions.services import suppression_add, suppression_lift
+from suppressions.tokens import token_make
 from users.models import User
 
 demo = User.objects.get(email="{USER_EMAIL}")
@@ -75,7 +77,13 @@ sender, _ = SmtpAccount.objects.get_or_create(
 )
 mailing = Mailing.objects.filter(owner=demo).order_by("pk").first()
 attempt = Attempt.objects.filter(mailing__owner=demo, total_count__gt=0).order_by("-failed_count", "pk").first()
+lifted = suppression_add(owner_id=demo.pk, email="lifted@example.com", source="one_click")
+suppression_lift(suppression=lifted, how="owner_consent", statement="Подписался снова на выставке")
+suppression = suppression_add(owner_id=demo.pk, email="gone@example.com", source="link", reason="Слишком часто")
 print(json.dumps({{
+    "suppression": suppression.pk,
+    "token": token_make(owner_id=demo.pk, email="gone@example.com"),
+    "fresh_token": token_make(owner_id=demo.pk, email="stays@example.com"),
     "user": demo.pk,
     "mailing": mailing.pk,
     "recipient": Recipient.objects.filter(owner=demo).order_by("pk").first().pk,
@@ -102,7 +110,7 @@ def axe_installed() -> None:
 
 
 @pytest.fixture(scope="module")
-def world(site: LiveSite) -> dict[str, int]:
+def world(site: LiveSite) -> dict[str, Any]:
     site.manage("seed_demo", "--with-mailings")
     return json.loads(site.manage("shell", "-c", WORLD).strip().splitlines()[-1])
 
@@ -274,7 +282,7 @@ def report(*auditors: Auditor) -> None:
 
 
 def test_a_visitors_pages_have_no_accessibility_violations(
-    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, int]
+    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, Any]
 ) -> None:
     async def pages(audit: Auditor) -> None:
         for path in [
@@ -289,8 +297,11 @@ def test_a_visitors_pages_have_no_accessibility_violations(
             "/accounts/password/reset/MQ/bad-token/",
             "/blog/",
             f"/blog/{world['article']}/",
+            reverse("suppressions:unsubscribe", args=[world["token"]]),
+            reverse("suppressions:unsubscribe", args=[world["fresh_token"]]),
         ]:
             await audit.visit(path)
+        await audit.visit("/unsubscribe/forged-token/", status=404)
         await audit.visit("/accounts/confirm/bad-token/", status=400)
         await audit.visit("/no-such-page/", status=404)
         await audit.submit_empty("/accounts/login/")
@@ -302,7 +313,7 @@ def test_a_visitors_pages_have_no_accessibility_violations(
 
 
 def test_a_users_pages_have_no_accessibility_violations(
-    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, int]
+    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, Any]
 ) -> None:
     mailing, recipient, message = world["mailing"], world["recipient"], world["message"]
 
@@ -348,8 +359,11 @@ def test_a_users_pages_have_no_accessibility_violations(
             reverse("audience:list_delete", args=[world["list"]]),
             reverse("audience:import_list"),
             reverse("audience:import_create"),
+            reverse("suppressions:suppression_list"),
+            reverse("suppressions:suppression_remove", args=[world["suppression"]]),
         ]:
             await audit.visit(path)
+        await audit.submit_empty(reverse("suppressions:suppression_remove", args=[world["suppression"]]))
         await audit.visit("/blog/manage/", status=403)
         await audit.visit("/mailings/999999/", status=404)
         await audit.menu("/", "nav .nav-account")
@@ -363,7 +377,7 @@ def test_a_users_pages_have_no_accessibility_violations(
 
 
 def test_a_managers_pages_have_no_accessibility_violations(
-    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, int]
+    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, Any]
 ) -> None:
     mailing, user = world["mailing"], world["user"]
 
@@ -393,6 +407,7 @@ def test_a_managers_pages_have_no_accessibility_violations(
             reverse("audience:list_index"),
             reverse("audience:list_detail", args=[world["list"]]),
             reverse("audience:import_list"),
+            reverse("suppressions:suppression_list"),
         ]:
             await audit.visit(path)
         await audit.menu("/", "nav .nav-account")
@@ -403,7 +418,7 @@ def test_a_managers_pages_have_no_accessibility_violations(
 
 
 def test_a_content_managers_pages_have_no_accessibility_violations(
-    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, int]
+    site: LiveSite, loop: asyncio.AbstractEventLoop, axe_browser: Any, world: dict[str, Any]
 ) -> None:
     article = world["article"]
 

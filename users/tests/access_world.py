@@ -15,6 +15,8 @@ from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from moderation.services import mailing_disable, smtp_account_disable
 from senders.models import SmtpAccount
 from senders.services import AccountSettings, smtp_account_create
+from suppressions.models import Suppression
+from suppressions.tokens import token_make
 from users.models import User
 
 ACTORS = ["anonymous", "owner", "other", "manager", "blocked", "superuser"]
@@ -22,7 +24,7 @@ ACTORS = ["anonymous", "owner", "other", "manager", "blocked", "superuser"]
 # Fields that a request may change without writing anything that matters.
 # A token records when it was last used (api/auth.py) on every kind of request.
 _VOLATILE_FIELDS = {"blog.article": {"views_count"}, "api.apitoken": {"last_used_at"}}
-_SNAPSHOT_APPS = ["auth", "users", "mailings", "senders", "audience", "blog", "api", "django_tasks_db"]
+_SNAPSHOT_APPS = ["auth", "users", "mailings", "senders", "audience", "suppressions", "blog", "api", "django_tasks_db"]
 # The password of the world's SMTP accounts: no page may ever show it.
 SMTP_PASSWORD = "world-smtp-app-password-5q7z"
 
@@ -41,6 +43,9 @@ class World:
     smtp_account: SmtpAccount
     disabled_smtp_account: SmtpAccount
     api_token: ApiToken
+    suppression: Suppression
+    # A recipient's personal unsubscribe link for an address of `owner` that is not suppressed yet.
+    unsubscribe_token: str
 
 
 def world_build(*, owner: User, other: User, manager: User, blocked: User, text: str = "Новости недели") -> World:
@@ -120,6 +125,9 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         outcome=ImportRow.Outcome.INVALID,
     )
     api_token, _secret = api_token_create(owner=owner, name=text, scope=ApiToken.Scope.WRITE)
+    suppression = Suppression.objects.create(
+        owner=owner, email="gone@example.com", email_key="gone@example.com", source="link", reason=text
+    )
     article = Article.objects.create(title="Статья", body="Текст статьи", is_published=True, published_at=now)
     users: dict[str, User | None] = {
         "anonymous": None,
@@ -142,6 +150,8 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         smtp_account=smtp_account,
         disabled_smtp_account=disabled_smtp_account,
         api_token=api_token,
+        suppression=suppression,
+        unsubscribe_token=token_make(owner_id=owner.pk, email="client@example.com", mailing_id=mailing.pk),
     )
 
 

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "moderation",
     "audience",
     "suppressions",
+    "consents",
     "blog",
     "api",
     # django-ninja's templates and static files: the API docs page with its own Swagger UI (no CDN).
@@ -433,3 +434,10 @@ IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=1_000_000)
 # An import that has not moved for this long (its worker was killed, or no worker runs) may be stopped by its owner.
 IMPORT_STALL_SECONDS = env.int("IMPORT_STALL_SECONDS", default=600)
+
+# Public subscribe forms (consents/): how long a confirmation link lives, at most one confirmation email per address
+# per SUBSCRIBE_RESEND_INTERVAL seconds (no mail bombing through anybody's form), subscriptions per hour from one
+# client address.
+SUBSCRIBE_CONFIRM_MAX_AGE = env.int("SUBSCRIBE_CONFIRM_MAX_AGE", default=3 * 24 * 3600)
+SUBSCRIBE_RESEND_INTERVAL = env.int("SUBSCRIBE_RESEND_INTERVAL", default=600)
+SUBSCRIBE_PER_IP = env.int("SUBSCRIBE_PER_IP", default=20)

@@ -21,6 +21,7 @@ urlpatterns = [
     path("senders/", include("senders.urls")),
     path("", include("audience.urls")),
     path("", include("suppressions.urls")),
+    path("", include("consents.urls")),
     path("", include("mailings.urls")),
 ]
 

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from audience.imports.reading import NotATable, TableInfo, guess_mapping, is_email, rows, sniff
 from audience.models import Import, ImportRow, List
+from consents.services import consent_records_for_import
 from core.data_versions import data_version_bump
 from mailings.models import Recipient
 from users.models import User
@@ -266,6 +267,7 @@ def _apply(job: Import) -> None:
         created = _insert_new(job)
         updated = _update_known(job) if job.policy == Import.Policy.UPDATE else 0
         _fill_lists(job)
+        consent_records_for_import(job=job)
         counts = dict(staged.order_by().values_list("outcome").annotate(n=Count("pk")))
         staged.filter(outcome__in=[ImportRow.Outcome.NEW, ImportRow.Outcome.UPDATE]).delete()
         applied = Import.objects.filter(pk=job.pk, status=Import.Status.RUNNING).update(

@@ -16,6 +16,8 @@ from audience.imports.services import ImportRefused, import_preview, import_stop
 from audience.imports.tasks import import_confirm
 from audience.models import Import, ImportRow
 from audience.selectors import can_view_all_lists, imports_for, imports_visible_to
+from consents.forms import ConsentStatementForm
+from consents.services import import_consent_state
 from core.http import AuthenticatedHttpRequest
 from core.page_cache import private_page
 from mailings.views.common import owned_or_refused, owner_filter, paginate
@@ -71,11 +73,21 @@ def import_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             has_header = bool(request.POST.get("has_header"))
         columns = column_names(info, has_header=has_header)
         form = ImportMappingForm(request.POST or None, instance=job, owner=job.owner, columns=columns)
-        if request.method == "POST" and form.is_valid():
+        # The owner states where the file's consents come from; the import records them for every added row.
+        consent_form = ConsentStatementForm(request.POST or None, prefix="consent")
+        if request.method == "POST" and form.is_valid() and consent_form.is_valid():
+            import_consent_state(
+                job=job,
+                kinds=consent_form.cleaned_data["kinds"],
+                source=consent_form.cleaned_data["source"],
+                source_note=consent_form.cleaned_data["source_note"],
+            )
             import_confirm(job=job, mapping=form.cleaned_data)
             messages.success(request, _("Импорт «%(name)s» начат.") % {"name": job.file_name})
             return redirect("audience:import_detail", pk=job.pk)
-        context.update(form=form, columns=columns, preview=info.rows[1:] if has_header else info.rows)
+        context.update(
+            form=form, consent_form=consent_form, columns=columns, preview=info.rows[1:] if has_header else info.rows
+        )
     elif request.method == "POST":
         if request.POST.get("action") == "stop":
             if import_stop(job=job):

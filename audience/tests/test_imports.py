@@ -75,6 +75,9 @@ def _mapping(**overrides: object) -> dict[str, object]:
         "list_column": 3,
         "target_list": "",
         "policy": "skip",
+        "consent-source": "website",
+        "consent-source_note": "форма подписки на старом сайте",
+        "consent-kinds": ["advertising", "personal_data"],
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}

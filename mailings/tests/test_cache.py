@@ -151,7 +151,14 @@ def test_a_users_edit_shows_on_the_next_load_and_changes_the_etag(owner: User) -
     assert client.get(url, headers={"if-none-match": before["ETag"]}).status_code == 304
 
     response = client.post(
-        reverse("mailings:recipient_create"), {"email": "new@example.com", "full_name": "Новый", "comment": ""}
+        reverse("mailings:recipient_create"),
+        {
+            "email": "new@example.com",
+            "full_name": "Новый",
+            "comment": "",
+            "consent-source": "shop",
+            "consent-kinds": "personal_data",
+        },
     )
     assert response.status_code == 302
     client.get(response["Location"])  # shows (and consumes) the flash message

@@ -9,8 +9,14 @@ from users.models import User
 pytestmark = pytest.mark.django_db
 
 
-def _form(**overrides: str) -> dict[str, str]:
-    data = {"email": "anna@example.com", "full_name": "Анна Смирнова", "comment": "постоянный клиент"}
+def _form(**overrides: str) -> dict[str, object]:
+    data: dict[str, object] = {
+        "email": "anna@example.com",
+        "full_name": "Анна Смирнова",
+        "comment": "постоянный клиент",
+        "consent-source": "shop",
+        "consent-kinds": ["advertising", "personal_data"],
+    }
     data.update(overrides)
     return data
 

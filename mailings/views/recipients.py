@@ -2,7 +2,7 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -10,6 +10,9 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from audience.forms import BulkMembershipForm
 from audience.selectors import lists_for
+from consents.forms import ConsentStatementForm
+from consents.selectors import consent_records_of
+from consents.services import consent_records_manual
 from core.http import AuthenticatedHttpRequest
 from core.page_cache import private_page
 from mailings.forms import DUPLICATE_EMAIL, RecipientForm
@@ -47,7 +50,8 @@ def recipient_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
     suppression = Suppression.objects.filter(
         owner_id=recipient.owner_id, email_key=suppression_key(recipient.email)
     ).first()
-    context = {"recipient": recipient, "mailings": mailings, "suppression": suppression}
+    consents = consent_records_of(recipient).select_related("wording")[:50]
+    context = {"recipient": recipient, "mailings": mailings, "suppression": suppression, "consents": consents}
     return render(request, "mailings/recipient_detail.html", context)
 
 
@@ -55,16 +59,25 @@ def recipient_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
 @require_http_methods(["GET", "POST"])
 def recipient_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = RecipientForm(request.POST or None, owner=request.user)
-    if request.method == "POST" and form.is_valid():
+    # Who is added by hand needs the owner's word on where the consents come from (38-ФЗ, 152-ФЗ).
+    consent_form = ConsentStatementForm(request.POST or None, prefix="consent")
+    if request.method == "POST" and form.is_valid() and consent_form.is_valid():
         try:
-            recipient = create(owner=request.user, **form.cleaned_data)
+            with transaction.atomic():
+                recipient = create(owner=request.user, **form.cleaned_data)
+                consent_records_manual(
+                    recipient=recipient,
+                    kinds=consent_form.cleaned_data["kinds"],
+                    source=consent_form.cleaned_data["source"],
+                    source_note=consent_form.cleaned_data["source_note"],
+                )
         except IntegrityError:
             # Two submits at once: the database constraint caught what the form check could not.
             form.add_error("email", DUPLICATE_EMAIL)
         else:
             messages.success(request, _("Получатель %(email)s добавлен.") % {"email": recipient.email})
             return redirect("mailings:recipient_detail", pk=recipient.pk)
-    return render(request, "mailings/recipient_form.html", {"form": form})
+    return render(request, "mailings/recipient_form.html", {"form": form, "consent_form": consent_form})
 
 
 @login_required

@@ -115,6 +115,8 @@ def test_a_stale_form_is_refused_and_the_way_back_keeps_what_was_typed(
         page.fill("#id_email", "stale.form@example.com")
         page.fill("#id_full_name", "Долго Писавший Человек")
         page.fill("#id_comment", "Набирал это полчаса")
+        page.select_option("#id_consent-source", "shop")
+        page.check("#id_consent-kinds_1")
         # Meanwhile the user signed out and in again in another tab: the form's token is out of date.
         other = page.context.new_page()
         other.goto(f"{site.url}/")
@@ -136,6 +138,8 @@ def test_a_stale_form_is_refused_and_the_way_back_keeps_what_was_typed(
         page.wait_for_url(f"{site.url}/recipients/new/")
         assert page.input_value("#id_email") == "stale.form@example.com"
         assert page.input_value("#id_comment") == "Набирал это полчаса"
+        page.select_option("#id_consent-source", "shop")
+        page.check("#id_consent-kinds_1")
 
         page.locator("main form button[type=submit]").click()
         page.wait_for_load_state("load")

@@ -11,6 +11,8 @@ from api.models import ApiToken
 from api.services import api_token_create
 from audience.models import Import, ImportRow, List
 from blog.models import Article
+from consents.models import ConsentWording, Kind, Method, SubscribeForm
+from consents.services import consent_record_add, subscribe_form_enable
 from mailings.models import Attempt, Delivery, Mailing, Message, Recipient
 from moderation.services import mailing_disable, smtp_account_disable
 from senders.models import SmtpAccount
@@ -24,7 +26,18 @@ ACTORS = ["anonymous", "owner", "other", "manager", "blocked", "superuser"]
 # Fields that a request may change without writing anything that matters.
 # A token records when it was last used (api/auth.py) on every kind of request.
 _VOLATILE_FIELDS = {"blog.article": {"views_count"}, "api.apitoken": {"last_used_at"}}
-_SNAPSHOT_APPS = ["auth", "users", "mailings", "senders", "audience", "suppressions", "blog", "api", "django_tasks_db"]
+_SNAPSHOT_APPS = [
+    "auth",
+    "users",
+    "mailings",
+    "senders",
+    "audience",
+    "suppressions",
+    "consents",
+    "blog",
+    "api",
+    "django_tasks_db",
+]
 # The password of the world's SMTP accounts: no page may ever show it.
 SMTP_PASSWORD = "world-smtp-app-password-5q7z"
 
@@ -46,6 +59,8 @@ class World:
     suppression: Suppression
     # A recipient's personal unsubscribe link for an address of `owner` that is not suppressed yet.
     unsubscribe_token: str
+    subscribe_form: SubscribeForm
+    wording: ConsentWording
 
 
 def world_build(*, owner: User, other: User, manager: User, blocked: User, text: str = "Новости недели") -> World:
@@ -128,6 +143,20 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
     suppression = Suppression.objects.create(
         owner=owner, email="gone@example.com", email_key="gone@example.com", source="link", reason=text
     )
+    subscribe_form = subscribe_form_enable(recipient_list=recipient_list)
+    wording = ConsentWording.objects.create(owner=owner, kind=Kind.ADVERTISING, version=2, text=text)
+    consent_record_add(
+        owner_id=owner.pk,
+        email=recipient.email,
+        kind=Kind.ADVERTISING,
+        method=Method.FORM,
+        wording=wording,
+        ip="203.0.113.7",
+        user_agent=text,
+    )
+    consent_record_add(
+        owner_id=owner.pk, email=recipient.email, kind=Kind.PERSONAL_DATA, method=Method.MANUAL, source_note=text
+    )
     article = Article.objects.create(title="Статья", body="Текст статьи", is_published=True, published_at=now)
     users: dict[str, User | None] = {
         "anonymous": None,
@@ -152,6 +181,8 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         api_token=api_token,
         suppression=suppression,
         unsubscribe_token=token_make(owner_id=owner.pk, email="client@example.com", mailing_id=mailing.pk),
+        subscribe_form=subscribe_form,
+        wording=wording,
     )
 
 

@@ -195,7 +195,14 @@ ROUTES: dict[str, Route] = {
     "mailings:attempt_list": PRIVATE_READ,
     "mailings:stats": PRIVATE_READ,
     "mailings:recipient_create": Route(
-        get=_signed_in(OK), post=_signed_in(FOUND), data=lambda w: {"email": "new@example.com", "full_name": "Новый"}
+        get=_signed_in(OK),
+        post=_signed_in(FOUND),
+        data=lambda w: {
+            "email": "new@example.com",
+            "full_name": "Новый",
+            "consent-source": "shop",
+            "consent-kinds": ["personal_data"],
+        },
     ),
     "mailings:message_create": Route(
         get=_signed_in(OK), post=_signed_in(FOUND), data=lambda w: {"subject": "Тема", "body": "Текст"}
@@ -307,6 +314,33 @@ ROUTES: dict[str, Route] = {
         kwargs=_pk("disabled_smtp_account"),
         data=REASON,
     ),
+    # --- consents ---------------------------------------------------------------------------------------
+    # Everyone signed in has wording of their own (a manager's is the manager's own, not the owners').
+    "consents:wording_edit": Route(
+        get=_signed_in(OK), post=_signed_in(FOUND), data=lambda w: {"kind": "advertising", "text": "Новый текст"}
+    ),
+    "consents:wording_detail": Route(get=OBJECT_READ, post=_signed_in(NOT_ALLOWED), kwargs=_pk("wording")),
+    "consents:export_all": PRIVATE_READ,
+    "consents:export_recipient": Route(get=OBJECT_READ, post=_signed_in(NOT_ALLOWED), kwargs=_pk("recipient")),
+    "consents:subscribe_settings": Route(get=OBJECT_READ, post=OBJECT_WRITE, kwargs=_pk("recipient_list")),
+    # Public: the form's page, its POST (csrf-exempt: see CSRF_EXEMPT) and the «check your mail» page.
+    "consents:subscribe": Route(
+        get=_all(OK),
+        post=_all(FOUND),
+        kwargs=lambda w: {"token": w.subscribe_form.token},
+        data=lambda w: {"email": "visitor@example.com", "personal_data": "on", "advertising": "on"},
+    ),
+    "consents:subscribe_sent": Route(
+        get=_all(OK), post=_all(NOT_ALLOWED), kwargs=lambda w: {"token": w.subscribe_form.token}
+    ),
+    "consents:subscribe_confirm": Route(get=_all(BAD), post=_all(BAD), kwargs=lambda w: {"token": "not-a-token"}),
+}
+
+# POSTs that take no CSRF token, each with the reason it is safe.
+CSRF_EXEMPT = {
+    # The owner's snippet posts from another site; the POST only keeps a pending subscription and sends at most
+    # one rate-limited confirmation email. Nothing changes until the address's owner confirms (with a token).
+    "consents:subscribe",
 }
 
 
@@ -435,6 +469,17 @@ def test_every_post_needs_the_csrf_token(name: str, actor: str, world: World) ->
     assert db_snapshot() == before
 
 
+def test_the_csrf_exempt_subscribe_form_takes_a_post_from_another_site(world: World) -> None:
+    client = Client(enforce_csrf_checks=True)
+    route = ROUTES["consents:subscribe"]
+    response = client.post(
+        reverse("consents:subscribe", kwargs=route.kwargs(world)),
+        route.data(world),
+        headers={"origin": "https://shop.example.org"},
+    )
+    assert response.status_code == FOUND
+
+
 def test_the_csrf_list_covers_the_writes() -> None:
     names = {name for name, _actor in _post_endpoints()}
     assert {
@@ -472,6 +517,8 @@ SHOWS_THE_TEXT = {
     "senders:smtp_account_disable",
     "senders:smtp_account_enable",
     "suppressions:suppression_list",
+    "consents:wording_detail",
+    "consents:subscribe_settings",
 }
 
 

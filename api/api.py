@@ -10,12 +10,13 @@ from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
 from api.auth import TokenAuth
-from api.endpoints import attempts, lists, mailings, me, messages, recipients, stats
+from api.endpoints import attempts, lists, mailings, me, messages, recipients, stats, suppressions
 from api.idempotency import HEADER, MAX_KEY_LENGTH
 from api.problems import HANDLERS, PROBLEM_CONTENT_TYPE
 
 DESCRIPTION = """
-API Вестника: получатели, списки, сообщения, рассылки, попытки и их журнал доставки, статистика.
+API Вестника: получатели, списки, сообщения, рассылки, попытки и их журнал доставки, статистика, отписки
+и согласия.
 
 * **Токен**: создайте его в профиле («Токены API») и передавайте в заголовке `Authorization: Bearer <токен>`.
   Токен «только чтение» получает 403 на любое изменение.
@@ -70,3 +71,5 @@ api.add_router("/messages", messages.router)
 api.add_router("/mailings", mailings.router)
 api.add_router("/attempts", attempts.router)
 api.add_router("/stats", stats.router)
+api.add_router("/suppressions", suppressions.router)
+api.add_router("/consents", suppressions.consents_router)

@@ -136,3 +136,23 @@ def test_a_mailing_is_created_with_the_forms_rules_and_sent_now(api: ApiClient, 
     assert [d["email"] for d in ledger] == ["a@example.com"]
     assert api.get(f"attempts/{attempt.pk}/deliveries?state=nonsense").status_code == 422
     assert api.get("stats").json()["attempts_in_progress"] == 1
+
+
+def test_an_address_is_unsubscribed_through_the_api_and_consents_are_read(api: ApiClient, owner: User) -> None:
+    from consents.models import Kind, Method
+    from consents.services import consent_record_add
+    from suppressions.models import Suppression
+
+    consent_record_add(owner_id=owner.pk, email="anna@example.com", kind=Kind.ADVERTISING, method=Method.MANUAL)
+
+    created = api.post("suppressions", {"email": "Anna@Example.com", "reason": "просила"})
+    again = api.post("suppressions", {"email": "anna@example.com"})
+    wrong = api.post("suppressions", {"email": "not an address"})
+
+    assert created.status_code == 201 and again.status_code == 200
+    assert again.json()["id"] == created.json()["id"]
+    assert Suppression.objects.get(owner=owner).source == Suppression.Source.API
+    assert wrong.status_code == 422 and wrong.json()["errors"]["email"]
+    assert [s["email"] for s in api.get("suppressions").json()["items"]] == ["Anna@Example.com"]
+    consents = api.get("consents?email=ANNA@example.com").json()["items"]
+    assert [(c["kind"], c["method"]) for c in consents] == [("advertising", "manual")]

@@ -103,6 +103,10 @@ OPERATIONS: dict[str, Op] = {
     "GET /api/v1/attempts/{pk}/deliveries": Op(READ_OBJECT, pk=_pk("attempt")),
     "POST /api/v1/attempts/{pk}/retry": Op((DENIED, ACCEPTED, MISSING, DENIED), pk=_pk("attempt")),
     "GET /api/v1/stats": Op(READ_ALL),
+    "GET /api/v1/suppressions": Op(READ_ALL),
+    "POST /api/v1/suppressions": Op(CREATE, body=lambda w: {"email": "leave@example.com", "reason": "не интересно"}),
+    "GET /api/v1/suppressions/{pk}": Op(READ_OBJECT, pk=_pk("suppression")),
+    "GET /api/v1/consents": Op(READ_ALL),
     "GET /api/v1/stats/mailings": Op(READ_ALL),
 }
 

@@ -438,8 +438,8 @@ def test_access(entry: UrlEntry, actor: str, method: str, world: World) -> None:
 
 # Writes answered 200, not with a redirect: RFC 8058 asks a one-click unsubscribe for a plain success.
 WRITES_ANSWERING_OK = {"suppressions:one_click"}
-# POSTs that must work without a CSRF token, each with its reason where the view is.
-CSRF_EXEMPT = {"suppressions:one_click"}  # RFC 8058: a mail client posts it without cookies
+# (The other merged branch's exemption, kept beside the one above.)
+CSRF_EXEMPT = CSRF_EXEMPT | {"suppressions:one_click"}  # RFC 8058: a mail client posts it without cookies
 
 
 def _post_endpoints() -> list[tuple[str, str]]:

@@ -83,6 +83,9 @@ INSTALLED_APPS = [
     "blog",
     "webhooks",
     "bounces",
+    "api",
+    # django-ninja's templates and static files: the API docs page with its own Swagger UI (no CDN).
+    "ninja",
 ]
 
 MIDDLEWARE = [
@@ -103,6 +106,8 @@ MIDDLEWARE = [
     # After auth and messages: ends a blocked user's session with a message.
     "users.middleware.BlockedUserLogoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A retried API POST with the same Idempotency-Key gets the stored answer (api/idempotency.py).
+    "api.idempotency.idempotency_middleware",
     # Last, as django-axes requires.
     "axes.middleware.AxesMiddleware",
 ]
@@ -354,6 +359,12 @@ SCHEDULER_HISTORY_HOURS = env.int("SCHEDULER_HISTORY_HOURS", default=24)
 
 # Accounts.
 ACCOUNT_CONFIRMATION_MAX_AGE = env.int("ACCOUNT_CONFIRMATION_MAX_AGE", default=3 * 24 * 3600)
+# REST API (api/): requests per token per window (0: no limit), the window in seconds, how long an Idempotency-Key's
+# answer is kept.
+API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=600)
+API_RATE_WINDOW = env.int("API_RATE_WINDOW", default=60)
+API_IDEMPOTENCY_TTL = env.int("API_IDEMPOTENCY_TTL", default=24 * 3600)
+API_PATH_PREFIX = "/api/"
 ACCOUNT_RESEND_INTERVAL = env.int("ACCOUNT_RESEND_INTERVAL", default=60)
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
 # Reset links emailed per hour for requests from one client address (each address: one per ACCOUNT_RESEND_INTERVAL).

@@ -5,6 +5,7 @@ from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.static import serve
 
+from api.api import api
 from core.health import health
 
 urlpatterns = [
@@ -15,6 +16,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("users.urls")),
     path("blog/", include("blog.urls")),
+    path("api/v1/", api.urls),
+    path("accounts/api-tokens/", include("api.urls")),
     path("senders/", include("senders.urls")),
     path("webhooks/", include("webhooks.urls")),
     path("bounces/", include("bounces.urls")),

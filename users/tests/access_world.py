@@ -7,6 +7,8 @@ from typing import Any
 from django.apps import apps
 from django.utils import timezone
 
+from api.models import ApiToken
+from api.services import api_token_create
 from audience.models import Import, ImportRow, List
 from blog.models import Article
 from bounces.mailboxes import MailboxSettings, bounce_mailbox_save
@@ -25,7 +27,8 @@ from webhooks.models import WebhookEndpoint
 ACTORS = ["anonymous", "owner", "other", "manager", "blocked", "superuser"]
 
 # Fields that a request may change without writing anything that matters.
-_VOLATILE_FIELDS = {"blog.article": {"views_count"}}
+# A token records when it was last used (api/auth.py) on every kind of request.
+_VOLATILE_FIELDS = {"blog.article": {"views_count"}, "api.apitoken": {"last_used_at"}}
 _SNAPSHOT_APPS = [
     "auth",
     "users",
@@ -37,6 +40,7 @@ _SNAPSHOT_APPS = [
     "blog",
     "webhooks",
     "bounces",
+    "api",
     "django_tasks_db",
 ]
 # The password of the world's SMTP accounts: no page may ever show it.
@@ -65,6 +69,7 @@ class World:
     suppression: Suppression
     # A recipient's personal unsubscribe link for an address of `owner` that is not suppressed yet.
     unsubscribe_token: str
+    api_token: ApiToken
 
 
 def world_build(*, owner: User, other: User, manager: User, blocked: User, text: str = "Новости недели") -> World:
@@ -162,6 +167,7 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         owner=owner, url="https://shop.example.com/hooks/vestnik", description=text, events=["run.finished"]
     )
 
+    api_token, _secret = api_token_create(owner=owner, name=text, scope=ApiToken.Scope.WRITE)
     subscribe_form = subscribe_form_enable(recipient_list=recipient_list)
     wording = ConsentWording.objects.create(owner=owner, kind=Kind.ADVERTISING, version=2, text=text)
     consent_record_add(
@@ -207,6 +213,7 @@ def world_build(*, owner: User, other: User, manager: User, blocked: User, text:
         bounce_mailbox=bounce_mailbox,
         suppression=suppression,
         unsubscribe_token=token_make(owner_id=owner.pk, email="client@example.com", mailing_id=mailing.pk),
+        api_token=api_token,
     )
 
 

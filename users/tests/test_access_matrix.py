@@ -24,7 +24,8 @@ from users.tests.access_world import ACTORS, SMTP_PASSWORD, World, db_snapshot, 
 PASSWORD = "correct-horse-battery-staple"
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
-SKIPPED_PREFIXES = ("admin/", "i18n/", "static/", "media/", "health/", "favicon.ico")
+# The REST API has its own table, by token kind: test_access_matrix_api.py.
+SKIPPED_PREFIXES = ("admin/", "i18n/", "static/", "media/", "health/", "favicon.ico", "api/v1/")
 
 OK, FOUND, BAD, DENIED, MISSING, NOT_ALLOWED = 200, 302, 400, 403, 404, 405
 LOGIN = "login"  # 302 to the login page
@@ -165,6 +166,13 @@ ROUTES: dict[str, Route] = {
             "new_password1": "Another-long-pass-42",
             "new_password2": "Another-long-pass-42",
         },
+    ),
+    # --- personal API tokens (api/views.py): each user's own; nobody else's is ever found -----------------
+    "api_tokens:token_list": Route(
+        get=_signed_in(OK), post=_signed_in(FOUND), data=lambda w: {"name": "Магазин", "scope": "read"}
+    ),
+    "api_tokens:token_revoke": Route(
+        get=_signed_in(NOT_ALLOWED), post=(LOGIN, FOUND, MISSING, MISSING, MISSING), kwargs=_pk("api_token")
     ),
     # --- managers ----------------------------------------------------------------------------------
     "users:user_list": Route(get=MANAGER_PAGE, post=_signed_in(NOT_ALLOWED)),

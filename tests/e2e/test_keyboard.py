@@ -79,9 +79,9 @@ class Keyboard:
 
     def check_visible(self) -> dict[str, Any]:
         seen = self.focused()
-        # Tab also stops on a date field's calendar button, inside the browser's own shadow tree: the page sees the
-        # field focused but not :focus-visible, and Chromium draws that button's focus ring itself.
-        picker = seen["type"] == "datetime-local" and not seen["focusVisible"]
+        # Tab also stops on a date or time field's picker button (calendar, clock), inside the browser's own shadow
+        # tree: the page sees the field focused but not :focus-visible, and Chromium draws that button's ring itself.
+        picker = seen["type"] in ("datetime-local", "date", "time") and not seen["focusVisible"]
         assert picker or (seen["focusVisible"] and seen["ring"]), f"no visible focus ring on {seen} at {self.page.url}"
         assert picker or seen["contrast"] >= 3, f"the focus ring is too faint: {seen} at {self.page.url}"
         assert seen["onScreen"], f"the focused element is off the screen: {seen} at {self.page.url}"

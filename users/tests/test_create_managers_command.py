@@ -23,6 +23,7 @@ def test_it_creates_the_managers_group_with_read_and_moderation_permissions_only
         "disable_smtp_account",
         "view_all_lists",
         "view_all_webhook_endpoints",
+        "view_all_bounce_mailboxes",
         "view_all_suppressions",
     }
     assert not any(c.startswith(("change_", "delete_", "add_")) for c in codenames)

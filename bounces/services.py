@@ -16,10 +16,12 @@ from django.utils import timezone
 
 from bounces.models import Bounce
 from bounces.reports import COMPLAINT, HARD, Report, ReportItem, report_read
+from bounces.unsubscribe_requests import unsubscribe_request_read
 from core.data_versions import data_version_bump
 from mailings.models import Attempt, Delivery
 from suppressions.models import Suppression
 from suppressions.services import suppression_add
+from users.models import User
 from webhooks.services import event_emit
 
 logger = logging.getLogger(__name__)
@@ -34,10 +36,12 @@ class IngestResult:
     report: Report
     recorded: list[Bounce] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
+    # A mailto unsubscribe request (bounces/unsubscribe_requests.py): the suppression it made.
+    unsubscribed: Suppression | None = None
 
     @property
     def recognised(self) -> bool:
-        return self.report.recognised
+        return self.report.recognised or self.unsubscribed is not None
 
 
 def report_ingest(*, raw: bytes, owner_id: int | None, source: str) -> IngestResult:
@@ -49,6 +53,7 @@ def report_ingest(*, raw: bytes, owner_id: int | None, source: str) -> IngestRes
     report = report_read(raw)
     result = IngestResult(report=report)
     if not report.recognised:
+        result.unsubscribed = unsubscribe_request_ingest(raw)
         return result
     known = _deliveries_named(report.delivery_ids, owner_id=owner_id)
     if owner_id is None:
@@ -75,6 +80,25 @@ def report_ingest(*, raw: bytes, owner_id: int | None, source: str) -> IngestRes
         len(result.unmatched),
     )
     return result
+
+
+def unsubscribe_request_ingest(raw: bytes) -> Suppression | None:
+    """Suppress the address of a mailto unsubscribe request; None when the message is none (or a forged one).
+
+    The token says whose list it is, whichever mailbox the message arrived in: the service mailbox (where
+    UNSUBSCRIBE_MAILTO normally leads), an owner's, or the stdin command. A token of a deleted owner is read
+    and acknowledged, and suppresses nothing.
+    """
+    token = unsubscribe_request_read(raw)
+    if token is None:
+        return None
+    if not User.objects.filter(pk=token.owner_id).exists():
+        logger.info("mailto unsubscribe for a deleted owner: owner=%s", token.owner_id)
+        return Suppression(owner_id=token.owner_id, email=token.email, source=Suppression.Source.MAILTO)
+    entry = suppression_add(owner_id=token.owner_id, email=token.email, source=Suppression.Source.MAILTO)
+    data_version_bump(owner_id=token.owner_id)
+    logger.info("mailto unsubscribe recorded: owner=%s mailing=%s", token.owner_id, token.mailing_id)
+    return entry
 
 
 def _deliveries_named(ids: list[int], *, owner_id: int | None) -> list[Delivery]:

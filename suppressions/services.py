@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.data_versions import data_version_bump
 from mailings.delivery.counts import attempt_counts_apply
-from mailings.delivery.reasons import reason
+from mailings.delivery.reasons import reason, suppression_reason_code
 from mailings.delivery.run_finish import attempt_finish_if_done
 from mailings.models import Attempt, Delivery
 from suppressions.models import Suppression, SuppressionLift, suppression_key
@@ -30,7 +30,7 @@ def suppression_add(*, owner_id: int, email: str, source: str, reason: str = "",
     """Suppress `email` for this owner (idempotent: an existing entry is returned unchanged).
 
     Also stops the address's deliveries not yet handed to the mail server in the owner's running attempts
-    (skipped «отписался», `deliveries_stop_for_address`).
+    (skipped «отписался», or why the address is on the list for other sources: `deliveries_stop_for_address`).
     """
     if source not in Suppression.Source.values:
         raise ValueError(f"unknown suppression source: {source!r}")
@@ -48,7 +48,7 @@ def suppression_add(*, owner_id: int, email: str, source: str, reason: str = "",
                 reason=reason[:500],
                 detail=detail,
             )
-            stopped = deliveries_stop_for_address(owner_id=owner_id, email=email)
+            stopped = deliveries_stop_for_address(owner_id=owner_id, email=email, source=source)
             event_emit(
                 owner_id=owner_id,
                 event="recipient.unsubscribed",
@@ -68,8 +68,8 @@ def suppression_add(*, owner_id: int, email: str, source: str, reason: str = "",
     return entry
 
 
-def deliveries_stop_for_address(*, owner_id: int, email: str) -> int:
-    """Skip («отписался») the address's deliveries in the owner's running attempts that no server has seen.
+def deliveries_stop_for_address(*, owner_id: int, email: str, source: str = Suppression.Source.LINK) -> int:
+    """Skip the address's deliveries in the owner's running attempts that no server has seen.
 
     Pending and retry_wait ones, and those a worker has claimed (sending) but not marked handed over: the
     worker's hand-over mark before the final dot is conditional on the row still being its `sending` one, so
@@ -84,7 +84,9 @@ def deliveries_stop_for_address(*, owner_id: int, email: str) -> int:
     )
     if not running:
         return 0
-    why = reason("unsubscribed")
+    # «отписался» for the recipient's own request, else why the address is on the list (a bounce, a complaint, the
+    # owner): `suppression_reason_code`.
+    why = reason(suppression_reason_code(source))
     open_states = [Delivery.State.PENDING, Delivery.State.RETRY_WAIT, Delivery.State.SENDING]
     waiting = (
         Delivery.objects.filter(attempt_id__in=running, state__in=open_states, handed_over=False)
@@ -123,17 +125,22 @@ def deliveries_stop_for_address(*, owner_id: int, email: str) -> int:
 
 def suppressed_emails(owner_id: int, emails: Iterable[str]) -> set[str]:
     """Those of `emails` (as given) that this owner has suppressed."""
+    return set(suppressed_sources(owner_id, emails))
+
+
+def suppressed_sources(owner_id: int, emails: Iterable[str]) -> dict[str, str]:
+    """{address as given: its suppression's source} for those of `emails` this owner has suppressed."""
     by_key: dict[str, list[str]] = {}
     for email in emails:
         by_key.setdefault(suppression_key(email), []).append(email)
     keys = list(by_key)
-    found: set[str] = set()
+    found: dict[str, str] = {}
     for start in range(0, len(keys), _LOOKUP_CHUNK):
         chunk = keys[start : start + _LOOKUP_CHUNK]
-        for key in Suppression.objects.filter(owner_id=owner_id, email_key__in=chunk).values_list(
-            "email_key", flat=True
+        for key, source in Suppression.objects.filter(owner_id=owner_id, email_key__in=chunk).values_list(
+            "email_key", "source"
         ):
-            found.update(by_key[key])
+            found.update(dict.fromkeys(by_key[key], source))
     return found
 
 

@@ -100,6 +100,7 @@ def stats_header(*, with_owner: bool) -> list[str]:
         _("Успешных"),
         _("Неуспешных"),
         _("Доставлено"),
+        _("Возвраты"),
         _("Не доставлено"),
     ]
     return [*header, _("Владелец")] if with_owner else header
@@ -114,7 +115,8 @@ def stats_rows(*, user: User, owner: User | None, with_owner: bool) -> Iterator[
             figures.attempts_total,
             figures.attempts_success,
             figures.attempts_failure,
-            figures.delivered,
+            figures.delivered,  # sent minus bounced, as on the statistics page
+            figures.bounced,
             figures.undelivered,
         ]
         yield [*row, mailing.owner.email] if with_owner else row

@@ -11,7 +11,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from audience.models import List
-from mailings.models import Delivery
+from mailings.models import Attempt, Delivery
 from mailings.tests.world import make_attempt, make_mailing, make_recipient
 from users.models import User
 
@@ -91,10 +91,18 @@ def test_the_ledger_export_has_every_delivery_with_its_reply(client: Client, own
 
 def test_the_statistics_export_and_a_managers_view_of_everyone(client: Client, owner: User, manager: User) -> None:
     mailing = make_mailing(owner)
-    make_attempt(mailing, states=[Delivery.State.SENT, Delivery.State.SENT])
+    attempt = make_attempt(mailing, states=[Delivery.State.SENT, Delivery.State.SENT])
     client.force_login(owner)
     rows = _csv(client.get(reverse("audience:export_stats")))
-    assert rows[1] == [str(mailing.pk), mailing.message.subject, "1", "1", "0", "2", "0"]
+    assert rows[0][5:8] == ["Доставлено", "Возвраты", "Не доставлено"]
+    assert rows[1] == [str(mailing.pk), mailing.message.subject, "1", "1", "0", "2", "0", "0"]
+    # A bounce moves a message from delivered to «Возвраты», the same counters as the statistics page.
+    Delivery.objects.filter(pk=attempt.deliveries.order_by("pk")[0].pk).update(bounce=Delivery.Bounce.HARD)
+    Attempt.objects.filter(pk=attempt.pk).update(bounced_count=1)
+    rows = _csv(client.get(reverse("audience:export_stats")))
+    assert rows[1][5:8] == ["1", "1", "0"]
+    sheet = _xlsx(client.get(reverse("audience:export_stats") + "?format=xlsx"))
+    assert sheet[0][5:8] == ["Доставлено", "Возвраты", "Не доставлено"] and sheet[1][5:8] == [1, 1, 0]
 
     client.force_login(manager)
     rows = _csv(client.get(reverse("audience:export_stats")))

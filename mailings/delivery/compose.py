@@ -490,14 +490,16 @@ def mailing_headers(*, mailing_id: int, owner_id: int) -> list[tuple[str, str]]:
     ]
 
 
-def body_with_unsubscribe_footer(*, body: str, body_format: str) -> str:
+def body_with_unsubscribe_footer(*, body: str, body_format: str, language: str = "") -> str:
     """The owner's body, with a footer carrying `{{ ссылка_отписки }}` unless the body places the link itself.
 
-    The footer is in the service's language (LANGUAGE_CODE): a mailing has no language of its own yet.
+    The footer is in `language`: the owner's language of letters (User.language, the one their own emails are
+    in, so the language they write their mailings in), the service's LANGUAGE_CODE when empty. The text and
+    the HTML part are both rendered from this one body, so both carry it in that language.
     """
     if "unsubscribe_url" in parse_or_literal(body).fields:
         return body
-    with translation.override(settings.LANGUAGE_CODE):
+    with translation.override(language or settings.LANGUAGE_CODE):
         label = gettext("Отписаться от рассылки")
     if body_format == FORMAT_MARKDOWN:
         return f"{body.rstrip()}\n\n---\n\n[{label}]({{{{ ссылка_отписки }}}})\n"
@@ -522,7 +524,7 @@ def composer_for_message(
     owner = message.owner
     body = message.body
     if unsubscribe_footer:
-        body = body_with_unsubscribe_footer(body=body, body_format=message.format)
+        body = body_with_unsubscribe_footer(body=body, body_format=message.format, language=owner.language)
     return MessageComposer(
         from_email=from_email or settings.DEFAULT_FROM_EMAIL,
         from_name=owner.sender_name,

@@ -5,7 +5,9 @@ Every write that moves deliveries from one state to another (`ledger.py`'s claim
 with F() increments, so the attempt's summary, its table, the attempts list and the statistics read one row
 and agree at every moment of a run; none of them reads the deliveries table. A run's snapshot and its finish
 write the counts recounted from the ledger (`attempt_counts_recount`). `manage.py ledger_check` compares the
-counters with the ledger and repairs them with `--repair`.
+counters with the ledger and repairs them with `--repair`; it also checks the bounce counters
+(`bounced_count`, `complaint_count`, moved by bounces/services.py as reports arrive) against the deliveries'
+`bounce` mark: hard or soft is a bounce, complaint a complaint.
 
 A new delivery state is one more entry in STATE_COUNT_FIELDS (and its column on Attempt).
 """
@@ -15,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from django.db import transaction
-from django.db.models import Count, F, Sum, Value
+from django.db.models import Count, F, QuerySet, Sum, Value
 from django.db.models.functions import Greatest
 
 from mailings.models import Attempt, Delivery
@@ -34,6 +36,14 @@ STATE_COUNT_FIELDS: dict[str, str] = {
     State.SKIPPED: "skipped_count",
 }
 COUNT_FIELDS = ("total_count", *STATE_COUNT_FIELDS.values())
+# Delivery.bounce → the attempt's counter it adds to (none for "").
+BOUNCE_COUNT_FIELDS: dict[str, str] = {
+    Delivery.Bounce.HARD: "bounced_count",
+    Delivery.Bounce.SOFT: "bounced_count",
+    Delivery.Bounce.COMPLAINT: "complaint_count",
+}
+# What ledger_check compares: the counters by state and the bounce counters.
+CHECKED_FIELDS = (*COUNT_FIELDS, "bounced_count", "complaint_count")
 NOT_FINAL_COUNT_FIELDS = tuple(STATE_COUNT_FIELDS[s] for s in State.values if s not in Delivery.FINAL_STATES)
 
 
@@ -70,6 +80,31 @@ def attempt_counts_from_ledger(*, attempt_id: int) -> dict[str, int]:
     return counts
 
 
+def _expected(by_state: Mapping[str, int], by_bounce: Mapping[str, int]) -> dict[str, int]:
+    expected = {column: by_state.get(state, 0) for state, column in STATE_COUNT_FIELDS.items()}
+    expected["total_count"] = sum(by_state.values())
+    expected["bounced_count"] = expected["complaint_count"] = 0
+    for mark, n in by_bounce.items():
+        if mark in BOUNCE_COUNT_FIELDS:
+            expected[BOUNCE_COUNT_FIELDS[mark]] += n
+    return expected
+
+
+def _ledger_rows(deliveries: "QuerySet[Delivery]") -> Iterable[tuple[int, str, str, int]]:
+    """(attempt, state, bounce mark, count): one GROUP BY for both kinds of counter."""
+    return deliveries.values_list("attempt_id", "state", "bounce").annotate(n=Count("pk")).order_by()
+
+
+def attempt_checked_counts_from_ledger(*, attempt_id: int) -> dict[str, int]:
+    """Every column ledger_check compares (CHECKED_FIELDS), as the deliveries table has it."""
+    by_state: Counter[str] = Counter()
+    by_bounce: Counter[str] = Counter()
+    for _attempt, state, mark, n in _ledger_rows(Delivery.objects.filter(attempt_id=attempt_id)):
+        by_state[state] += n
+        by_bounce[mark] += n
+    return _expected(by_state, by_bounce)
+
+
 def attempt_counts_recount(*, attempt_id: int) -> dict[str, int]:
     """Write the counters recounted from the ledger; returns them.
 
@@ -87,13 +122,14 @@ def attempt_counts_recount(*, attempt_id: int) -> dict[str, int]:
 def attempt_counts_check(*, attempt_id: int, repair: bool) -> dict[str, tuple[int, int]]:
     """{column: (stored, recounted)} for one attempt, read consistently (locked as above); repaired if asked."""
     with transaction.atomic():
-        stored = Attempt.objects.select_for_update().filter(pk=attempt_id).values(*COUNT_FIELDS).first()
+        stored = Attempt.objects.select_for_update().filter(pk=attempt_id).values(*CHECKED_FIELDS).first()
         if stored is None:
             return {}
-        counts = attempt_counts_from_ledger(attempt_id=attempt_id)
-        diff = {c: (stored[c], counts[c]) for c in COUNT_FIELDS if stored[c] != counts[c]}
+        counts = attempt_checked_counts_from_ledger(attempt_id=attempt_id)
+        diff = {c: (stored[c], counts[c]) for c in CHECKED_FIELDS if stored[c] != counts[c]}
         if diff and repair:
-            Attempt.objects.filter(pk=attempt_id).update(**counts)
+            # Only the columns that differ: a bounce recorded meanwhile waits on the lock and adds on top.
+            Attempt.objects.filter(pk=attempt_id).update(**{c: counts[c] for c in diff})
     return diff
 
 
@@ -120,15 +156,15 @@ def ledger_differences(*, attempt_ids: Iterable[int] | None = None) -> dict[int,
     if attempt_ids is not None:
         ids = list(attempt_ids)
         deliveries, attempts = deliveries.filter(attempt_id__in=ids), attempts.filter(pk__in=ids)
-    ledger: dict[int, Counter[str]] = {}
-    for attempt_id, state, n in deliveries.values_list("attempt_id", "state").annotate(n=Count("pk")).order_by():
-        ledger.setdefault(attempt_id, Counter())[state] = n
+    states: dict[int, Counter[str]] = {}
+    marks: dict[int, Counter[str]] = {}
+    for attempt_id, state, mark, n in _ledger_rows(deliveries):
+        states.setdefault(attempt_id, Counter())[state] += n
+        marks.setdefault(attempt_id, Counter())[mark] += n
     differences: dict[int, dict[str, tuple[int, int]]] = {}
-    for row in attempts.values("pk", *COUNT_FIELDS).order_by("pk").iterator():
-        by_state = ledger.get(row["pk"], Counter())
-        expected = {column: by_state.get(state, 0) for state, column in STATE_COUNT_FIELDS.items()}
-        expected["total_count"] = sum(by_state.values())
-        diff = {c: (row[c], expected[c]) for c in COUNT_FIELDS if row[c] != expected[c]}
+    for row in attempts.values("pk", *CHECKED_FIELDS).order_by("pk").iterator():
+        expected = _expected(states.get(row["pk"], Counter()), marks.get(row["pk"], Counter()))
+        diff = {c: (row[c], expected[c]) for c in CHECKED_FIELDS if row[c] != expected[c]}
         if diff:
             differences[row["pk"]] = diff
     return differences

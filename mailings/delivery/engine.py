@@ -40,14 +40,14 @@ from mailings.delivery.ratelimit import (
     ratelimit_refund,
     ratelimit_reserve,
 )
-from mailings.delivery.reasons import SYSTEMIC_CODES, Reason, reason
+from mailings.delivery.reasons import SYSTEMIC_CODES, Reason, reason, suppression_reason_code
 from mailings.delivery.run_finish import attempt_finish_if_done
 from mailings.delivery.smtp import Outcome, SmtpSession, SystemicError
 from mailings.delivery.stopping import Stop
 from mailings.delivery.windows import window_for_mailing
 from mailings.models import Attempt, Delivery, send_block
 from suppressions.links import unsubscribe_links
-from suppressions.services import suppressed_emails
+from suppressions.services import suppressed_sources
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class _Engine:
         self.started = time.monotonic()
         self.last_check = 0.0
         # Deliveries in hand whose address the owner has suppressed, looked up per batch and once a second.
-        self.suppressed: set[int] = set()
+        self.suppressed: dict[int, str] = {}  # delivery id → its suppression's source
         self.last_suppression_check = 0.0
         self.last_heartbeat = 0.0
         self.last_bump = 0.0
@@ -245,8 +245,8 @@ class _Engine:
         if not force and time.monotonic() - self.last_suppression_check < RECHECK_SECONDS:
             return
         self.last_suppression_check = time.monotonic()
-        found = suppressed_emails(self.mailing.owner_id, [d.email for d in rest])
-        self.suppressed = {d.pk for d in rest if d.email in found}
+        found = suppressed_sources(self.mailing.owner_id, [d.email for d in rest])
+        self.suppressed = {d.pk: found[d.email] for d in rest if d.email in found}
 
     def _hand_over(self, delivery: Delivery, message_id: str, rest: list[Delivery]) -> bool:
         """Write-ahead before the final dot (`DeliveryLedger.hand_over`); False: the message must not go out."""
@@ -416,7 +416,7 @@ class _Engine:
                 self._check_suppressed(rest, force=i == 0)
                 if d.pk in self.suppressed:
                     done.append(self.ledger.finish(d, State.SKIPPED, now=now))
-                    d.set_reason(reason("unsubscribed"))
+                    d.set_reason(reason(suppression_reason_code(self.suppressed[d.pk])))
                     continue
                 verdict = self._send_one(d, rest=rest, done=done)
                 if verdict is not None:

@@ -30,7 +30,12 @@ TEXTS: dict[str, str] = {
     # Not the mailing's end: the hours of its send window (windows.py) ended; the message waits for the next.
     "send_window_closed": gettext_noop("окно отправки закрылось"),
     # The address is on the owner's suppression list (suppressions/): left out of the run or stopped mid-run.
+    # «отписался» is the recipient's own request; the others say why the address is on the list
+    # (`suppression_reason_code`).
     "unsubscribed": gettext_noop("отписался"),
+    "suppressed_bounce": gettext_noop("адрес в списке исключений: возврат"),
+    "suppressed_complaint": gettext_noop("адрес в списке исключений: жалоба на спам"),
+    "suppressed_owner": gettext_noop("адрес в списке исключений: добавлен владельцем"),
     # The engine.
     "handover_not_recorded": gettext_noop("не удалось записать передачу письма"),
     "not_built": gettext_noop("письмо не собрано (build): %(error)s"),
@@ -120,6 +125,25 @@ SYSTEMIC_CODES = frozenset(
         "connection_failures",
     }
 )
+
+
+# Suppression.source → the reason a skipped delivery gets (suppressions/models.py; plain strings, so that this
+# module imports no app). A source not listed (a new one) reads «отписался».
+SUPPRESSION_SOURCE_REASONS: dict[str, str] = {
+    "link": "unsubscribed",
+    "one_click": "unsubscribed",
+    "mailto": "unsubscribed",
+    "owner": "suppressed_owner",
+    "api": "suppressed_owner",  # the owner's own program adds it
+    "bounce_hard": "suppressed_bounce",
+    "bounce_soft": "suppressed_bounce",
+    "complaint": "suppressed_complaint",
+}
+
+
+def suppression_reason_code(source: str) -> str:
+    """The reason code of a delivery skipped because its address is suppressed with this source."""
+    return SUPPRESSION_SOURCE_REASONS.get(source, "unsubscribed")
 
 
 @dataclass(frozen=True)

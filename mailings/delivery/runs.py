@@ -6,13 +6,13 @@ from datetime import datetime
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.db.models import Case, Exists, F, OuterRef, QuerySet, Value, When
+from django.db.models import Case, Exists, F, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.data_versions import data_version_bump
 from mailings.delivery.counts import attempt_counts_recount
-from mailings.delivery.reasons import reason
+from mailings.delivery.reasons import SUPPRESSION_SOURCE_REASONS
 from mailings.delivery.tasks import enqueue_attempt_delivery
 from mailings.models import Attempt, Delivery, Mailing, Recipient
 from suppressions.models import Suppression
@@ -72,7 +72,7 @@ def mailing_mark_running(*, mailing: Mailing) -> None:
 
 
 # Copied from the recipient into its delivery; every other column gets the field's default, except the
-# columns saying that a suppressed address is skipped («отписался»).
+# columns saying that a suppressed address is skipped («отписался», or why the address is on the list).
 _FROM_RECIPIENT = {"recipient": "pk", "email": "email", "full_name": "full_name"}
 _SUPPRESSED = {"state", "reason", "finished_at"}
 
@@ -92,8 +92,20 @@ def _snapshot_deliveries(*, attempt: Attempt, recipients: QuerySet[Recipient]) -
     suppressed = Exists(
         Suppression.objects.filter(owner_id=attempt.mailing.owner_id, email_key=Lower(OuterRef("email")))
     )
-    unsubscribed = reason("unsubscribed")
     now = timezone.now()
+    if any_suppressed:
+        # The suppression's source says the skipped delivery's reason («отписался», or a bounce, a complaint, the
+        # owner: reasons.suppression_reason_code); an alias, so it is not selected itself.
+        recipients = recipients.alias(
+            snapshot_suppression_source=Subquery(
+                Suppression.objects.filter(
+                    owner_id=attempt.mailing.owner_id, email_key=Lower(OuterRef("email"))
+                ).values("source")[:1]
+            )
+        )
+    codes: dict[str, list[str]] = {}
+    for suppression_source, code in SUPPRESSION_SOURCE_REASONS.items():
+        codes.setdefault(code, []).append(suppression_source)
     for field in Delivery._meta.concrete_fields:
         if field.primary_key:
             continue
@@ -104,8 +116,18 @@ def _snapshot_deliveries(*, attempt: Attempt, recipients: QuerySet[Recipient]) -
             select[alias] = Value(attempt.pk, output_field=Delivery.attempt.field.target_field)
         elif field.name in _FROM_RECIPIENT:
             select[alias] = F(_FROM_RECIPIENT[field.name])
+        elif field.name == "reason" and any_suppressed:
+            select[alias] = Case(
+                *[
+                    When(snapshot_suppression_source__in=sources, then=Value(code, output_field=field))
+                    for code, sources in codes.items()
+                ],
+                When(suppressed, then=Value("unsubscribed", output_field=field)),
+                default=Value(field.get_default(), output_field=field),
+                output_field=field,
+            )
         elif field.name in _SUPPRESSED and any_suppressed:
-            value = {"state": Delivery.State.SKIPPED, "reason": unsubscribed.code, "finished_at": now}[field.name]
+            value = {"state": Delivery.State.SKIPPED, "finished_at": now}[field.name]
             select[alias] = Case(
                 When(suppressed, then=Value(value, output_field=field)),
                 default=Value(field.get_default(), output_field=field),

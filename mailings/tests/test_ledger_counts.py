@@ -127,3 +127,26 @@ def test_ledger_check_reports_and_repairs_a_difference(owner: User, settings: An
     assert ledger_check() == {attempt.pk: {"sent_count": (5, 0)}}
     call_command("ledger_check", "--repair", stdout=StringIO())
     assert ledger_check() == {}
+
+
+def test_ledger_check_checks_and_repairs_the_bounce_counters(owner: User, settings: Any) -> None:
+    fast_settings(settings, port=9)
+    _mailing, attempt = make_run(owner, ["a@example.com", "b@example.com", "c@example.com"])
+    a, b, c = attempt.deliveries.order_by("pk")
+    Delivery.objects.filter(pk=a.pk).update(bounce=Delivery.Bounce.HARD)
+    Delivery.objects.filter(pk=b.pk).update(bounce=Delivery.Bounce.SOFT)
+    Delivery.objects.filter(pk=c.pk).update(bounce=Delivery.Bounce.COMPLAINT)
+    # The marks were written by hand, the counters not moved: hard and soft are bounces, complaint a complaint.
+    assert ledger_check() == {attempt.pk: {"bounced_count": (0, 2), "complaint_count": (0, 1)}}
+    with pytest.raises(CommandError):
+        call_command("ledger_check", stdout=StringIO())
+    out = StringIO()
+    call_command("ledger_check", "--repair", stdout=out)
+    assert "bounced_count" in out.getvalue()
+    attempt.refresh_from_db()
+    assert (attempt.bounced_count, attempt.complaint_count) == (2, 1)
+    assert ledger_check() == {}
+    # A counter above the marks is brought down too.
+    Attempt.objects.filter(pk=attempt.pk).update(complaint_count=4)
+    assert ledger_check(repair=True) == {attempt.pk: {"complaint_count": (4, 1)}}
+    assert ledger_check() == {}

@@ -87,6 +87,28 @@ def test_a_received_message_has_both_headers_and_working_links(server: SmtpServe
     assert (skipped.state, skipped.reason_text) == (Delivery.State.SKIPPED, "отписался")
 
 
+@pytest.mark.parametrize(
+    ("language", "label"), [("ru", "Отписаться от рассылки"), ("en", "Unsubscribe from this mailing")]
+)
+def test_the_footer_is_in_the_owners_language_in_text_and_html(
+    server: SmtpServer, owner: User, settings: Any, language: str, label: str
+) -> None:
+    # The service speaks the other language: the footer follows the owner, not LANGUAGE_CODE or the worker.
+    settings.LANGUAGE_CODE = "en" if language == "ru" else "ru"
+    User.objects.filter(pk=owner.pk).update(language=language)
+    owner.refresh_from_db()
+    mailing, attempt = make_run(owner, ["anna@example.com"])
+    Message.objects.filter(pk=mailing.message_id).update(format="markdown", body="**Новости** недели.")
+
+    attempt_deliver(attempt_id=attempt.pk)
+
+    [received] = server.messages
+    assert re.search(re.escape(label) + r" \(http\S+/unsubscribe/", received.text), received.text
+    assert f">{label}</a>" in received.html
+    other = "Unsubscribe from this mailing" if language == "ru" else "Отписаться от рассылки"
+    assert other not in received.text and other not in received.html
+
+
 def test_the_owner_may_place_the_link_and_then_no_footer_is_added(server: SmtpServer, owner: User) -> None:
     mailing, attempt = make_run(owner, ["anna@example.com"])
     Message.objects.filter(pk=mailing.message_id).update(body="Здравствуйте! Отписка: {{ ссылка_отписки }}")

@@ -21,7 +21,9 @@ MAX_BYTES = 10 * 1024 * 1024
 
 
 class Command(BaseCommand):
-    help = "Read one bounce report (DSN) or complaint (ARF) from standard input and record it."
+    help = (
+        "Read one bounce report (DSN), complaint (ARF) or mailto unsubscribe request from standard input and record it."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -45,6 +47,10 @@ class Command(BaseCommand):
             raise CommandError(
                 "the report names no delivery of ours; pass --owner ID to match it by the recipient's address"
             ) from exc
+        if result.unsubscribed is not None:
+            entry = result.unsubscribed
+            self.stdout.write(f"unsubscribed (mailto): {entry.email} owner={entry.owner_id}")
+            return
         if not result.recognised:
             self.stdout.write(f"not a bounce report or complaint ({result.report.kind}): nothing recorded")
             return

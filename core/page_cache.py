@@ -101,6 +101,11 @@ def page_validator(request: HttpRequest, *, extra: str = "", read_copy: bool = T
     )
     slot = f"page:{request.user.pk}:{hashlib.sha256(address.encode()).hexdigest()[:40]}"
     permissions = user_permission_names(request.user)
+    if request.user.is_active and not request.user.is_superuser:
+        # Hand the same set to ModelBackend (its per-user cache, `_perm_cache`), so the view's and the
+        # navigation's has_perm() do not read the permissions again with two more queries. A superuser's
+        # has_perm() never reads it, and ModelBackend would list every permission for one: left alone.
+        request.user._perm_cache = set(permissions)  # type: ignore[attr-defined]
     version, found = data_version_with(user=request.user, permissions=permissions, also=[slot] if read_copy else [])
     if version is None:
         return None

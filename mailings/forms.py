@@ -4,7 +4,10 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
+from django.forms.utils import flatatt
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import BootstrapFormMixin
@@ -317,9 +320,33 @@ class MailingForm(BootstrapFormMixin, SendWindowFieldsMixin, _OwnerScoped, forms
         return self.cleaned_data
 
 
+class LongSelect(forms.Select):
+    """A single-choice <select> whose options are joined in Python, not rendered through a template each.
+
+    Django's Select renders every option through the form renderer (an option dict and a template render each);
+    the attempts filter lists all of an owner's mailings, and at 1,001 of them that was most of the page's time
+    (bench/ledger_pages.py). The markup is Select's: the widget's attributes, then the options, the chosen one
+    marked `selected`.
+    """
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        final_attrs = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
+        chosen = {str(v) for v in self.format_value(value)}
+        options = format_html_join(
+            "\n",
+            '<option value="{}"{}>{}</option>',
+            ((str(v), " selected" if str(v) in chosen else "", label) for v, label in self.choices),
+        )
+        return format_html("<select{}>\n{}\n</select>", flatatt(final_attrs), options)
+
+
 class AttemptFilterForm(BootstrapFormMixin, _OwnerScoped, forms.Form):
     mailing = forms.ModelChoiceField(
-        label=_("Рассылка"), queryset=Mailing.objects.none(), required=False, empty_label=_("Все рассылки")
+        label=_("Рассылка"),
+        queryset=Mailing.objects.none(),
+        required=False,
+        empty_label=_("Все рассылки"),
+        widget=LongSelect,
     )
     status = forms.ChoiceField(label=_("Статус"), required=False)
 

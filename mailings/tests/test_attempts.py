@@ -122,3 +122,24 @@ def test_the_four_counts_carry_their_words_on_every_screen(client: Client, owner
     for count, word in words:
         assert re.search(rf">{count}</span> {word}</span>", html), word
     assert "d-sm-none" not in html
+
+
+def test_the_mailing_filter_lists_the_owners_mailings_and_marks_the_chosen_one(
+    client: Client, owner: User, other_user: User
+) -> None:
+    """The filter's <select> (LongSelect in mailings/forms.py): the owner's mailings, escaped, the chosen one marked."""
+    first = make_mailing(owner, message=make_message(owner, "Первая <b>жирная</b>"))
+    second = make_mailing(owner, message=make_message(owner, "Вторая"))
+    make_mailing(other_user, message=make_message(other_user, "Чужая"))
+    client.force_login(owner)
+
+    html = client.get(reverse("mailings:attempt_list"), {"mailing": second.pk}).content.decode()
+
+    select = re.search(r'<select[^>]*name="mailing"[^>]*>(.*?)</select>', html, re.S)
+    assert select is not None
+    assert 'id="id_mailing"' in select.group(0)
+    options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select.group(1))
+    assert [value for value, _sel, _label in options] == ["", str(second.pk), str(first.pk)]
+    assert [value for value, sel, _label in options if sel] == [str(second.pk)]
+    assert "Все рассылки" in options[0][2] and "Чужая" not in html
+    assert "&lt;b&gt;жирная&lt;/b&gt;" in select.group(1) and "<b>жирная" not in html

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.core.cache.backends.base import BaseCache
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from core import data_versions as data_cache
@@ -428,3 +429,19 @@ def test_an_admin_edit_shows_on_the_owners_pages(owner: User) -> None:
     assert response.status_code == 302
     page = user.get(url, headers={"if-none-match": etag})
     assert page.status_code == 200 and "after@example.com" in page.content.decode()
+
+
+@pytest.mark.parametrize("who", ["owner", "manager"])
+def test_a_page_reads_the_users_permissions_once(owner: User, other_user: User, manager: User, who: str) -> None:
+    """The validator's permission query also serves the view's and the navigation's has_perm() (core/page_cache.py)."""
+    _world(owner, other_user)
+    user = manager if who == "manager" else owner
+    client = _signed_in(Client(), user)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("mailings:stats"))
+    assert response.status_code == 200
+    assert sum('"auth_permission"' in q["sql"] for q in queries.captured_queries) == 1
+    # What the permissions decide is unchanged: a manager sees every owner's mailings and the menu «Управление».
+    content = response.content.decode()
+    assert response.context["show_owner"] is (who == "manager")
+    assert ("Управление" in content) is (who == "manager")

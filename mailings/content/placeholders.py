@@ -24,7 +24,7 @@ NAMES: dict[str, str] = {
     "почта": "email",
     "комментарий": "comment",
     "comment": "comment",
-    # The consent/unsubscribe feature fills it; until then it renders empty (README, «Персонализация»).
+    # The personal unsubscribe link (suppressions/links.py); without it in the body a footer with it is appended.
     "ссылка_отписки": "unsubscribe_url",
     "unsubscribe_url": "unsubscribe_url",
 }

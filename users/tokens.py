@@ -8,6 +8,7 @@ a password-reset token or any other signed value of the site is not accepted.
 import hashlib
 
 from django.conf import settings
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core import signing
 
 from users.models import User
@@ -51,3 +52,20 @@ def confirmation_token_user(*, token: str) -> User:
     if user.email_confirmed_at is not None or payload.get("s") != _state(user):
         raise ConfirmationLinkError("used", user)
     return user
+
+
+class ResetTokenGenerator(PasswordResetTokenGenerator):
+    """Django's password-reset token with its hash marked by a letter (`<timestamp>-h<hash>`).
+
+    A bare 32-character hex word that starts with 1 or 3 and has no 0 reads as a Bitcoin address to SpamAssassin
+    (PDS_BTC_ID, +1.0): about one reset email in sixty scored above zero. Django checks a token by making it again
+    with this same method, so the letter is all that changes.
+    """
+
+    def _make_token_with_timestamp(self, user: User, timestamp: int, secret: str | bytes) -> str:
+        token = super()._make_token_with_timestamp(user, timestamp, secret)
+        timestamp_b36, _dash, digest = token.partition("-")
+        return f"{timestamp_b36}-h{digest}"
+
+
+reset_token_generator = ResetTokenGenerator()

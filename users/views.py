@@ -34,7 +34,7 @@ from users.forms import (
     SetPasswordForm,
 )
 from users.models import AuditEvent, User, UserState
-from users.tokens import ConfirmationLinkError, confirmation_token_user
+from users.tokens import ConfirmationLinkError, confirmation_token_user, reset_token_generator
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +135,7 @@ class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):
 
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = PasswordResetForm
+    token_generator = reset_token_generator
     template_name = "users/password_reset.html"
     # Rendered by PasswordResetForm.send_mail through services.account_email_enqueue.
     subject_template_name = "emails/password_reset_subject.txt"
@@ -156,6 +157,7 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     form_class = SetPasswordForm
+    token_generator = reset_token_generator
     template_name = "users/password_reset_confirm.html"
     success_url = reverse_lazy("users:password_reset_complete")
 

@@ -13,6 +13,13 @@ Runs, in one go, against one smtp-sink on 127.0.0.1:
        (b)'s: the physical limit of this machine and sink;
   (p)  Vestnik with one worker again, for a personalised Markdown message (HTML + text parts, the
        recipient's name in the subject and body).
+Placement (--placement): by default ("split") the sink has one CPU and the sending side the other: smtp-sink
+and the driver that starts the run on the first, smtp-source, the raw loop, send_mail() and the one-worker runs
+(a1, p) on the second; (a2)'s two workers are not pinned. So every round trip crosses from one CPU to the other,
+as it crosses the network to a real mail server. Left to the kernel ("free"), the figures are not reproducible:
+on this 2-core VM smtp-source made 9,300-11,100 msg/s when the kernel happened to put it on the sink's CPU (a
+round trip is then a switch between two processes, not a wake-up of another CPU) and 1,900-4,200 when it did
+not, from one run to the next. "shared" puts everything on the first CPU.
 Prints messages per second of each and the workers' peak memory (VmHWM); with --repeat they are
 interleaved for several rounds and the best of each is used. As its last line it prints
 `vestnik/raw=<a1/b> vestnik2/raw=<a2/b> vestnik/send_mail=<a1/c> vestnik/limit=<a1/d> html/limit=<p/d>`
@@ -23,6 +30,7 @@ the binaries are in /usr/sbin). Uses its own SQLite file database under var/benc
 """
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -31,6 +39,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from email.header import Header
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, make_msgid
@@ -47,6 +56,43 @@ HTML_BODY = (
     + "У нас **новости**: скидки на всё до конца месяца, подробности [на сайте](https://example.com/news).\n\n" * 5
     + "- первое\n- второе\n- третье\n"
 )
+
+
+# CPUs of the server side and of the sending side (`--placement`); empty: left to the kernel.
+SERVER_CPUS: set[int] = set()
+CLIENT_CPUS: set[int] = set()
+
+
+def place(placement: str) -> None:
+    global SERVER_CPUS, CLIENT_CPUS
+    cpus = sorted(os.sched_getaffinity(0))
+    if placement == "free" or len(cpus) < 2:
+        if placement != "free":
+            print(f"only {len(cpus)} CPU: placement {placement!r} ignored")
+        SERVER_CPUS, CLIENT_CPUS = set(), set()
+    elif placement == "shared":
+        SERVER_CPUS = CLIENT_CPUS = {cpus[0]}
+    else:
+        SERVER_CPUS, CLIENT_CPUS = {cpus[0]}, {cpus[1]}
+
+
+def pinned(cpus: set[int]) -> Callable[[], None] | None:
+    """A preexec_fn that pins the child to `cpus` (None when not pinning)."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+@contextlib.contextmanager
+def pinned_here(cpus: set[int]) -> Iterator[None]:
+    """Pin this process (the raw loop, send_mail()) to `cpus` for a while."""
+    before = os.sched_getaffinity(0)
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def free_port() -> int:
@@ -79,7 +125,7 @@ def start_sink(port: int) -> subprocess.Popen[bytes]:
         if os.geteuid() == 0
         else [binary, f"127.0.0.1:{port}", "1000"]
     )
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pinned(SERVER_CPUS))
     wait_port(port)
     return proc
 
@@ -187,6 +233,7 @@ def run_vestnik(
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=pinned(SERVER_CPUS),
     )
     assert driver.stdout is not None and driver.stdin is not None
     if driver.stdout.readline().strip() != "ready":
@@ -208,6 +255,8 @@ def run_vestnik(
             ],
             env=env,
             cwd=BASE_DIR,
+            # One worker sends from the client CPU; two share the machine as they would.
+            preexec_fn=pinned(CLIENT_CPUS) if workers == 1 else None,
         )
         for _ in range(workers)
     ]
@@ -264,6 +313,7 @@ def run_smtp_source(*, n: int, port: int) -> float:
         + ["-t", "r@example.com", f"127.0.0.1:{port}"],
         check=True,
         stdout=subprocess.DEVNULL,
+        preexec_fn=pinned(CLIENT_CPUS),
     )
     return n / (time.perf_counter() - started)
 
@@ -291,7 +341,16 @@ def main() -> None:
         help="run (a1)/(a2) on this database instead of a fresh SQLite file (it is FLUSHED), e.g. PostgreSQL",
     )
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the best figure of each is kept")
+    parser.add_argument(
+        "--placement",
+        choices=("split", "free", "shared"),
+        default="split",
+        help="split (default): the sink on one CPU, the senders on another; free: left to the kernel; shared: one CPU",
+    )
     args = parser.parse_args()
+    place(args.placement)
+    server_cpus, client_cpus = sorted(SERVER_CPUS) or "any", sorted(CLIENT_CPUS) or "any"
+    print(f"placement {args.placement}: sink on CPUs {server_cpus}, senders on {client_cpus}")
     global DATABASE_URL_OVERRIDE
     DATABASE_URL_OVERRIDE = args.database_url
     port = free_port()
@@ -303,7 +362,8 @@ def main() -> None:
         # load comes and goes, and it should not favour whichever ran in a quiet moment.
         for round_no in range(1, args.repeat + 1):
             tag = f" (round {round_no}/{args.repeat})" if args.repeat > 1 else ""
-            raw = run_raw(n=args.n, port=port)
+            with pinned_here(CLIENT_CPUS):
+                raw = run_raw(n=args.n, port=port)
             print(f"(b)  raw smtplib loop:   {raw:8.0f} msg/s{tag}")
             v1, r1, summary1 = run_vestnik(n=args.n, workers=1, port=port)
             print(f"(a1) Vestnik, 1 worker:  {v1:8.0f} msg/s  peak worker RSS {r1:.0f} MB  [{summary1}]{tag}")
@@ -318,7 +378,8 @@ def main() -> None:
             a1, a2, b, d, p = max(a1, v1), max(a2, v2), max(b, raw), max(d, limit), max(p, vp)
             rss1 = max(rss1, rp)
             # Last: it sets Django up in this process.
-            dj = run_send_mail(n=args.n, port=port)
+            with pinned_here(CLIENT_CPUS):
+                dj = run_send_mail(n=args.n, port=port)
             print(f"(c)  send_mail() each:   {dj:8.0f} msg/s{tag}")
             c = max(c, dj)
             rss1, rss2 = max(rss1, r1), max(rss2, r2)

@@ -66,6 +66,9 @@ class Journal:
 
     def _write(self, record: dict[str, Any]) -> None:
         """Append one line with one write(2); raises OSError (then the caller must not send the dot)."""
+        self._write_line(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+
+    def _write_line(self, line: str) -> None:
         if self.path is None:
             raise OSError("SEND_JOURNAL_DIR is not set")
         if self.fd is None:
@@ -73,11 +76,12 @@ class Journal:
             self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             header = {"boot": boot_id(), "owner": self.lease_owner}
             os.write(self.fd, (json.dumps(header) + "\n").encode())
-        os.write(self.fd, (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode())
+        os.write(self.fd, (line + "\n").encode())
 
     def dot(self, *, delivery_id: int, message_id: str) -> None:
         """Just before the final dot of this delivery's message."""
-        self._write({"dot": delivery_id, "mid": message_id})
+        # Once per message: written by hand, json.dumps of a dict cost a tenth of the SMTP exchange.
+        self._write_line(f'{{"dot":{int(delivery_id)},"mid":{json.dumps(message_id)}}}')
 
     def outcome(self, d: Delivery) -> None:
         """The outcome judged from the reply, before its batched durable write.

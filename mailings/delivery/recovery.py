@@ -69,7 +69,7 @@ def _sweep_by_journal(expired: "QuerySet[Delivery]", *, owner: str, now: datetim
             reason_params=None,
         )
         return moved
-    # At most a batch (SEND_BATCH_SIZE) of rows per task run: classified one by one.
+    # At most a claim (SEND_BATCH_SIZE) of rows per task run: classified one by one.
     for pk in marked.values_list("pk", flat=True):
         row = marked.filter(pk=pk)
         if pk in read.outcomes:

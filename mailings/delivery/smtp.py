@@ -120,6 +120,9 @@ class SmtpSession:
         self.pipelining = False
         self.smtputf8 = False
         self._eight_bit = False
+        # The recipient whose MAIL, RCPT and DATA went out behind the previous message's final dot and were
+        # accepted (354): the server waits for that message's content (`send`'s `next_to`).
+        self._data_open_for: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -220,8 +223,19 @@ class SmtpSession:
         except Exception:  # closing a broken socket must never mask the real error
             logger.debug("smtp close failed", exc_info=True)
 
+    def expect(self, to_addr: str | None) -> None:
+        """The next message goes to `to_addr` (None: none goes now). A DATA opened ahead for another recipient is
+        abandoned by dropping the connection: a server discards a message whose final dot never came (RFC 5321
+        4.1.1.4), and nothing else can end a DATA without sending it."""
+        if self._data_open_for is not None and self._data_open_for != to_addr:
+            self._broken()
+
     def close(self) -> None:
         """Say QUIT politely when the connection is healthy; never raise."""
+        if self._data_open_for is not None:
+            # QUIT now would be read as message text: just drop it (expect()).
+            self._broken()
+            return
         smtp, self._smtp = self._smtp, None
         if smtp is None:
             return
@@ -239,6 +253,7 @@ class SmtpSession:
         self._drop(smtp)
 
     def _broken(self) -> None:
+        self._data_open_for = None
         smtp, self._smtp = self._smtp, None
         if smtp is not None:
             self._drop(smtp)
@@ -264,8 +279,18 @@ class SmtpSession:
         deadline: float,
         before_dot: Callable[[], bool],
         smtputf8: bool = False,
+        next_to: str | None = None,
+        next_smtputf8: bool = False,
     ) -> SendResult:
         """Send one message to one recipient over the open connection and classify the outcome.
+
+        `next_to`: the recipient of the message that will follow, when known. With PIPELINING its MAIL, RCPT and
+        DATA go out in the same write as this message's final dot (RFC 2920 allows the end of the message content
+        to lead a group), and are read after this message's reply: one round trip per message instead of two.
+        The next `send` must then be to that recipient; anything else first calls `expect`, which drops the
+        connection (the server discards the message it was waiting for). Only this message's outcome is returned:
+        trouble with the envelope sent ahead only closes or resets the connection, and the next message is then
+        sent in the ordinary way.
 
         `smtputf8`: the envelope or headers hold UTF-8 (RFC 6531); MAIL FROM then says SMTPUTF8 (and
         BODY=8BITMIME where offered). Only when the server offered it: the caller checks `self.smtputf8`.
@@ -281,11 +306,19 @@ class SmtpSession:
         sock.settimeout(self._timeout(deadline))
         token = watchdog.arm(deadline, lambda: self._fire(smtp))
         try:
-            mail_params = ""
-            if smtputf8:
-                mail_params = " BODY=8BITMIME SMTPUTF8" if self._eight_bit else " SMTPUTF8"
+            mail_params = self._mail_params(smtputf8)
+            ahead = b""
+            if next_to is not None and self.pipelining:
+                ahead = self._envelope(from_addr=from_addr, to_addr=next_to, mail_params=self._mail_params(next_smtputf8))
             result = self._transaction(
-                smtp, from_addr=from_addr, to_addr=to_addr, data=data, before_dot=before_dot, mail_params=mail_params
+                smtp,
+                from_addr=from_addr,
+                to_addr=to_addr,
+                data=data,
+                before_dot=before_dot,
+                mail_params=mail_params,
+                ahead=ahead,
+                next_to=next_to,
             )
         finally:
             fired = watchdog.disarm(token)
@@ -294,6 +327,16 @@ class SmtpSession:
             self._broken()
             result = dataclasses.replace(result, connection_broken=True)
         return result
+
+    def _mail_params(self, smtputf8: bool) -> str:
+        if not smtputf8:
+            return ""
+        return " BODY=8BITMIME SMTPUTF8" if self._eight_bit else " SMTPUTF8"
+
+    @staticmethod
+    def _envelope(*, from_addr: str, to_addr: str, mail_params: str) -> bytes:
+        # smtplib.send encodes str as ASCII: UTF-8 addresses (SMTPUTF8) go as bytes.
+        return f"MAIL FROM:<{from_addr}>{mail_params}\r\nRCPT TO:<{to_addr}>\r\nDATA\r\n".encode()
 
     def _fire(self, smtp: smtplib.SMTP) -> None:
         """The watchdog's action (under its lock): shut the socket down so the blocked read returns."""
@@ -401,8 +444,7 @@ class SmtpSession:
         Saves two round trips per message. Each reply is still judged for its own stage, and a
         421 is honoured at once (the server closes, later replies will never come).
         """
-        # smtplib.send encodes str as ASCII: UTF-8 addresses (SMTPUTF8) go as bytes.
-        smtp.send(f"MAIL FROM:<{from_addr}>{mail_params}\r\nRCPT TO:<{to_addr}>\r\nDATA\r\n".encode())
+        smtp.send(self._envelope(from_addr=from_addr, to_addr=to_addr, mail_params=mail_params))
         replies: list[tuple[str, int, bytes]] = []
         try:
             for stage in ("MAIL", "RCPT", "DATA"):
@@ -432,11 +474,17 @@ class SmtpSession:
         data: bytes,
         before_dot: Callable[[], bool],
         mail_params: str = "",
+        ahead: bytes = b"",
+        next_to: str | None = None,
     ) -> SendResult:
         try:
             # Addresses are validated when the message is built, so the commands are written
             # directly: smtplib's quoteaddr() re-parses them and costs more than the exchange.
-            if self.pipelining:
+            if self._data_open_for is not None:
+                # This message's envelope went out behind the previous message's dot and was accepted.
+                assert self._data_open_for == to_addr, "SmtpSession.expect() must be called before another recipient"
+                self._data_open_for = None
+            elif self.pipelining:
                 refusal = self._envelope_pipelined(smtp, from_addr=from_addr, to_addr=to_addr, mail_params=mail_params)
                 if refusal is not None:
                     return refusal
@@ -469,16 +517,49 @@ class SmtpSession:
             self._broken()
             return SendResult(Outcome.ABANDONED, reason=reason("lease_lost"), connection_broken=True)
 
-        payload = _DOT_AT_LINE_START.sub(b"..", data)
+        # Dot-stuffing (RFC 5321 4.5.2); most messages have no line starting with a dot, and the search is cheaper.
+        payload = _DOT_AT_LINE_START.sub(b"..", data) if data.startswith(b".") or b"\n." in data else data
         if not payload.endswith(b"\r\n"):
             payload += b"\r\n"
         try:
             assert smtp.sock is not None
-            smtp.sock.sendall(payload + b".\r\n")
+            smtp.sock.sendall(payload + b".\r\n" + ahead)
         except (OSError, AttributeError) as exc:
             # sendall raised: the kernel did not take the final dot, the server cannot have the message.
             return self._lost(exc, after_dot=False)
+        result = self._dot_reply(smtp, pipelined=bool(ahead))
+        if ahead and self.is_open:
+            self._read_ahead(smtp, next_to=next_to)
+        return result
 
+    def _read_ahead(self, smtp: smtplib.SMTP, *, next_to: str | None) -> None:
+        """The replies to the envelope sent behind the final dot; the message's own outcome is already decided.
+
+        All accepted: the next message's DATA is open. Otherwise the connection is reset (or, when a DATA is
+        open after all or the state is unclear, dropped), and the next message goes the ordinary way.
+        """
+        replies: list[tuple[str, int]] = []
+        try:
+            for stage in ("MAIL", "RCPT", "DATA"):
+                code, _msg = smtp.getreply()
+                replies.append((stage, code))
+                if code == 421:
+                    break
+        except (smtplib.SMTPException, OSError):
+            self._broken()
+            return
+        if len(replies) == 3 and all(_stage_ok(stage, code) for stage, code in replies):
+            self._data_open_for = next_to
+            return
+        if len(replies) < 3 or replies[-1][1] == 354:
+            self._broken()
+            return
+        # Refused part-way: reset (a failed RSET drops the connection). It also serves a refused message's dot.
+        self._rset()
+
+    def _dot_reply(self, smtp: smtplib.SMTP, *, pipelined: bool) -> SendResult:
+        """The reply to the final dot. `pipelined`: an envelope follows it, and its replies decide whether the
+        connection must be reset after a refusal (`_read_ahead` does it); otherwise RSET is sent here."""
         try:
             code, msg = smtp.getreply()
         except smtplib.SMTPResponseException as exc:
@@ -497,7 +578,7 @@ class SmtpSession:
         if 200 <= code <= 299:
             return SendResult(Outcome.SENT, code, reply)
         if code == 421 or 400 <= code <= 499:
-            broken = code == 421 or not self._rset()
+            broken = code == 421 or (not pipelined and not self._rset())
             if broken:
                 self._broken()
             return SendResult(
@@ -509,7 +590,7 @@ class SmtpSession:
                 connection_failure=code == 421,
             )
         if 500 <= code <= 599:
-            broken = not self._rset()
+            broken = not pipelined and not self._rset()
             return SendResult(
                 Outcome.FAILED, code, reply, reason=reason("permanent", stage="DATA"), connection_broken=broken
             )

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 
-from mailings.delivery.engine import StopReason, attempt_deliver
+from mailings.delivery.engine import BATCH_SIZE_FIRST, StopReason, attempt_deliver
 from mailings.delivery.stopping import Stop, graceful_sigterm
 from mailings.models import Attempt
 
@@ -66,7 +66,8 @@ def delivery_run(*, attempt_id: int, max_seconds: float | None = None) -> str:
 def tasks_for(*, total: int) -> int:
     """How many delivery tasks to enqueue for a new run of `total` recipients."""
     per_attempt = max(1, int(settings.SEND_TASKS_PER_ATTEMPT))
-    return max(1, min(per_attempt, math.ceil(total / max(1, int(settings.SEND_BATCH_SIZE)))))
+    first_claim = max(1, min(int(settings.SEND_BATCH_SIZE), BATCH_SIZE_FIRST))
+    return max(1, min(per_attempt, math.ceil(total / first_claim)))
 
 
 def enqueue_attempt_delivery(*, attempt_id: int, count: int | None = None) -> None:

@@ -209,6 +209,7 @@ def test_a_run_tells_the_page_cache_about_progress_at_most_once_a_second_and_onc
     from core.data_versions import data_version
 
     _m, attempt = make_run(owner, [f"r{i}@example.com" for i in range(40)])  # 4 batches of 10, 4+ flushes
+    monkeypatch.setattr(sending, "BATCH_SECONDS", 0.0)  # claims stay SEND_BATCH_SIZE (next_batch_size)
     flushes: list[int] = []
     real_flush = _Engine._flush
 

@@ -309,7 +309,8 @@ class SmtpSession:
             mail_params = self._mail_params(smtputf8)
             ahead = b""
             if next_to is not None and self.pipelining:
-                ahead = self._envelope(from_addr=from_addr, to_addr=next_to, mail_params=self._mail_params(next_smtputf8))
+                next_params = self._mail_params(next_smtputf8)
+                ahead = self._envelope(from_addr=from_addr, to_addr=next_to, mail_params=next_params)
             result = self._transaction(
                 smtp,
                 from_addr=from_addr,

@@ -4,10 +4,13 @@ django-ninja was chosen for its speed (pydantic-core), type hints that are the s
 and Swagger UI it serves itself from its own static files (no CDN).
 """
 
+import json
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from ninja import NinjaAPI
-from ninja.openapi.docs import Swagger
+from ninja.openapi.docs import Swagger, _csrf_needed
 
 from api.auth import TokenAuth
 from api.endpoints import attempts, lists, mailings, me, messages, recipients, stats, suppressions
@@ -27,6 +30,24 @@ API Вестника: получатели, списки, сообщения, р
   и не запустит вторую отправку (ключ хранится сутки).
 * **Лимит**: при превышении числа запросов на токен — 429 и `Retry-After`.
 """
+
+
+class LocalSwagger(Swagger):
+    """django-ninja's Swagger UI page from its own template and static files, never its CDN variant.
+
+    django-ninja picks the CDN page unless "ninja" is an installed app; it is not (config/settings.py: its folders are
+    listed instead, so that no process imports it at start-up), and the site's CSP allows only its own files.
+    """
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        context = {
+            "swagger_settings": json.dumps(self.settings, indent=1),
+            "api": api,
+            # django-ninja's own rule (private in 1.x, pinned): the page sends the CSRF token only for cookie auth.
+            "add_csrf": _csrf_needed(api),
+        }
+        return render(request, self.template, context)
 
 
 class VestnikApi(NinjaAPI):
@@ -60,7 +81,7 @@ api = VestnikApi(
     description=DESCRIPTION,
     auth=TokenAuth(),
     urls_namespace="api-v1",
-    docs=Swagger(settings={"persistAuthorization": False}),
+    docs=LocalSwagger(settings={"persistAuthorization": False}),
 )
 for exc_class, handler in HANDLERS:
     api.add_exception_handler(exc_class, handler)

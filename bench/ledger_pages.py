@@ -186,7 +186,8 @@ def _worker(port: int) -> subprocess.Popen[bytes]:
         SEND_TASKS_PER_ATTEMPT="1",
         LOG_LEVEL="WARNING",
     )
-    args = ["db_worker", "--no-reload", "--no-startup-delay", "--queue-name", "mail", "--interval", "0.05"]
+    args = ["db_worker", "--no-reload", "--skip-checks", "--no-startup-delay", "--queue-name", "mail"]
+    args += ["--interval", "0.05"]
     return subprocess.Popen([sys.executable, str(BASE_DIR / "manage.py"), *args, "--verbosity", "0"], env=env)
 
 

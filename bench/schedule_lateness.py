@@ -76,6 +76,9 @@ class Sink(SinkHandler):
         return "250 2.0.0 Ok: queued"
 
 
+WORKER_ARGS = ["db_worker", "--no-reload", "--skip-checks", "--queue-name", "*"]
+
+
 def env_for(db_path: Path, port: int) -> dict[str, str]:
     return process_env(database_url=f"sqlite:///{db_path}", smtp_port=port, LOG_LEVEL="WARNING")
 
@@ -130,7 +133,7 @@ def main() -> int:
             .strip()
             .splitlines()[-1]
         )
-        for log, args in zip(logs, (["runscheduler"], ["db_worker", "--no-reload", "--queue-name", "*"]), strict=True):
+        for log, args in zip(logs, (["runscheduler"], WORKER_ARGS), strict=True):
             with log.open("wb") as out:
                 processes.append(
                     subprocess.Popen(

@@ -245,6 +245,7 @@ def run_vestnik(
                 str(BASE_DIR / "manage.py"),
                 "db_worker",
                 "--no-reload",
+                "--skip-checks",
                 "--no-startup-delay",
                 "--queue-name",
                 "mail",

@@ -3,6 +3,7 @@
 Every variable is documented in `.env.example`.
 """
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -84,9 +85,11 @@ INSTALLED_APPS = [
     "webhooks",
     "bounces",
     "api",
-    # django-ninja's templates and static files: the API docs page with its own Swagger UI (no CDN).
-    "ninja",
 ]
+# django-ninja's templates and static files (the API docs page with its own Swagger UI, no CDN) come from its package
+# folder, found without importing it: as an installed app it would be imported by every process at start-up, and with
+# pydantic it weighs about 10 MB in each worker, which never serves the API (config/urls.py loads the API lazily).
+_NINJA_DIR = Path(importlib.util.find_spec("ninja").submodule_search_locations[0])  # type: ignore[union-attr,index]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -118,7 +121,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [BASE_DIR / "templates", _NINJA_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -236,7 +239,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [BASE_DIR / "static", _NINJA_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

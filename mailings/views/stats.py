@@ -62,9 +62,11 @@ def _id_url(name: str) -> Callable[[int], str]:
     return lambda pk: f"{head}{pk}{tail}"
 
 
-def _number(value: int) -> str:
+def _number_format() -> Callable[[int], str]:
     """What `{{ value }}` shows for a count: localize() per value was a fifth of the table's cost."""
-    return str(value) if not settings.USE_THOUSAND_SEPARATOR else escape(localize(value))
+    if settings.USE_THOUSAND_SEPARATOR:
+        return lambda value: escape(localize(value))
+    return str  # localize() of an int without grouping
 
 
 def _table_rows(rows: Iterable[MailingFigures], *, show_owner: bool) -> SafeString:
@@ -83,8 +85,12 @@ def _table_rows(rows: Iterable[MailingFigures], *, show_owner: bool) -> SafeStri
     disabled = format_html(' <span class="badge text-bg-danger">{}</span>', gettext("Отключена"))
     statuses = {value: escape(str(label)) for value, label in Mailing.Status.choices}
     detail_url = _id_url("mailings:mailing_detail")
+    number = _number_format()
     html = []
     for row in rows:
+        owner_cell = ""
+        if show_owner:
+            owner_cell = OWNER_CELL.format(l_owner=l_owner, owner_id=row.owner_id, email=escape(row.owner_email))
         html.append(
             ROW.format(
                 **labels,
@@ -94,17 +100,13 @@ def _table_rows(rows: Iterable[MailingFigures], *, show_owner: bool) -> SafeStri
                 badge=BADGES.get(row.status, "text-bg-info"),
                 status=statuses.get(row.status) or escape(row.status),
                 disabled="" if row.is_enabled else disabled,
-                owner_cell=(
-                    OWNER_CELL.format(l_owner=l_owner, owner_id=row.owner_id, email=escape(row.owner_email))
-                    if show_owner
-                    else ""
-                ),
-                attempts_total=_number(row.attempts_total),
-                attempts_success=_number(row.attempts_success),
-                attempts_failure=_number(row.attempts_failure),
-                delivered=_number(row.delivered),
-                bounced=_number(row.bounced),
-                undelivered=_number(row.undelivered),
+                owner_cell=owner_cell,
+                attempts_total=number(row.attempts_total),
+                attempts_success=number(row.attempts_success),
+                attempts_failure=number(row.attempts_failure),
+                delivered=number(row.delivered),
+                bounced=number(row.bounced),
+                undelivered=number(row.undelivered),
             )
         )
     return mark_safe("".join(html))  # noqa: S308 - every value above is escaped
@@ -117,7 +119,7 @@ def stats(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The user's own figures; a manager's cover every user's mailings, or one owner's with `?owner=`."""
     show_owner = can_view_all_mailings(request.user)
     owner = owner_filter(request, can_view_all=show_owner)
-    page = paginate(request, stats_mailings(user=request.user, owner=owner, with_owner_email=show_owner))
+    page = paginate(request, stats_mailings(user=request.user, owner=owner))
     page.object_list = stats_mailings_fill(list(page.object_list))
     context = {
         "totals": cached_for(

@@ -1,6 +1,7 @@
 """`{% memo %}` (core/templatetags/layout.py): the layout's fixed parts, rendered once, still follow the request."""
 
 import re
+from typing import Any
 
 from django.template import Context, Template
 from django.test import Client
@@ -53,3 +54,10 @@ def test_a_fragment_is_rendered_once_per_key() -> None:
         english = template.render(Context({"section": "a", "counter": counter}))
     assert first == ["a:0", "b:1", "a:0", "b:1"]
     assert english == "a:2"
+
+
+def test_a_changed_setting_is_followed(client: Client, owner: User, settings: Any) -> None:
+    client.force_login(owner)
+    assert 'href="/static/css/vestnik.css"' in client.get(reverse("home")).content.decode()
+    settings.STATIC_URL = "/elsewhere/"
+    assert 'href="/elsewhere/css/vestnik.css"' in client.get(reverse("home")).content.decode()

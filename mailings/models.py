@@ -332,6 +332,13 @@ class Attempt(models.Model):
         indexes = [
             # Scheduler/finisher: attempts still in progress.
             models.Index(fields=["status"], name="attempt_status_idx"),
+            # The statistics' totals and per-mailing figures (mailings/selectors.py, _stats_sql): a mailing's
+            # attempts' counters read from the index alone; fetching the 2,000 table rows of an account with
+            # 1,000 mailings took twice as long (1.3 ms against 0.6 ms at a million deliveries).
+            models.Index(
+                fields=["mailing", "status", "sent_count", "bounced_count", "failed_count"],
+                name="attempt_figures_idx",
+            ),
         ]
 
     def __str__(self) -> str:

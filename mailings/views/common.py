@@ -1,6 +1,7 @@
 """Small helpers shared by the views: pagination, search, the owner filter and the owner check of writes."""
 
-from typing import TypeVar
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
@@ -15,7 +16,7 @@ PER_PAGE = 20
 M = TypeVar("M", bound=Model)
 
 
-def paginate(request: HttpRequest, queryset: QuerySet, *, per_page: int = PER_PAGE) -> Page:
+def paginate(request: HttpRequest, queryset: QuerySet | Sequence[Any], *, per_page: int = PER_PAGE) -> Page:
     """The requested page of `queryset`; a missing or out-of-range page number gives the nearest page."""
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
 

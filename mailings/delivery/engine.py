@@ -388,12 +388,16 @@ class _Engine:
             ratelimit_refund(account=self.config.account, reservation=reservation, unused=unclaimed)
             if not batch:
                 return StopReason.IDLE
-            batch_started = time.monotonic()
+            batch_started, attempted_before = time.monotonic(), self.attempted
             verdict = self._send_batch(batch, reservation=reservation, lease_until=lease_until)
             if verdict is not None:
                 return verdict
+            # Messages that went to the server: skipped or released ones say nothing of its speed.
             batch_size = next_batch_size(
-                most=most, sent=len(batch), seconds=time.monotonic() - batch_started, paced=bool(reservation.interval)
+                most=most,
+                sent=self.attempted - attempted_before,
+                seconds=time.monotonic() - batch_started,
+                paced=bool(reservation.interval),
             )
 
     def _send_batch(self, batch: list[Delivery], *, reservation: Reservation, lease_until: datetime) -> str | None:

@@ -9,7 +9,9 @@ smtplib command by command and classify each outcome per the failure policy of d
 import dataclasses
 import logging
 import re
+import select
 import smtplib
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -25,6 +27,42 @@ logger = logging.getLogger(__name__)
 REPLY_MAX_CHARS = 1000
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
+
+
+class _SendFailed(Exception):
+    """A write that failed after `sent` bytes had been taken by the kernel."""
+
+    def __init__(self, error: BaseException, sent: int) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.sent = sent
+
+
+def _send_counted(sock: socket.socket, data: bytes) -> None:
+    """`sock.sendall(data)`, except that a failure says how much the kernel had taken (`_SendFailed.sent`).
+
+    Written by hand because `socket.sendall` does not tell: with the next envelope written behind a message's final
+    dot, what matters is whether the dot itself went (the server may then have the message) or not.
+    """
+    view = memoryview(data)
+    sent = 0
+    try:
+        while sent < len(data):
+            sent += sock.send(view[sent:])
+    except (OSError, AttributeError) as exc:
+        raise _SendFailed(exc, sent) from exc
+
+
+def _peer_spoke_or_left(sock: socket.socket | None) -> bool:
+    """True when the server closed the connection or sent something nobody asked for; one poll, no wait."""
+    if sock is None:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return True
 
 
 class Outcome(StrEnum):
@@ -123,6 +161,8 @@ class SmtpSession:
         # The recipient whose MAIL, RCPT and DATA went out behind the previous message's final dot and were
         # accepted (354): the server waits for that message's content (`send`'s `next_to`).
         self._data_open_for: str | None = None
+        # Between a DATA's 354 and its final dot (or the connection's end): nothing but the message may be written.
+        self._in_data = False
 
     @property
     def is_open(self) -> bool:
@@ -232,7 +272,7 @@ class SmtpSession:
 
     def close(self) -> None:
         """Say QUIT politely when the connection is healthy; never raise."""
-        if self._data_open_for is not None:
+        if self._data_open_for is not None or self._in_data:
             # QUIT now would be read as message text: just drop it (expect()).
             self._broken()
             return
@@ -254,6 +294,7 @@ class SmtpSession:
 
     def _broken(self) -> None:
         self._data_open_for = None
+        self._in_data = False
         smtp, self._smtp = self._smtp, None
         if smtp is not None:
             self._drop(smtp)
@@ -481,7 +522,8 @@ class SmtpSession:
         try:
             # Addresses are validated when the message is built, so the commands are written
             # directly: smtplib's quoteaddr() re-parses them and costs more than the exchange.
-            if self._data_open_for is not None:
+            went_ahead = self._data_open_for is not None
+            if went_ahead:
                 # This message's envelope went out behind the previous message's dot and was accepted.
                 assert self._data_open_for == to_addr, "SmtpSession.expect() must be called before another recipient"
                 self._data_open_for = None
@@ -512,6 +554,12 @@ class SmtpSession:
             return self._lost(exc, after_dot=False)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             return self._lost(exc, after_dot=False)
+        self._in_data = True
+        if went_ahead and _peer_spoke_or_left(smtp.sock):
+            # The DATA was opened ahead, while the previous message was answered: a server that has since closed the
+            # connection (or said something unasked, a 421 on its way out) would leave this message's dot reply
+            # missing, and an unknown outcome is never retried. Found before the hand-over, it is a plain loss.
+            return self._lost(smtplib.SMTPServerDisconnected("closed by the server between messages"), after_dot=False)
 
         if not before_dot():
             # Closing mid-DATA without the dot makes the server discard the message.
@@ -522,12 +570,16 @@ class SmtpSession:
         payload = _DOT_AT_LINE_START.sub(b"..", data) if data.startswith(b".") or b"\n." in data else data
         if not payload.endswith(b"\r\n"):
             payload += b"\r\n"
+        message = payload + b".\r\n"
         try:
             assert smtp.sock is not None
-            smtp.sock.sendall(payload + b".\r\n" + ahead)
-        except (OSError, AttributeError) as exc:
-            # sendall raised: the kernel did not take the final dot, the server cannot have the message.
-            return self._lost(exc, after_dot=False)
+            _send_counted(smtp.sock, message + ahead)
+        except _SendFailed as exc:
+            # The dot counts as sent once the kernel took all of it: the server may then have the message. Before
+            # that it cannot, whatever became of the envelope sent ahead behind it.
+            self._in_data = False
+            return self._lost(exc.error, after_dot=exc.sent >= len(message))
+        self._in_data = False
         result = self._dot_reply(smtp, pipelined=bool(ahead))
         if ahead and self.is_open:
             self._read_ahead(smtp, next_to=next_to)
@@ -552,7 +604,10 @@ class SmtpSession:
         if len(replies) == 3 and all(_stage_ok(stage, code) for stage, code in replies):
             self._data_open_for = next_to
             return
-        if len(replies) < 3 or replies[-1][1] == 354:
+        data_code = replies[-1][1] if len(replies) == 3 else None
+        if data_code is None or data_code == 421 or not 400 <= data_code <= 599:
+            # Closing, cut short, or a DATA answered with anything but a refusal (354 after an earlier refusal, a
+            # malformed line): the server may be waiting for message text, where RSET would be read as text.
             self._broken()
             return
         # Refused part-way: reset (a failed RSET drops the connection). It also serves a refused message's dot.

@@ -4,6 +4,7 @@ One round trip per message instead of two; what is sent ahead never decides a me
 ahead for a message that will not go is abandoned by dropping the connection, so the server discards it.
 """
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +15,7 @@ from mailings.delivery.engine import BATCH_SIZE_FIRST, StopReason, attempt_deliv
 from mailings.delivery.smtp import Outcome, SmtpConfig, SmtpSession
 from mailings.models import Delivery
 from mailings.tests.sending_support import assert_never_twice, fast_settings, make_run, states
-from tests.support import SmtpServer
+from tests.support import SinkHandler, SmtpServer
 from users.models import User
 
 S = Delivery.State
@@ -220,3 +221,112 @@ def test_a_claim_lasts_about_half_a_second_at_the_speed_just_seen(
     most: int, sent: int, seconds: float, paced: bool, expected: int
 ) -> None:
     assert next_batch_size(most=most, sent=sent, seconds=seconds, paced=paced) == expected
+
+
+class _ClosingAfterA(SinkHandler):
+    """Closes the connection a moment after accepting a's message (and the envelope that followed it)."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str | bytes:
+        reply = await super().handle_DATA(server, session, envelope)
+        if envelope.rcpt_tos == ["a@example.com"]:
+            asyncio.get_running_loop().call_later(0.2, server.transport.close)
+        return reply
+
+
+def test_a_server_that_closes_between_messages_costs_a_retry_not_an_unknown_outcome() -> None:
+    smtp_server = SmtpServer(_ClosingAfterA()).start()
+    smtp_server.handler.handle_EHLO = _advertise_pipelining  # type: ignore[attr-defined]
+    try:
+        session = _session(smtp_server)
+        assert _send(session, "a@example.com", next_to="b@example.com") == Outcome.SENT
+        time.sleep(1.0)  # the server closes b's open DATA meanwhile
+        hand_overs: list[str] = []
+
+        def hand_over() -> bool:
+            hand_overs.append("b")
+            return True
+
+        result = session.send(
+            from_addr="sender@example.com",
+            to_addr="b@example.com",
+            data=_message("b@example.com"),
+            deadline=time.monotonic() + 5,
+            before_dot=hand_over,
+        )
+    finally:
+        smtp_server.stop()
+    # Found before the hand-over: retried later, never reported as possibly delivered.
+    assert (result.outcome, result.reason and result.reason.code) == (Outcome.TRANSIENT, "lost_before_dot")
+    assert hand_overs == [] and not session.is_open
+    assert [m.rcpt_tos for m in smtp_server.messages] == [["a@example.com"]]
+
+
+class _FailingAfter:
+    """The session's socket, except that writing fails once `limit` bytes have been taken.
+
+    A stand-in: a real kernel cannot be made to fail a write at a chosen byte.
+    """
+
+    def __init__(self, sock: Any, limit: int) -> None:
+        self._sock, self.limit = sock, limit
+
+    def send(self, data: Any) -> int:
+        if self.limit <= 0:
+            raise BrokenPipeError(32, "Broken pipe")
+        chunk = bytes(data[: self.limit])
+        sent = int(self._sock.send(chunk))
+        self.limit -= sent
+        return sent
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+@pytest.mark.parametrize(
+    ("cut", "outcome"),
+    [("in the message", Outcome.TRANSIENT), ("after the dot, in the envelope behind it", Outcome.UNKNOWN)],
+)
+def test_a_write_failing_behind_the_dot_counts_the_message_as_possibly_delivered(
+    server: SmtpServer, cut: str, outcome: Outcome
+) -> None:
+    session = _session(server)
+    smtp: Any = session._smtp
+    data = _message("a@example.com")
+    limit = len(data) // 2 if cut == "in the message" else len(data) + len(b".\r\n") + 10
+    assert _send(session, "z@example.com") == Outcome.SENT  # the reader is set up on the real socket
+    smtp.sock = _FailingAfter(smtp.sock, limit)
+
+    result = session.send(
+        from_addr="sender@example.com",
+        to_addr="a@example.com",
+        data=data,
+        deadline=time.monotonic() + 5,
+        before_dot=lambda: True,
+        next_to="b@example.com",
+    )
+
+    assert result.outcome == outcome
+    assert not session.is_open
+
+
+def test_closing_after_a_failure_between_354_and_the_dot_never_writes_quit_into_the_message(
+    server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = _session(server)
+    writes = _count_envelope_writes(session, monkeypatch)
+
+    def hand_over_fails() -> bool:
+        raise ValueError("an unexpected error in the hand-over")
+
+    with pytest.raises(ValueError):
+        session.send(
+            from_addr="sender@example.com",
+            to_addr="a@example.com",
+            data=_message("a@example.com"),
+            deadline=time.monotonic() + 5,
+            before_dot=hand_over_fails,
+        )
+    session.close()
+
+    assert not any(bytes(w).upper().startswith(b"QUIT") for w in writes)
+    assert server.messages == []

@@ -158,11 +158,10 @@ class SmtpSession:
         self.pipelining = False
         self.smtputf8 = False
         self._eight_bit = False
-        # The recipient whose MAIL, RCPT and DATA went out behind the previous message's final dot and were
-        # accepted (354): the server waits for that message's content (`send`'s `next_to`).
+        # The recipient whose DATA the server accepted (354) and whose final dot is not written yet: this message's,
+        # or the next one's, whose envelope went out behind the previous final dot (`send`'s `next_to`). While it
+        # is set, nothing but that message may be written.
         self._data_open_for: str | None = None
-        # Between a DATA's 354 and its final dot (or the connection's end): nothing but the message may be written.
-        self._in_data = False
 
     @property
     def is_open(self) -> bool:
@@ -272,7 +271,7 @@ class SmtpSession:
 
     def close(self) -> None:
         """Say QUIT politely when the connection is healthy; never raise."""
-        if self._data_open_for is not None or self._in_data:
+        if self._data_open_for is not None:
             # QUIT now would be read as message text: just drop it (expect()).
             self._broken()
             return
@@ -294,7 +293,6 @@ class SmtpSession:
 
     def _broken(self) -> None:
         self._data_open_for = None
-        self._in_data = False
         smtp, self._smtp = self._smtp, None
         if smtp is not None:
             self._drop(smtp)
@@ -526,7 +524,6 @@ class SmtpSession:
             if went_ahead:
                 # This message's envelope went out behind the previous message's dot and was accepted.
                 assert self._data_open_for == to_addr, "SmtpSession.expect() must be called before another recipient"
-                self._data_open_for = None
             elif self.pipelining:
                 refusal = self._envelope_pipelined(smtp, from_addr=from_addr, to_addr=to_addr, mail_params=mail_params)
                 if refusal is not None:
@@ -554,7 +551,7 @@ class SmtpSession:
             return self._lost(exc, after_dot=False)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             return self._lost(exc, after_dot=False)
-        self._in_data = True
+        self._data_open_for = to_addr
         if went_ahead and _peer_spoke_or_left(smtp.sock):
             # The DATA was opened ahead, while the previous message was answered: a server that has since closed the
             # connection (or said something unasked, a 421 on its way out) would leave this message's dot reply
@@ -577,9 +574,8 @@ class SmtpSession:
         except _SendFailed as exc:
             # The dot counts as sent once the kernel took all of it: the server may then have the message. Before
             # that it cannot, whatever became of the envelope sent ahead behind it.
-            self._in_data = False
             return self._lost(exc.error, after_dot=exc.sent >= len(message))
-        self._in_data = False
+        self._data_open_for = None
         result = self._dot_reply(smtp, pipelined=bool(ahead))
         if ahead and self.is_open:
             self._read_ahead(smtp, next_to=next_to)

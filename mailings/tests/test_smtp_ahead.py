@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mailings.delivery.engine import BATCH_SIZE_FIRST, StopReason, attempt_deliver, next_batch_size
-from mailings.delivery.smtp import Outcome, SmtpConfig, SmtpSession
+from mailings.delivery.smtp import Outcome, SendResult, SmtpConfig, SmtpSession
 from mailings.models import Delivery
 from mailings.tests.sending_support import assert_never_twice, fast_settings, make_run, states
 from tests.support import SinkHandler, SmtpServer
@@ -58,16 +58,19 @@ def _message(to: str) -> bytes:
     return f"To: {to}\r\nSubject: test\r\n\r\nHello {to}\r\n".encode()
 
 
-def _send(session: SmtpSession, to: str, next_to: str | None = None) -> Outcome:
-    result = session.send(
+def _send_result(session: SmtpSession, to: str, next_to: str | None = None, *, data: bytes | None = None) -> SendResult:
+    return session.send(
         from_addr="sender@example.com",
         to_addr=to,
-        data=_message(to),
+        data=_message(to) if data is None else data,
         deadline=time.monotonic() + 5,
         before_dot=lambda: True,
         next_to=next_to,
     )
-    return result.outcome
+
+
+def _send(session: SmtpSession, to: str, next_to: str | None = None) -> Outcome:
+    return _send_result(session, to, next_to).outcome
 
 
 def _count_envelope_writes(session: SmtpSession, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
@@ -140,14 +143,7 @@ def test_a_refusal_of_the_envelope_sent_ahead_resets_and_the_next_message_is_jud
 
     assert _send(session, "a@example.com", next_to="b@example.com") == Outcome.SENT
     assert session.is_open  # reset, not dropped
-    result = session.send(
-        from_addr="sender@example.com",
-        to_addr="b@example.com",
-        data=_message("b@example.com"),
-        deadline=time.monotonic() + 5,
-        before_dot=lambda: True,
-        next_to="c@example.com",
-    )
+    result = _send_result(session, "b@example.com", "c@example.com")
     assert (result.outcome, result.code) == (Outcome.FAILED, 550)
     assert _send(session, "c@example.com") == Outcome.SENT
     session.close()
@@ -162,14 +158,7 @@ def test_a_refused_message_with_the_next_envelope_behind_it_keeps_the_connection
     session = _session(server)
     writes = _count_envelope_writes(session, monkeypatch)
 
-    first = session.send(
-        from_addr="sender@example.com",
-        to_addr="a@example.com",
-        data=_message("a@example.com"),
-        deadline=time.monotonic() + 5,
-        before_dot=lambda: True,
-        next_to="b@example.com",
-    )
+    first = _send_result(session, "a@example.com", "b@example.com")
     assert (first.outcome, first.code) == (Outcome.TRANSIENT, 451)
     assert _send(session, "b@example.com") == Outcome.SENT
     session.close()
@@ -296,14 +285,7 @@ def test_a_write_failing_behind_the_dot_counts_the_message_as_possibly_delivered
     assert _send(session, "z@example.com") == Outcome.SENT  # the reader is set up on the real socket
     smtp.sock = _FailingAfter(smtp.sock, limit)
 
-    result = session.send(
-        from_addr="sender@example.com",
-        to_addr="a@example.com",
-        data=data,
-        deadline=time.monotonic() + 5,
-        before_dot=lambda: True,
-        next_to="b@example.com",
-    )
+    result = _send_result(session, "a@example.com", "b@example.com", data=data)
 
     assert result.outcome == outcome
     assert not session.is_open
